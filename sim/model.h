@@ -1,0 +1,146 @@
+/*
+ * sim/model.h — allocator models and the simulated address space they share.
+ *
+ * A model is a const method table (sqlite's sqlite3_mem_methods pattern) listed
+ * in the registry array of sim/registry.c. The replay engine (replay/engine.c)
+ * drives it with the heap calls of a trace; the model places blocks in an
+ * as_space_t, which maps, unmaps and counts resident pages exactly as the
+ * kernel would (reference/allocators.md §0). Predicted RSS = resident pages.
+ *
+ * Who touches what:
+ *   - the model touches what the real allocator writes: chunk headers, free-list
+ *     links, tcache entries, calloc's clearing, realloc's copy;
+ *   - the engine touches what the user writes, per --touch (all|first|none),
+ *     after malloc/memalign/realloc return; never after calloc (a calloc'ing
+ *     user is assumed to rely on the zeroes: only calloc's own clearing counts).
+ * Native replay (replay/native.c) writes memory by the same rules, so model and
+ * real allocator are compared on equal terms.
+ *
+ * Addresses are simulated 64-bit addresses inside the model's space; they have
+ * nothing to do with the addresses in the trace.
+ */
+#ifndef AS_MODEL_H
+#define AS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replay/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Simulated address space and page accounting (sim/space.c) ---------- */
+typedef struct as_space as_space_t;
+
+as_space_t *as_space_create(uint32_t page_size);
+void as_space_free(as_space_t *s);                  /* NULL ok */
+
+/* The program break. Starts at a fixed base; brk shrink releases pages. */
+uint64_t as_space_brk_base(const as_space_t *s);
+uint64_t as_space_brk_cur(const as_space_t *s);
+/* Moves the break by incr bytes (may be negative); returns the old break, or 0
+ * if the break would collide with a mapping. */
+uint64_t as_space_sbrk(as_space_t *s, int64_t incr);
+
+/* Anonymous private mappings, placed top-down like Linux's mmap_base.
+ * len is rounded up to pages; align (power of two >= page) 0 = page. */
+uint64_t as_space_mmap(as_space_t *s, uint64_t len, uint64_t align);
+/* Places a mapping at an exact address (MAP_FIXED semantics over free space);
+ * returns addr, or 0 if any of it is mapped. */
+uint64_t as_space_mmap_at(as_space_t *s, uint64_t addr, uint64_t len);
+void as_space_munmap(as_space_t *s, uint64_t addr, uint64_t len);
+/* mremap(MREMAP_MAYMOVE): returns the new address (may equal addr). Resident
+ * pages move with the data. */
+uint64_t as_space_mremap(as_space_t *s, uint64_t addr, uint64_t old_len, uint64_t new_len);
+/* madvise(MADV_DONTNEED) on whole pages inside [addr, addr+len). */
+void as_space_dontneed(as_space_t *s, uint64_t addr, uint64_t len);
+/* A write to [addr, addr+len): every page it covers becomes resident. Cost is
+ * proportional to the pages covered, never to the size of the space. */
+void as_space_touch(as_space_t *s, uint64_t addr, uint64_t len);
+
+uint64_t as_space_resident(const as_space_t *s);   /* bytes */
+uint64_t as_space_mapped(const as_space_t *s);     /* bytes: mappings + brk heap */
+uint32_t as_space_page_size(const as_space_t *s);
+
+/* ---- Parameters ----------------------------------------------------------- */
+#define AS_PARAM_SIZE 0x1u    /* accepts 64K, 1M, 2G suffixes (powers of 1024) */
+#define AS_PARAM_BOOL 0x2u
+
+typedef struct as_param_def {
+    const char *name;         /* the name users already type (GLIBC_TUNABLES...) */
+    int64_t def, min, max;
+    unsigned flags;           /* AS_PARAM_* */
+    const char *doc;
+} as_param_def_t;
+
+#define AS_MAX_PARAMS 32
+
+typedef struct as_params {
+    int64_t v[AS_MAX_PARAMS]; /* in the order of the model's param table */
+    uint64_t set;             /* bit i: parameter i was given explicitly */
+} as_params_t;
+
+/* What the model may know about the traced process. */
+typedef struct as_model_ctx {
+    uint32_t page_size;
+    uint32_t ncpus;           /* recorded machine's cpu count (header) */
+    uint32_t nthreads_hint;   /* threads seen in the trace, 0 if unknown */
+} as_model_ctx_t;
+
+/* ---- Stats a model reports (X-macro: struct, text, JSON, CSV in one list) -- */
+#define AS_MODEL_STATS(X)                                                        \
+    X(heap_bytes,    "bytes the allocator holds from the system (brk + mmap)")   \
+    X(free_bytes,    "bytes held in free lists, bins and caches")                \
+    X(mmap_chunks,   "blocks served by their own mapping")                       \
+    X(mmap_threshold,"current mmap threshold (models that have one)")
+
+typedef struct as_model_stats {
+#define AS_X_FIELD(n, doc) uint64_t n;
+    AS_MODEL_STATS(AS_X_FIELD)
+#undef AS_X_FIELD
+} as_model_stats_t;
+
+/* ---- The method table ------------------------------------------------------ */
+typedef struct as_model {
+    const char *name;                   /* "glibc", "ideal", ... */
+    const char *summary;                /* one line for --help / errors */
+    const as_param_def_t *params;       /* terminated by an entry with name NULL */
+
+    /* Returns the model instance, or NULL with a one-line reason in err. */
+    void *(*create)(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
+                    char *err, size_t errlen);
+    /* Each returns the block's simulated address, 0 on failure. `thread` is the
+     * trace's thread index (arenas and caches are per thread). */
+    uint64_t (*malloc)(void *m, uint32_t thread, uint64_t size);
+    uint64_t (*calloc)(void *m, uint32_t thread, uint64_t size);
+    uint64_t (*memalign)(void *m, uint32_t thread, uint64_t align, uint64_t size);
+    /* addr != 0 and size != 0 (the engine maps the edge cases to malloc/free). */
+    uint64_t (*realloc)(void *m, uint32_t thread, uint64_t addr, uint64_t size);
+    void (*free)(void *m, uint32_t thread, uint64_t addr);
+    /* Non-heap events a model may care about: MALLOC_TRIM, MALLOPT,
+     * THREAD_START, THREAD_EXIT. May be NULL. */
+    void (*control)(void *m, const as_event_t *ev);
+    void (*stats)(const void *m, as_model_stats_t *st);
+    /* Invariants; returns 0 if they hold, else writes why. Run after every
+     * operation in debug builds. May be NULL. */
+    int (*check)(const void *m, char *err, size_t errlen);
+    void (*destroy)(void *m);           /* NULL ok */
+} as_model_t;
+
+/* ---- Registry (sim/registry.c) --------------------------------------------- */
+extern const as_model_t *const as_models[];       /* NULL-terminated */
+const as_model_t *as_model_find(const char *name);
+
+/* Parses "name:key=val,key=val" (sizes accept K/M/G). On error returns -1 and
+ * writes a one-line message listing the valid names/keys and their bounds. */
+int as_model_parse_spec(const char *spec, const as_model_t **model, as_params_t *p,
+                        char *err, size_t errlen);
+/* Index of parameter `key` in the model's table, -1 if unknown. */
+int as_model_param_index(const as_model_t *m, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AS_MODEL_H */
