@@ -4,7 +4,10 @@
 
 #include "sim/model.h"
 
+extern const as_model_t as_model_glibc;
+
 const as_model_t *const as_models[] = {
+    &as_model_glibc,
     NULL,
 };
 

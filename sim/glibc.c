@@ -1,0 +1,1925 @@
+/*
+ * sim/glibc.c — glibc 2.36 ptmalloc2 (x86-64), as a replayable model.
+ *
+ * Source of truth: glibc-2.36 malloc/malloc.c (__libc_malloc, _int_malloc,
+ * _int_free, malloc_consolidate, sysmalloc, systrim, _int_realloc,
+ * _int_memalign, __libc_calloc, mtrim, __libc_mallopt, tcache_*) and
+ * malloc/arena.c (new_heap, grow_heap, shrink_heap, heap_trim, _int_new_arena,
+ * arena_get2, reused_arena, __malloc_arena_thread_freeres); the constants and
+ * rules are summarised in reference/allocators.md §1-2 and doc/GLIBC_MODEL.md.
+ *
+ * There is no memory behind simulated addresses, so every chunk header lives
+ * in a side record (gl_rec_t): address, size, the borrowed prev_size, the
+ * PREV_INUSE bit, list links and which list the chunk is on. A hash map from
+ * chunk address to record stands in for pointer arithmetic (next chunk =
+ * addr + size, previous = addr - prev_size). Lists (bins, fastbins, tcache)
+ * are record indices with glibc's exact order, including the sorted large
+ * bins with their nextsize skip list and the binmap, so the search order is
+ * glibc's and costs what glibc's costs.
+ *
+ * The allocator's own writes are touches (as_space_touch) wherever they can
+ * make a page resident: the size word of every new chunk header, fd/bk
+ * (+ fd/bk_nextsize) of a chunk going onto a list, tcache next/key, the
+ * tcache struct's memset, heap_info and malloc_state of new heaps, calloc's
+ * clearing and realloc's copy. Writes that provably land on pages already
+ * resident (unlinking, the inuse bit of the next chunk, bin headers) are
+ * skipped: they cannot change the resident set.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/glibc_internal.h"
+#include "sim/model.h"
+
+/* ---- Constants (malloc.c, arena.c; 64-bit) ------------------------------- */
+#define SIZE_SZ 8u
+#define ALIGN_MASK 15u
+#define HDR 16u                     /* CHUNK_HDR_SZ */
+#define MINSIZE 32u
+#define NBINS 128u
+#define MIN_LARGE 1024u             /* MIN_LARGE_SIZE */
+#define NFASTBINS 10u
+#define TC_BINS 64u                 /* TCACHE_MAX_BINS */
+#define TC_MAX_BYTES 1032u          /* tidx2usize(63) */
+#define TC_STRUCT 640u              /* sizeof (tcache_perthread_struct) */
+#define CONSOLIDATE_THRESHOLD 65536u
+#define MMAP_THRESHOLD_MAX (32ull << 20)
+#define HEAP_MIN (32ull << 10)
+#define HEAP_MAX (64ull << 20)      /* 2 * DEFAULT_MMAP_THRESHOLD_MAX */
+#define HEAP_INFO 48u               /* sizeof (heap_info) */
+#define MSTATE 2200u                /* sizeof (struct malloc_state) */
+#define MMAP_AS_MORECORE (1ull << 20)
+#define MAX_ITERS 10000
+#define BINMAPSIZE 4
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+/* mallopt parameter numbers (malloc.h) */
+#define M_MXFAST 1
+#define M_TRIM_THRESHOLD (-1)
+#define M_TOP_PAD (-2)
+#define M_MMAP_THRESHOLD (-3)
+#define M_MMAP_MAX (-4)
+#define M_ARENA_TEST (-7)
+#define M_ARENA_MAX (-8)
+
+/* ---- Parameters (GLIBC_TUNABLES glibc.malloc.<name>) --------------------- */
+enum {
+    P_MMAP_THRESHOLD, P_TRIM_THRESHOLD, P_TOP_PAD, P_MMAP_MAX, P_ARENA_MAX,
+    P_ARENA_TEST, P_TCACHE_COUNT, P_TCACHE_MAX, P_TCACHE_UNSORTED_LIMIT,
+    P_MXFAST, P_CORES, P__COUNT
+};
+
+static const as_param_def_t gl_params[] = {
+    {"mmap_threshold", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "requests >= this get their own mapping; setting it freezes the dynamic threshold"},
+    {"trim_threshold", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "top chunk size that makes free() give memory back; freezes the dynamic threshold"},
+    {"top_pad", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "extra bytes asked of sbrk/new heaps and kept by trims; freezes the dynamic threshold"},
+    {"mmap_max", 65536, 0, 0x7fffffff, 0,
+     "most chunks served by mmap at once (0 disables); freezes the dynamic threshold"},
+    {"arena_max", 0, 0, 1 << 20, 0, "arena limit (0 = 8 x cores once arena_test is passed)"},
+    {"arena_test", 8, 1, 1 << 20, 0, "arenas created before the cores-based limit applies"},
+    {"tcache_count", 7, 0, 65535, 0, "chunks per tcache bin"},
+    {"tcache_max", 1032, 0, 1032, AS_PARAM_SIZE, "largest request served by the tcache"},
+    {"tcache_unsorted_limit", 0, 0, 1 << 30, 0,
+     "unsorted chunks scanned while filling the tcache (0 = no limit)"},
+    {"mxfast", 128, 0, 160, AS_PARAM_SIZE, "largest request served by fastbins"},
+    {"cores", 0, 0, 1 << 16, 0, "cpus glibc sees (0 = the recorded machine's)"},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+/* ---- Records ------------------------------------------------------------- */
+enum {
+    ST_NONE = 0,  /* record on the free list / bin sentinel */
+    ST_INUSE,     /* held by the user or by the allocator itself */
+    ST_TCACHE,    /* in some thread's tcache (glibc: in use) */
+    ST_FAST,      /* in a fastbin (glibc: in use) */
+    ST_UNSORTED,
+    ST_BIN,       /* small or large bin */
+    ST_TOP,
+    ST_FENCE,     /* fencepost: in use, too small to ever be freed */
+    ST_MMAP,
+};
+
+typedef struct gl_rec {
+    uint64_t addr;       /* chunk address (mem = addr + 16) */
+    uint64_t size;       /* chunk size, no flag bits */
+    uint64_t prev_size;  /* size of the free previous chunk (pfree), or the
+                            mmapped chunk's offset into its mapping */
+    uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
+    uint32_t fdn, bkn;   /* large bins: nextsize links (0 = NULL) */
+    uint16_t arena;
+    uint8_t st;          /* ST_* */
+    uint8_t pfree;       /* !PREV_INUSE */
+} gl_rec_t;
+
+typedef struct gl_slot {
+    uint64_t key;
+    uint32_t val, pad_;
+} gl_slot_t;
+
+typedef struct gl_tcache {
+    uint16_t counts[TC_BINS];
+    uint32_t heads[TC_BINS];
+} gl_tcache_t;
+
+typedef struct gl_thread {
+    int32_t arena;        /* thread_arena, -1 = none yet */
+    uint32_t tc_rec;      /* record of the 656-byte tcache chunk */
+    gl_tcache_t *tc;      /* NULL until tcache_init, and after shutdown */
+    uint8_t shutting_down;
+    uint8_t exited;
+} gl_thread_t;
+
+typedef struct gl_heap {  /* a non-main arena's 64 MiB heap (arena.c heap_info) */
+    uint64_t base, size, mprotect_size;
+    int32_t prev;         /* heap index, -1 = first heap of the arena */
+    uint16_t arena;
+    uint8_t live;
+} gl_heap_t;
+
+typedef struct gl_seg {   /* a stretch of main-arena memory (brk or fallback mmap) */
+    uint64_t start, end;  /* end is live for the last segment (top's end) */
+} gl_seg_t;
+
+typedef struct gl_arena {
+    uint32_t bins;        /* record index of bin 0's sentinel; bin i = bins + i */
+    uint32_t fast[NFASTBINS];
+    uint32_t top;         /* record, 0 = main arena before its first sbrk */
+    uint64_t last_rem;    /* address of last_remainder (glibc compares pointers) */
+    uint32_t binmap[BINMAPSIZE];
+    bool have_fast;
+    bool contiguous;
+    int32_t next;         /* arena ring: main -> newest -> ... -> oldest */
+    int32_t next_free;    /* free_list link */
+    uint32_t attached;
+    int32_t heap;         /* newest heap (holds top); -1 for main */
+    uint64_t system_mem, max_system_mem;
+} gl_arena_t;
+
+typedef struct gl {
+    as_space_t *space;
+    uint64_t page;
+
+    /* mp_ */
+    uint64_t mmap_threshold, trim_threshold, top_pad;
+    int64_t n_mmaps_max;
+    uint64_t n_mmaps, mmapped_mem;
+    bool no_dyn_threshold;
+    uint64_t arena_test, arena_max, narenas, narenas_limit;
+    uint64_t tcache_count, tcache_bins, tcache_unsorted_limit;
+    uint64_t max_fast;
+    uint64_t sbrk_base;
+    uint32_t cores;
+    int32_t next_to_use, free_list;
+
+    gl_rec_t *rec;
+    uint32_t nrec, caprec, freerec, nfreerec;
+    gl_slot_t *hs;
+    uint64_t hmask, hcount;
+    unsigned hshift;
+
+    gl_arena_t **arenas;
+    uint32_t narena, caparena;
+    gl_heap_t *heaps;
+    uint32_t nheap, capheap;
+    gl_seg_t *segs;
+    uint32_t nseg, capseg;
+    gl_thread_t *threads;
+    uint32_t nthread;
+
+    gl_thread_t *cur;     /* the calling thread (glibc's TLS) */
+    uint64_t free_bytes;  /* chunks in tcache, fastbins, unsorted, bins */
+} gl_t;
+
+#define R(i) (g->rec[(i)])
+
+/* ---- Size math (reference §1.2) ------------------------------------------- */
+static inline uint64_t req2size(uint64_t n)
+{
+    return n + SIZE_SZ + ALIGN_MASK < MINSIZE ? MINSIZE : (n + SIZE_SZ + ALIGN_MASK) & ~(uint64_t)ALIGN_MASK;
+}
+static inline uint64_t tidx(uint64_t csize) { return (csize - MINSIZE + 15) / 16; }
+static inline unsigned fastbin_index(uint64_t sz) { return (unsigned)(sz >> 4) - 2; }
+static inline bool in_small(uint64_t sz) { return sz < MIN_LARGE; }
+static inline unsigned largebin_index(uint64_t s)
+{
+    if ((s >> 6) <= 48) return 48 + (unsigned)(s >> 6);
+    if ((s >> 9) <= 20) return 91 + (unsigned)(s >> 9);
+    if ((s >> 12) <= 10) return 110 + (unsigned)(s >> 12);
+    if ((s >> 15) <= 4) return 119 + (unsigned)(s >> 15);
+    if ((s >> 18) <= 2) return 124 + (unsigned)(s >> 18);
+    return 126;
+}
+static inline unsigned bin_index(uint64_t s) { return in_small(s) ? (unsigned)(s >> 4) : largebin_index(s); }
+static inline uint64_t max_fast_of(uint64_t v) /* set_max_fast */
+{
+    return v <= ALIGN_MASK - SIZE_SZ ? MINSIZE / 2 : (v + SIZE_SZ) & ~(uint64_t)ALIGN_MASK;
+}
+
+static inline void touch(gl_t *g, uint64_t addr, uint64_t len) { as_space_touch(g->space, addr, len); }
+/* set_head + fd/bk (+ fd/bk_nextsize for large) of a chunk going onto a list */
+static inline void touch_free_hdr(gl_t *g, uint64_t addr, uint64_t size)
+{
+    touch(g, addr + SIZE_SZ, in_small(size) ? 24 : 40);
+}
+
+/* ---- Hash map: chunk address -> record ---------------------------------- */
+static inline uint64_t h_home(const gl_t *g, uint64_t key)
+{
+    return ((key >> 4) * 0x9E3779B97F4A7C15ull) >> g->hshift;
+}
+
+static uint32_t h_get(const gl_t *g, uint64_t key)
+{
+    for (uint64_t i = h_home(g, key);; i = (i + 1) & g->hmask) {
+        if (g->hs[i].key == key)
+            return g->hs[i].val;
+        if (!g->hs[i].key)
+            return 0;
+    }
+}
+
+static void h_put(gl_t *g, uint64_t key, uint32_t val)
+{
+    uint64_t i = h_home(g, key);
+    while (g->hs[i].key && g->hs[i].key != key)
+        i = (i + 1) & g->hmask;
+    if (!g->hs[i].key)
+        g->hcount++;
+    g->hs[i].key = key;
+    g->hs[i].val = val;
+}
+
+static void h_del(gl_t *g, uint64_t key)
+{
+    uint64_t i = h_home(g, key);
+    while (g->hs[i].key != key) {
+        if (!g->hs[i].key)
+            return;
+        i = (i + 1) & g->hmask;
+    }
+    /* backward-shift deletion keeps probe chains unbroken without tombstones */
+    for (uint64_t j = i;;) {
+        j = (j + 1) & g->hmask;
+        if (!g->hs[j].key)
+            break;
+        uint64_t k = h_home(g, g->hs[j].key);
+        bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
+        if (move) {
+            g->hs[i] = g->hs[j];
+            i = j;
+        }
+    }
+    g->hs[i].key = 0;
+    g->hcount--;
+}
+
+static int h_resize(gl_t *g, uint64_t cap)
+{
+    gl_slot_t *old = g->hs;
+    uint64_t oldcap = old ? g->hmask + 1 : 0;
+    gl_slot_t *n = calloc(cap, sizeof *n);
+    if (!n)
+        return -1;
+    g->hs = n;
+    g->hmask = cap - 1;
+    g->hshift = 64 - (unsigned)__builtin_ctzll(cap);
+    g->hcount = 0;
+    for (uint64_t i = 0; i < oldcap; i++)
+        if (old[i].key)
+            h_put(g, old[i].key, old[i].val);
+    free(old);
+    return 0;
+}
+
+/* ---- Record pool ---------------------------------------------------------- */
+/* Every operation first reserves enough records and hash room (gl_reserve),
+ * so pointers into g->rec stay valid for the rest of that operation. */
+#define RESERVE_RECS 320u  /* two new arenas (2 x 128 sentinels) + the chunks one call creates */
+
+static int gl_reserve(gl_t *g)
+{
+    if (g->nrec + RESERVE_RECS > g->caprec) {
+        uint32_t cap = g->caprec ? g->caprec * 2 : 4096;
+        while (cap < g->nrec + RESERVE_RECS)
+            cap *= 2;
+        gl_rec_t *n = realloc(g->rec, (size_t)cap * sizeof *n);
+        if (!n)
+            return -1;
+        g->rec = n;
+        g->caprec = cap;
+    }
+    if ((g->hcount + RESERVE_RECS) * 2 > g->hmask + 1)
+        if (h_resize(g, (g->hmask + 1) * 2))
+            return -1;
+    return 0;
+}
+
+static uint32_t rec_alloc(gl_t *g)
+{
+    uint32_t i;
+    if (g->freerec) {
+        i = g->freerec;
+        g->freerec = R(i).fd;
+        g->nfreerec--;
+    } else {
+        i = g->nrec++;
+    }
+    memset(&R(i), 0, sizeof R(i));
+    return i;
+}
+
+static uint32_t rec_new(gl_t *g, uint64_t addr, uint64_t size, uint8_t st, uint16_t arena)
+{
+    uint32_t i = rec_alloc(g);
+    R(i).addr = addr;
+    R(i).size = size;
+    R(i).st = st;
+    R(i).arena = arena;
+    h_put(g, addr, i);
+    return i;
+}
+
+static void rec_del(gl_t *g, uint32_t i)
+{
+    h_del(g, R(i).addr);
+    R(i).st = ST_NONE;
+    R(i).addr = 0;
+    R(i).fd = g->freerec;
+    g->freerec = i;
+    g->nfreerec++;
+}
+
+static void rec_rekey(gl_t *g, uint32_t i, uint64_t addr)
+{
+    h_del(g, R(i).addr);
+    R(i).addr = addr;
+    h_put(g, addr, i);
+}
+
+static inline uint32_t next_rec(const gl_t *g, uint32_t c) { return h_get(g, R(c).addr + R(c).size); }
+static inline bool is_free(const gl_rec_t *r) { return r->st == ST_UNSORTED || r->st == ST_BIN; }
+
+/* set_foot: the next chunk borrows our size as its prev_size, PREV_INUSE clear */
+static inline void set_foot_free(gl_t *g, uint32_t c)
+{
+    uint32_t n = next_rec(g, c);
+    if (n) {
+        R(n).pfree = 1;
+        R(n).prev_size = R(c).size;
+    }
+}
+static inline void set_next_inuse(gl_t *g, uint32_t c)
+{
+    uint32_t n = next_rec(g, c);
+    if (n)
+        R(n).pfree = 0;
+}
+
+/* ---- Bins ------------------------------------------------------------------ */
+static inline uint32_t bin_at(const gl_arena_t *a, unsigned i) { return a->bins + i; }
+static inline void mark_bin(gl_arena_t *a, unsigned i) { a->binmap[i >> 5] |= 1u << (i & 31); }
+
+/* unlink_chunk, including the large-bin nextsize skip list */
+static void unlink_chunk(gl_t *g, uint32_t p)
+{
+    uint32_t fd = R(p).fd, bk = R(p).bk;
+    R(fd).bk = bk;
+    R(bk).fd = fd;
+    if (!in_small(R(p).size) && R(p).fdn) {
+        /* fd inherits the size group's skip links, unless fd is the bin
+         * header (whose fd_nextsize overlays the next bin: never NULL) */
+        if (R(fd).addr && !R(fd).fdn) {
+            if (R(p).fdn == p) {
+                R(fd).fdn = R(fd).bkn = fd;
+            } else {
+                R(fd).fdn = R(p).fdn;
+                R(fd).bkn = R(p).bkn;
+                R(R(p).fdn).bkn = fd;
+                R(R(p).bkn).fdn = fd;
+            }
+        } else {
+            R(R(p).fdn).bkn = R(p).bkn;
+            R(R(p).bkn).fdn = R(p).fdn;
+        }
+    }
+    R(p).fdn = R(p).bkn = 0;
+    g->free_bytes -= R(p).size;
+}
+
+/* insert after bck, before fwd */
+static inline void link_between(gl_t *g, uint32_t c, uint32_t bck, uint32_t fwd)
+{
+    R(c).bk = bck;
+    R(c).fd = fwd;
+    R(fwd).bk = c;
+    R(bck).fd = c;
+}
+
+/* The head of the unsorted bin, as _int_free, consolidate and remainders do. */
+static void unsorted_push(gl_t *g, gl_arena_t *a, uint32_t c)
+{
+    uint32_t uns = bin_at(a, 1);
+    link_between(g, c, uns, R(uns).fd);
+    R(c).fdn = R(c).bkn = 0;
+    R(c).st = ST_UNSORTED;
+    g->free_bytes += R(c).size;
+}
+
+/* _int_malloc's placement of an unsorted chunk into its bin. */
+static void bin_place(gl_t *g, gl_arena_t *a, uint32_t v)
+{
+    uint64_t size = R(v).size;
+    unsigned idx;
+    uint32_t bck, fwd;
+    if (in_small(size)) {
+        idx = (unsigned)(size >> 4);
+        bck = bin_at(a, idx);
+        fwd = R(bck).fd;
+    } else {
+        idx = largebin_index(size);
+        bck = bin_at(a, idx);
+        fwd = R(bck).fd;
+        if (fwd != bck) {
+            if (size < R(R(bck).bk).size) {  /* smaller than all: at the tail */
+                fwd = bck;
+                bck = R(bck).bk;
+                R(v).fdn = R(fwd).fd;
+                R(v).bkn = R(R(fwd).fd).bkn;
+                R(R(fwd).fd).bkn = v;
+                R(R(v).bkn).fdn = v;
+            } else {
+                while (size < R(fwd).size)
+                    fwd = R(fwd).fdn;
+                if (size == R(fwd).size) {
+                    fwd = R(fwd).fd;  /* second of its size: no skip links */
+                } else {
+                    R(v).fdn = fwd;
+                    R(v).bkn = R(fwd).bkn;
+                    R(fwd).bkn = v;
+                    R(R(v).bkn).fdn = v;
+                }
+                bck = R(fwd).bk;
+            }
+        } else {
+            R(v).fdn = R(v).bkn = v;
+        }
+    }
+    mark_bin(a, idx);
+    link_between(g, v, bck, fwd);
+    R(v).st = ST_BIN;
+    g->free_bytes += size;
+}
+
+/* ---- tcache ---------------------------------------------------------------- */
+static inline void tcache_put(gl_t *g, gl_tcache_t *tc, uint32_t c, uint64_t ti)
+{
+    R(c).fd = tc->heads[ti];
+    R(c).st = ST_TCACHE;
+    tc->heads[ti] = c;
+    tc->counts[ti]++;
+    g->free_bytes += R(c).size;
+    touch(g, R(c).addr + HDR, 16);  /* e->next, e->key */
+}
+
+static inline uint32_t tcache_get(gl_t *g, gl_tcache_t *tc, uint64_t ti)
+{
+    uint32_t c = tc->heads[ti];
+    tc->heads[ti] = R(c).fd;
+    tc->counts[ti]--;
+    R(c).st = ST_INUSE;
+    R(c).fd = 0;
+    g->free_bytes -= R(c).size;
+    return c;
+}
+
+/* ---- Forward declarations ------------------------------------------------ */
+static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb);
+static void int_free(gl_t *g, int ai, uint32_t c);
+
+static inline gl_arena_t *A(gl_t *g, int ai) { return g->arenas[ai]; }
+static inline gl_heap_t *heap_of(gl_t *g, gl_arena_t *a) { return &g->heaps[a->heap]; }
+
+/* ---- Coalescing (shared by _int_free and malloc_consolidate) ------------- */
+/* Merges c with free neighbours, then puts it at the head of unsorted or
+ * into top. Returns the merged size. */
+static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
+{
+    uint64_t size = R(c).size;
+    uint32_t nx = next_rec(g, c);
+    if (R(c).pfree) {
+        uint32_t p = h_get(g, R(c).addr - R(c).prev_size);
+        unlink_chunk(g, p);
+        size += R(p).size;
+        rec_del(g, c);
+        c = p;
+    }
+    if (nx != a->top) {
+        if (is_free(&R(nx))) {
+            unlink_chunk(g, nx);
+            size += R(nx).size;
+            rec_del(g, nx);
+        }
+        R(c).size = size;
+        unsorted_push(g, a, c);
+        set_foot_free(g, c);
+        touch_free_hdr(g, R(c).addr, size);
+    } else {
+        size += R(nx).size;
+        rec_del(g, nx);
+        R(c).size = size;
+        R(c).st = ST_TOP;
+        a->top = c;
+        touch(g, R(c).addr + SIZE_SZ, 8);
+    }
+    return size;
+}
+
+static void malloc_consolidate(gl_t *g, gl_arena_t *a)
+{
+    a->have_fast = false;
+    for (unsigned i = 0; i < NFASTBINS; i++) {
+        uint32_t p = a->fast[i];
+        a->fast[i] = 0;
+        while (p) {
+            uint32_t nextp = R(p).fd;
+            g->free_bytes -= R(p).size;
+            coalesce(g, a, p);
+            p = nextp;
+        }
+    }
+}
+
+/* ---- Giving memory back (§1.9) -------------------------------------------- */
+static int systrim(gl_t *g, uint64_t pad)
+{
+    gl_arena_t *a = A(g, 0);
+    if (!a->top)
+        return 0;
+    uint64_t top_size = R(a->top).size;
+    int64_t top_area = (int64_t)top_size - MINSIZE - 1;
+    if (top_area <= 0 || (uint64_t)top_area <= pad)
+        return 0;
+    uint64_t extra = ALIGN_DOWN((uint64_t)top_area - pad, g->page);
+    if (!extra)
+        return 0;
+    uint64_t cur = as_space_brk_cur(g->space);
+    if (cur != R(a->top).addr + top_size)
+        return 0;  /* foreign sbrk or non-contiguous: never trim */
+    as_space_sbrk(g->space, -(int64_t)extra);
+    uint64_t released = cur - as_space_brk_cur(g->space);
+    if (!released)
+        return 0;
+    a->system_mem -= released;
+    R(a->top).size = top_size - released;
+    return 1;
+}
+
+static void delete_heap(gl_t *g, int hi)
+{
+    gl_heap_t *h = &g->heaps[hi];
+    as_space_munmap(g->space, h->base, HEAP_MAX);
+    h->live = 0;
+}
+
+static int heap_trim(gl_t *g, int ai, uint64_t pad)
+{
+    gl_arena_t *a = A(g, ai);
+    gl_heap_t *h = heap_of(g, a);
+    uint32_t top = a->top;
+    while (R(top).addr == h->base + HEAP_INFO) {
+        gl_heap_t *ph = &g->heaps[h->prev];
+        /* the fencepost pair at the end of the previous heap */
+        uint32_t z = h_get(g, ph->base + ph->size - HDR);
+        uint32_t p = h_get(g, R(z).addr - R(z).prev_size);
+        uint64_t new_size = R(p).size + HDR;
+        if (R(p).pfree)
+            new_size += R(p).prev_size;
+        if (new_size + (HEAP_MAX - ph->size) < pad + MINSIZE + g->page)
+            break;
+        a->system_mem -= h->size;
+        rec_del(g, top);
+        delete_heap(g, a->heap);
+        a->heap = h->prev;
+        h = ph;
+        rec_del(g, z);
+        if (R(p).pfree) {  /* consolidate backward */
+            uint32_t q = h_get(g, R(p).addr - R(p).prev_size);
+            unlink_chunk(g, q);
+            rec_del(g, p);
+            p = q;
+        }
+        R(p).size = new_size;
+        R(p).st = ST_TOP;
+        R(p).fd = R(p).bk = 0;
+        a->top = top = p;
+        touch(g, R(p).addr + SIZE_SZ, 8);
+    }
+    uint64_t top_size = R(top).size;
+    if (top_size < g->trim_threshold)
+        return 0;
+    int64_t top_area = (int64_t)top_size - MINSIZE - 1;
+    if (top_area < 0 || (uint64_t)top_area <= pad)
+        return 0;
+    uint64_t extra = ALIGN_DOWN((uint64_t)top_area - pad, g->page);
+    if (!extra)
+        return 0;
+    /* shrink_heap: MADV_DONTNEED (vm.overcommit_memory != 2) */
+    uint64_t new_size = h->size - extra;
+    as_space_dontneed(g->space, h->base + new_size, extra);
+    h->size = new_size;
+    a->system_mem -= extra;
+    R(top).size = top_size - extra;
+    return 1;
+}
+
+/* ---- Heaps and arenas (arena.c) ------------------------------------------- */
+static int new_heap(gl_t *g, uint64_t size, uint64_t top_pad, int ai, int prev)
+{
+    if (size + top_pad < HEAP_MIN)
+        size = HEAP_MIN;
+    else if (size + top_pad <= HEAP_MAX)
+        size += top_pad;
+    else if (size > HEAP_MAX)
+        return -1;
+    else
+        size = HEAP_MAX;
+    size = ALIGN_UP(size, g->page);
+    uint64_t base = as_space_mmap(g->space, HEAP_MAX, HEAP_MAX);
+    if (!base)
+        return -1;
+    if (g->nheap == g->capheap) {
+        uint32_t cap = g->capheap ? g->capheap * 2 : 16;
+        gl_heap_t *n = realloc(g->heaps, cap * sizeof *n);
+        if (!n) {
+            as_space_munmap(g->space, base, HEAP_MAX);
+            return -1;
+        }
+        g->heaps = n;
+        g->capheap = cap;
+    }
+    int hi = (int)g->nheap++;
+    g->heaps[hi] = (gl_heap_t){base, size, size, prev, (uint16_t)ai, 1};
+    touch(g, base, 40);  /* heap_info fields */
+    return hi;
+}
+
+static int grow_heap(gl_t *g, gl_heap_t *h, uint64_t diff)
+{
+    diff = ALIGN_UP(diff, g->page);
+    uint64_t new_size = h->size + diff;
+    if (new_size > HEAP_MAX)
+        return -1;
+    if (new_size > h->mprotect_size)
+        h->mprotect_size = new_size;
+    h->size = new_size;
+    return 0;
+}
+
+static int arena_alloc_slot(gl_t *g)
+{
+    if (g->narena == g->caparena) {
+        uint32_t cap = g->caparena ? g->caparena * 2 : 16;
+        gl_arena_t **n = realloc(g->arenas, cap * sizeof *n);
+        if (!n)
+            return -1;
+        g->arenas = n;
+        g->caparena = cap;
+    }
+    gl_arena_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    /* 128 consecutive sentinel records, fresh from the end of the pool
+     * (gl_reserve keeps RESERVE_RECS of room there): bin i = bins + i. */
+    a->bins = g->nrec;
+    g->nrec += NBINS;
+    for (unsigned i = 0; i < NBINS; i++) {
+        uint32_t b = a->bins + i;
+        memset(&R(b), 0, sizeof R(b));
+        R(b).fd = R(b).bk = b;
+    }
+    a->heap = -1;
+    a->next_free = -1;
+    a->contiguous = true;
+    g->arenas[g->narena] = a;
+    return (int)g->narena++;
+}
+
+/* _int_new_arena: a heap holding heap_info, malloc_state, then top. */
+static int int_new_arena(gl_t *g, uint64_t size)
+{
+    int ai = arena_alloc_slot(g);
+    if (ai < 0)
+        return -1;
+    int hi = new_heap(g, size + (HEAP_INFO + MSTATE + 16), g->top_pad, ai, -1);
+    if (hi < 0)
+        hi = new_heap(g, HEAP_INFO + MSTATE + 16, g->top_pad, ai, -1);
+    if (hi < 0) {
+        /* undo the slot; its sentinels stay unused at the end of the pool */
+        free(g->arenas[--g->narena]);
+        return -1;
+    }
+    gl_arena_t *a = A(g, ai);
+    gl_heap_t *h = &g->heaps[hi];
+    a->heap = hi;
+    a->attached = 1;
+    a->system_mem = a->max_system_mem = h->size;
+    uint64_t ptr = h->base + HEAP_INFO + MSTATE;
+    uint64_t mis = (ptr + HDR) & ALIGN_MASK;
+    if (mis)
+        ptr += 16 - mis;
+    a->top = rec_new(g, ptr, h->base + h->size - ptr, ST_TOP, (uint16_t)ai);
+    touch(g, h->base, HEAP_INFO + MSTATE);  /* malloc_init_state */
+    touch(g, ptr + SIZE_SZ, 8);
+    /* main_arena.next = a, a->next = old main_arena.next */
+    a->next = A(g, 0)->next;
+    A(g, 0)->next = ai;
+    return ai;
+}
+
+static void remove_from_free_list(gl_t *g, int ai)
+{
+    int32_t *pp = &g->free_list;
+    while (*pp >= 0) {
+        if (*pp == ai) {
+            *pp = A(g, ai)->next_free;
+            return;
+        }
+        pp = &A(g, *pp)->next_free;
+    }
+}
+
+static void detach_arena(gl_t *g, int ai)
+{
+    if (ai >= 0 && A(g, ai)->attached > 0)
+        A(g, ai)->attached--;
+}
+
+/* arena_get2: free_list, then a new arena under the limit, else reuse. */
+static int arena_get2(gl_t *g, gl_thread_t *t, uint64_t size, int avoid)
+{
+    int ai = -1;
+    if (g->free_list >= 0) {
+        ai = g->free_list;
+        g->free_list = A(g, ai)->next_free;
+        A(g, ai)->attached = 1;
+        detach_arena(g, t->arena);
+        t->arena = ai;
+        return ai;
+    }
+    if (g->narenas_limit == 0) {
+        if (g->arena_max)
+            g->narenas_limit = g->arena_max;
+        else if (g->narenas > g->arena_test)
+            g->narenas_limit = 8ull * (g->cores ? g->cores : 2);
+    }
+    if (g->narenas <= g->narenas_limit - 1) {  /* limit 0 wraps: no limit yet */
+        g->narenas++;
+        ai = int_new_arena(g, size);
+        if (ai < 0) {
+            g->narenas--;
+            return -1;
+        }
+        detach_arena(g, t->arena);
+        t->arena = ai;
+        return ai;
+    }
+    /* reused_arena: with no lock contention in a replay, the first trylock
+     * succeeds, so it is simply next_to_use. */
+    ai = g->next_to_use;
+    if (ai == avoid)
+        ai = A(g, ai)->next;
+    detach_arena(g, t->arena);
+    remove_from_free_list(g, ai);
+    A(g, ai)->attached++;
+    t->arena = ai;
+    g->next_to_use = A(g, ai)->next;
+    return ai;
+}
+
+static int arena_get(gl_t *g, gl_thread_t *t, uint64_t size)
+{
+    if (t->arena >= 0)
+        return t->arena;
+    return arena_get2(g, t, size, -1);
+}
+
+/* ---- System memory (sysmalloc, §1.4) --------------------------------------- */
+static uint32_t mmap_chunk(gl_t *g, uint64_t nb)
+{
+    uint64_t size = ALIGN_UP(nb + SIZE_SZ, g->page);
+    if (size <= nb)
+        return 0;
+    uint64_t mm = as_space_mmap(g->space, size, 0);
+    if (!mm)
+        return 0;
+    uint32_t c = rec_new(g, mm, size, ST_MMAP, 0);
+    R(c).prev_size = 0;
+    g->n_mmaps++;
+    g->mmapped_mem += size;
+    touch(g, mm, HDR);  /* prev_size and size words */
+    return c;
+}
+
+static void seg_push(gl_t *g, uint64_t start)
+{
+    if (g->nseg == g->capseg) {
+        uint32_t cap = g->capseg ? g->capseg * 2 : 8;
+        gl_seg_t *n = realloc(g->segs, cap * sizeof *n);
+        if (!n)
+            return;  /* only check() walks segments; it then reports */
+        g->segs = n;
+        g->capseg = cap;
+    }
+    g->segs[g->nseg++] = (gl_seg_t){start, start};
+}
+
+/* Old top of the main arena cut off by a gap: two 16-byte fenceposts at its
+ * end, the rest freed (sysmalloc, "double fencepost"). */
+static void main_fencepost(gl_t *g, uint32_t old_top, uint64_t old_size)
+{
+    uint64_t at = R(old_top).addr;
+    if (g->nseg)
+        g->segs[g->nseg - 1].end = at + old_size;
+    old_size = (old_size - 2 * HDR) & ~(uint64_t)ALIGN_MASK;
+    uint32_t f1, f2;
+    if (old_size == 0) {
+        f1 = old_top;  /* fencepost overwrites the old top */
+        R(f1).size = HDR;
+        R(f1).st = ST_FENCE;
+    } else {
+        R(old_top).size = old_size;
+        R(old_top).st = ST_INUSE;
+        f1 = rec_new(g, at + old_size, HDR, ST_FENCE, 0);
+    }
+    f2 = rec_new(g, at + old_size + HDR, HDR, ST_FENCE, 0);
+    (void)f2;
+    touch(g, at + old_size + SIZE_SZ, 2 * HDR - SIZE_SZ);
+    if (old_size >= MINSIZE)
+        int_free(g, 0, old_top);
+    else if (old_size)
+        R(old_top).st = ST_FENCE;
+}
+
+static uint32_t sysmalloc(gl_t *g, int ai, uint64_t nb)
+{
+    gl_arena_t *a = A(g, ai);
+    bool tried_mmap = false;
+    if (nb >= g->mmap_threshold && (int64_t)g->n_mmaps < g->n_mmaps_max) {
+        uint32_t c = mmap_chunk(g, nb);
+        if (c)
+            return c;
+        tried_mmap = true;
+    }
+    uint32_t old_top = a->top;
+    uint64_t old_size = old_top ? R(old_top).size : 0;
+    uint64_t old_end = old_top ? R(old_top).addr + old_size : 0;
+
+    if (ai != 0) {
+        gl_heap_t *h = heap_of(g, a);
+        uint64_t old_heap_size = h->size;
+        int hi;
+        if (MINSIZE + nb > old_size && grow_heap(g, h, MINSIZE + nb - old_size) == 0) {
+            a->system_mem += h->size - old_heap_size;
+            R(old_top).size = h->base + h->size - R(old_top).addr;
+        } else if ((hi = new_heap(g, nb + (MINSIZE + HEAP_INFO), g->top_pad, ai, a->heap)) >= 0) {
+            h = &g->heaps[hi];
+            a->heap = hi;
+            a->system_mem += h->size;
+            a->top = rec_new(g, h->base + HEAP_INFO, h->size - HEAP_INFO, ST_TOP, (uint16_t)ai);
+            touch(g, h->base + HEAP_INFO + SIZE_SZ, 8);
+            /* fenceposts at the end of the old heap; the old top is freed */
+            uint64_t at = R(old_top).addr;
+            old_size = (old_size - MINSIZE) & ~(uint64_t)ALIGN_MASK;
+            uint32_t z = rec_new(g, at + old_size + HDR, 0, ST_FENCE, (uint16_t)ai);
+            if (old_size >= MINSIZE) {
+                uint32_t f = rec_new(g, at + old_size, HDR, ST_FENCE, (uint16_t)ai);
+                R(z).prev_size = HDR;  /* set_foot of the 16-byte fencepost */
+                (void)f;
+                R(old_top).size = old_size;
+                R(old_top).st = ST_INUSE;
+                touch(g, at + old_size + SIZE_SZ, HDR + SIZE_SZ);
+                int_free(g, ai, old_top);
+            } else {
+                R(old_top).size = old_size + HDR;
+                R(old_top).st = ST_FENCE;
+                R(z).prev_size = old_size + HDR;
+                touch(g, at + SIZE_SZ, old_size + HDR);
+            }
+        } else if (!tried_mmap) {
+            return mmap_chunk(g, nb);
+        } else {
+            return 0;
+        }
+    } else {
+        uint64_t size = nb + g->top_pad + MINSIZE;
+        if (a->contiguous)
+            size -= old_size;
+        size = ALIGN_UP(size, g->page);
+        uint64_t brk = 0, snd_brk = 0;
+        bool snd_set = false;
+        if ((int64_t)size > 0)
+            brk = as_space_sbrk(g->space, (int64_t)size);
+        if (!brk) {
+            /* MORECORE failed: mmap at least 1 MiB as backup (non-contiguous) */
+            uint64_t msize = size;
+            if (a->contiguous)
+                msize = ALIGN_UP(size + old_size, g->page);
+            if (msize < MMAP_AS_MORECORE)
+                msize = MMAP_AS_MORECORE;
+            uint64_t mbrk = msize > nb ? as_space_mmap(g->space, msize, 0) : 0;
+            if (mbrk) {
+                a->contiguous = false;
+                size = msize;
+                brk = mbrk;
+                snd_brk = brk + size;
+                snd_set = true;
+            }
+        }
+        if (!brk)
+            return 0;
+        if (!g->sbrk_base)
+            g->sbrk_base = brk;
+        a->system_mem += size;
+        if (old_top && brk == old_end && !snd_set) {
+            R(old_top).size = size + old_size;
+        } else {
+            uint64_t front_misalign = 0, correction = 0, aligned_brk = brk;
+            if (a->contiguous) {
+                if (old_size)
+                    a->system_mem += brk - old_end;
+                front_misalign = (brk + HDR) & ALIGN_MASK;
+                if (front_misalign) {
+                    correction = 16 - front_misalign;
+                    aligned_brk += correction;
+                }
+                correction += old_size;
+                uint64_t end_misalign = brk + size + correction;
+                correction += ALIGN_UP(end_misalign, g->page) - end_misalign;
+                snd_brk = correction ? as_space_sbrk(g->space, (int64_t)correction)
+                                     : as_space_brk_cur(g->space);
+                if (!snd_brk) {
+                    correction = 0;
+                    snd_brk = as_space_brk_cur(g->space);
+                }
+            } else if (!snd_set) {
+                snd_brk = as_space_brk_cur(g->space);
+            }
+            uint32_t nt = rec_new(g, aligned_brk, snd_brk - aligned_brk + correction, ST_TOP, 0);
+            a->top = nt;
+            a->system_mem += correction;
+            touch(g, aligned_brk + SIZE_SZ, 8);
+            seg_push(g, aligned_brk);
+            if (old_size)
+                main_fencepost(g, old_top, old_size);
+        }
+    }
+    if (a->system_mem > a->max_system_mem)
+        a->max_system_mem = a->system_mem;
+
+    uint32_t p = a->top;
+    uint64_t size = R(p).size;
+    if (size >= nb + MINSIZE) {
+        R(p).size = nb;
+        R(p).st = ST_INUSE;
+        a->top = rec_new(g, R(p).addr + nb, size - nb, ST_TOP, (uint16_t)ai);
+        touch(g, R(p).addr + nb + SIZE_SZ, 8);
+        return p;
+    }
+    return 0;
+}
+
+/* ---- _int_malloc (§1.3) ---------------------------------------------------- */
+/* Splits victim v (already unlinked) at nb; a remainder >= MINSIZE goes to the
+ * head of unsorted. Returns the remainder record or 0. */
+static uint32_t split_free(gl_t *g, gl_arena_t *a, int ai, uint32_t v, uint64_t nb)
+{
+    uint64_t size = R(v).size;
+    R(v).st = ST_INUSE;
+    if (size - nb < MINSIZE) {
+        set_next_inuse(g, v);
+        return 0;
+    }
+    uint32_t r = rec_new(g, R(v).addr + nb, size - nb, ST_UNSORTED, (uint16_t)ai);
+    R(v).size = nb;
+    unsorted_push(g, a, r);
+    set_foot_free(g, r);
+    touch_free_hdr(g, R(r).addr, R(r).size);
+    return r;
+}
+
+static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb)
+{
+    gl_arena_t *a = A(g, ai);
+    gl_tcache_t *tc = g->cur ? g->cur->tc : NULL;
+    uint64_t ti = tidx(nb);
+    bool tc_ok = tc && ti < g->tcache_bins;
+    unsigned idx;
+    uint32_t v;
+
+    if (nb <= g->max_fast) {
+        idx = fastbin_index(nb);
+        if ((v = a->fast[idx])) {
+            a->fast[idx] = R(v).fd;
+            R(v).st = ST_INUSE;
+            g->free_bytes -= R(v).size;
+            if (tc_ok) {  /* stash the rest of this size in the tcache */
+                uint32_t c;
+                while (tc->counts[ti] < g->tcache_count && (c = a->fast[idx])) {
+                    a->fast[idx] = R(c).fd;
+                    g->free_bytes -= R(c).size;
+                    tcache_put(g, tc, c, ti);
+                }
+            }
+            return v;
+        }
+    }
+    if (in_small(nb)) {
+        idx = (unsigned)(nb >> 4);
+        uint32_t bin = bin_at(a, idx);
+        if ((v = R(bin).bk) != bin) {  /* smallbins are FIFO: take the tail */
+            unlink_chunk(g, v);
+            R(v).st = ST_INUSE;
+            set_next_inuse(g, v);
+            if (tc_ok) {
+                uint32_t c;
+                while (tc->counts[ti] < g->tcache_count && (c = R(bin).bk) != bin) {
+                    unlink_chunk(g, c);
+                    set_next_inuse(g, c);
+                    tcache_put(g, tc, c, ti);
+                }
+            }
+            return v;
+        }
+    } else {
+        idx = largebin_index(nb);
+        if (a->have_fast)
+            malloc_consolidate(g, a);
+    }
+
+    bool return_cached = false;
+    uint64_t tc_unsorted = 0;
+    uint32_t uns = bin_at(a, 1);
+    for (;;) {
+        int iters = 0;
+        while ((v = R(uns).bk) != uns) {
+            uint32_t bck = R(v).bk;
+            uint64_t size = R(v).size;
+            if (in_small(nb) && bck == uns && R(v).addr == a->last_rem && size > nb + MINSIZE) {
+                unlink_chunk(g, v);
+                uint32_t r = split_free(g, a, ai, v, nb);
+                a->last_rem = r ? R(r).addr : 0;
+                return v;
+            }
+            unlink_chunk(g, v);
+            if (size == nb) {
+                R(v).st = ST_INUSE;
+                set_next_inuse(g, v);
+                if (tc_ok && tc->counts[ti] < g->tcache_count) {
+                    tcache_put(g, tc, v, ti);
+                    return_cached = true;
+                    continue;
+                }
+                return v;
+            }
+            bin_place(g, a, v);
+            ++tc_unsorted;
+            if (return_cached && g->tcache_unsorted_limit > 0 && tc_unsorted > g->tcache_unsorted_limit)
+                return tcache_get(g, tc, ti);
+            if (++iters >= MAX_ITERS)
+                break;
+        }
+        if (return_cached)
+            return tcache_get(g, tc, ti);
+
+        if (!in_small(nb)) {  /* best fit in the request's own large bin */
+            uint32_t bin = bin_at(a, idx);
+            v = R(bin).fd;
+            if (v != bin && R(v).size >= nb) {
+                v = R(v).bkn;
+                while (R(v).size < nb)
+                    v = R(v).bkn;
+                if (v != R(bin).bk && R(v).size == R(R(v).fd).size)
+                    v = R(v).fd;  /* keep the size group's head in place */
+                unlink_chunk(g, v);
+                split_free(g, a, ai, v, nb);
+                return v;
+            }
+        }
+
+        /* binmap: the next non-empty larger bin, smallest chunk at its tail */
+        ++idx;
+        unsigned block = idx >> 5;
+        uint32_t map = a->binmap[block];
+        uint32_t bit = 1u << (idx & 31);
+        for (;;) {
+            if (bit > map || bit == 0) {
+                do {
+                    if (++block >= BINMAPSIZE)
+                        goto use_top;
+                } while ((map = a->binmap[block]) == 0);
+                idx = block << 5;
+                bit = 1;
+            }
+            while ((bit & map) == 0) {
+                idx++;
+                bit <<= 1;
+            }
+            uint32_t bin = bin_at(a, idx);
+            v = R(bin).bk;
+            if (v == bin) {  /* stale bit: clear it and go on */
+                a->binmap[block] = map &= ~bit;
+                idx++;
+                bit <<= 1;
+            } else {
+                unlink_chunk(g, v);
+                uint32_t r = split_free(g, a, ai, v, nb);
+                if (r && in_small(nb))
+                    a->last_rem = R(r).addr;
+                return v;
+            }
+        }
+    use_top:
+        v = a->top;
+        if (v && R(v).size >= nb + MINSIZE) {
+            uint64_t size = R(v).size;
+            R(v).size = nb;
+            R(v).st = ST_INUSE;
+            a->top = rec_new(g, R(v).addr + nb, size - nb, ST_TOP, (uint16_t)ai);
+            touch(g, R(v).addr + nb + SIZE_SZ, 8);
+            return v;
+        } else if (a->have_fast) {
+            malloc_consolidate(g, a);
+            idx = bin_index(nb);
+        } else {
+            return sysmalloc(g, ai, nb);
+        }
+    }
+}
+
+/* ---- _int_free (§1.5) ------------------------------------------------------ */
+static void int_free(gl_t *g, int ai, uint32_t c)
+{
+    gl_arena_t *a = A(g, ai);
+    uint64_t size = R(c).size;
+    gl_tcache_t *tc = g->cur ? g->cur->tc : NULL;
+    if (tc) {
+        uint64_t ti = tidx(size);
+        if (ti < g->tcache_bins && tc->counts[ti] < g->tcache_count) {
+            tcache_put(g, tc, c, ti);
+            return;
+        }
+    }
+    if (size <= g->max_fast) {
+        a->have_fast = true;
+        unsigned idx = fastbin_index(size);
+        R(c).fd = a->fast[idx];
+        R(c).st = ST_FAST;
+        a->fast[idx] = c;
+        g->free_bytes += size;
+        touch(g, R(c).addr + HDR, 8);
+        return;
+    }
+    size = coalesce(g, a, c);
+    if (size >= CONSOLIDATE_THRESHOLD) {
+        if (a->have_fast)
+            malloc_consolidate(g, a);
+        if (ai == 0) {
+            if (R(a->top).size >= g->trim_threshold)
+                systrim(g, g->top_pad);
+        } else {
+            heap_trim(g, ai, g->top_pad);
+        }
+    }
+}
+
+/* ---- tcache_init / shutdown ------------------------------------------------ */
+static void tcache_init(gl_t *g, gl_thread_t *t)
+{
+    if (t->shutting_down || t->tc)
+        return;
+    int ai = arena_get(g, t, TC_STRUCT);
+    if (ai < 0)
+        return;
+    uint32_t c = int_malloc(g, ai, req2size(TC_STRUCT));
+    if (!c) {
+        ai = ai != 0 ? 0 : arena_get2(g, t, TC_STRUCT, ai);
+        if (ai >= 0)
+            c = int_malloc(g, ai, req2size(TC_STRUCT));
+    }
+    if (!c)
+        return;
+    t->tc = calloc(1, sizeof *t->tc);
+    if (!t->tc) {
+        int_free(g, R(c).st == ST_MMAP ? 0 : R(c).arena, c);
+        return;
+    }
+    t->tc_rec = c;
+    touch(g, R(c).addr + HDR, TC_STRUCT);  /* memset (tcache, 0, ...) */
+}
+
+static inline void maybe_init_tcache(gl_t *g, gl_thread_t *t)
+{
+    if (!t->tc && !t->shutting_down)
+        tcache_init(g, t);
+}
+
+static void free_chunk(gl_t *g, uint32_t c);
+
+/* __malloc_arena_thread_freeres: the tcache goes back to the arenas, then
+ * the arena is detached and, with no thread left, pushed onto free_list. */
+static void thread_exit(gl_t *g, gl_thread_t *t)
+{
+    gl_tcache_t *tc = t->tc;
+    t->shutting_down = 1;
+    if (tc) {
+        t->tc = NULL;  /* frees below bypass the tcache */
+        for (unsigned i = 0; i < TC_BINS; i++) {
+            while (tc->heads[i]) {
+                uint32_t e = tcache_get(g, tc, i);
+                free_chunk(g, e);
+            }
+        }
+        free(tc);
+        uint32_t tr = t->tc_rec;
+        t->tc_rec = 0;
+        free_chunk(g, tr);
+    }
+    int ai = t->arena;
+    t->arena = -1;
+    if (ai >= 0) {
+        gl_arena_t *a = A(g, ai);
+        if (a->attached > 0 && --a->attached == 0) {
+            a->next_free = g->free_list;
+            g->free_list = ai;
+        }
+    }
+    t->exited = 1;
+}
+
+/* ---- Public calls (__libc_*) --------------------------------------------- */
+static gl_thread_t *get_thread(gl_t *g, uint32_t idx)
+{
+    if (idx >= g->nthread) {
+        uint32_t n = g->nthread ? g->nthread : 8;
+        while (n <= idx)
+            n *= 2;
+        gl_thread_t *t = realloc(g->threads, (size_t)n * sizeof *t);
+        if (!t)
+            return NULL;
+        for (uint32_t i = g->nthread; i < n; i++)
+            t[i] = (gl_thread_t){i == 0 ? 0 : -1, 0, NULL, 0, 0};
+        g->threads = t;
+        g->nthread = n;
+    }
+    return &g->threads[idx];
+}
+
+/* Every entry point: room for the records this call may create, and the
+ * calling thread in g->cur (glibc's thread-local tcache and thread_arena). */
+static gl_thread_t *enter(gl_t *g, uint32_t thread)
+{
+    if (gl_reserve(g))
+        return NULL;
+    gl_thread_t *t = get_thread(g, thread);
+    g->cur = t;
+    return t;
+}
+
+static inline uint64_t mem_of(const gl_t *g, uint32_t c) { return c ? R(c).addr + HDR : 0; }
+
+/* arena_get_retry: a non-main arena retries in main, main asks arena_get2 */
+static int arena_retry(gl_t *g, gl_thread_t *t, int ai, uint64_t bytes)
+{
+    return ai != 0 ? 0 : arena_get2(g, t, bytes, ai);
+}
+
+static uint32_t do_malloc(gl_t *g, gl_thread_t *t, uint64_t bytes)
+{
+    if (bytes > (uint64_t)INT64_MAX - 64)
+        return 0;
+    uint64_t nb = req2size(bytes);
+    uint64_t ti = tidx(nb);
+    maybe_init_tcache(g, t);
+    if (t->tc && ti < g->tcache_bins && t->tc->counts[ti])
+        return tcache_get(g, t->tc, ti);
+    int ai = arena_get(g, t, bytes);
+    if (ai < 0)
+        return 0;
+    uint32_t c = int_malloc(g, ai, nb);
+    if (!c && (ai = arena_retry(g, t, ai, bytes)) >= 0)
+        c = int_malloc(g, ai, nb);
+    return c;
+}
+
+static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter(g, thread);
+    return t ? mem_of(g, do_malloc(g, t, size)) : 0;
+}
+
+static void munmap_chunk(gl_t *g, uint32_t c)
+{
+    uint64_t total = R(c).prev_size + R(c).size;
+    as_space_munmap(g->space, R(c).addr - R(c).prev_size, total);
+    g->n_mmaps--;
+    g->mmapped_mem -= total;
+    rec_del(g, c);
+}
+
+/* __libc_free on a chunk record */
+static void free_chunk(gl_t *g, uint32_t c)
+{
+    if (R(c).st == ST_MMAP) {
+        /* dynamic threshold (§2): chunksize_nomask includes IS_MMAPPED (2) */
+        uint64_t nomask = R(c).size | 2;
+        if (!g->no_dyn_threshold && nomask > g->mmap_threshold && nomask <= MMAP_THRESHOLD_MAX) {
+            g->mmap_threshold = R(c).size;
+            g->trim_threshold = 2 * g->mmap_threshold;
+        }
+        munmap_chunk(g, c);
+        return;
+    }
+    maybe_init_tcache(g, g->cur);
+    int_free(g, R(c).arena, c);
+}
+
+static uint32_t user_chunk(const gl_t *g, uint64_t addr)
+{
+    uint32_t c = addr > HDR ? h_get(g, addr - HDR) : 0;
+    return c && (R(c).st == ST_INUSE || R(c).st == ST_MMAP) ? c : 0;
+}
+
+static void gl_free(void *m, uint32_t thread, uint64_t addr)
+{
+    gl_t *g = m;
+    if (!enter(g, thread))
+        return;
+    uint32_t c = user_chunk(g, addr);
+    if (c)
+        free_chunk(g, c);
+}
+
+static uint64_t gl_calloc(void *m, uint32_t thread, uint64_t size)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter(g, thread);
+    if (!t || size > (uint64_t)INT64_MAX - 64)
+        return 0;
+    maybe_init_tcache(g, t);
+    int ai = arena_get(g, t, size);
+    if (ai < 0)
+        return 0;
+    /* MORECORE_CLEARS: memory from top that was never handed out before is
+     * fresh zeroes; only the part below the high-water mark is cleared. */
+    gl_arena_t *a = A(g, ai);
+    uint64_t oldtop = a->top ? R(a->top).addr : 0, oldtopsize = a->top ? R(a->top).size : 0;
+    if (oldtop) {
+        uint64_t hw;
+        if (ai == 0) {
+            hw = g->sbrk_base + a->max_system_mem - oldtop;
+        } else {
+            gl_heap_t *h = heap_of(g, a);
+            hw = h->base + h->mprotect_size - oldtop;
+        }
+        if (oldtopsize < hw)
+            oldtopsize = hw;
+    }
+    uint64_t nb = req2size(size);
+    uint32_t c = int_malloc(g, ai, nb);
+    if (!c && (ai = arena_retry(g, t, ai, size)) >= 0)
+        c = int_malloc(g, ai, nb);
+    if (!c)
+        return 0;
+    if (R(c).st == ST_MMAP)
+        return mem_of(g, c);  /* fresh mapping: already zero */
+    uint64_t csz = R(c).size;
+    if (R(c).addr == oldtop && csz > oldtopsize)
+        csz = oldtopsize;
+    if (csz > SIZE_SZ)
+        touch(g, R(c).addr + HDR, csz - SIZE_SZ);
+    return mem_of(g, c);
+}
+
+/* _int_memalign (§1.6) */
+static uint32_t int_memalign(gl_t *g, int ai, uint64_t align, uint64_t bytes)
+{
+    uint64_t nb = req2size(bytes);
+    uint32_t p = int_malloc(g, ai, req2size(nb + align + MINSIZE));
+    if (!p)
+        return 0;
+    uint64_t mem = R(p).addr + HDR;
+    if (mem % align) {
+        uint64_t brk = ((mem + align - 1) & ~(align - 1)) - HDR;
+        if (brk - R(p).addr < MINSIZE)
+            brk += align;
+        uint64_t lead = brk - R(p).addr;
+        uint64_t newsize = R(p).size - lead;
+        if (R(p).st == ST_MMAP) {
+            uint64_t off = R(p).prev_size + lead;
+            rec_rekey(g, p, brk);
+            R(p).prev_size = off;
+            R(p).size = newsize;
+            touch(g, brk, HDR);
+            return p;
+        }
+        uint32_t np = rec_new(g, brk, newsize, ST_INUSE, (uint16_t)ai);
+        touch(g, brk + SIZE_SZ, 8);
+        R(p).size = lead;
+        int_free(g, ai, p);
+        p = np;
+    }
+    if (R(p).st != ST_MMAP) {
+        uint64_t size = R(p).size;
+        if (size > nb + MINSIZE) {
+            uint32_t r = rec_new(g, R(p).addr + nb, size - nb, ST_INUSE, (uint16_t)ai);
+            R(p).size = nb;
+            touch(g, R(r).addr + SIZE_SZ, 8);
+            int_free(g, ai, r);
+        }
+    }
+    return p;
+}
+
+static uint64_t gl_memalign(void *m, uint32_t thread, uint64_t align, uint64_t size)
+{
+    gl_t *g = m;
+    if (align <= 16)
+        return gl_malloc(m, thread, size);
+    gl_thread_t *t = enter(g, thread);
+    if (!t || size > (uint64_t)INT64_MAX - 64 || align > (1ull << 62))
+        return 0;
+    if (align < MINSIZE)
+        align = MINSIZE;
+    if (align & (align - 1)) {
+        uint64_t x = 32;
+        while (x < align)
+            x <<= 1;
+        align = x;
+    }
+    /* _mid_memalign does not initialise the tcache */
+    int ai = arena_get(g, t, size + align + MINSIZE);
+    if (ai < 0)
+        return 0;
+    uint32_t c = int_memalign(g, ai, align, size);
+    if (!c && (ai = arena_retry(g, t, ai, size)) >= 0)
+        c = int_memalign(g, ai, align, size);
+    return mem_of(g, c);
+}
+
+/* _int_realloc (§1.6) */
+static uint32_t int_realloc(gl_t *g, int ai, uint32_t oldp, uint64_t nb)
+{
+    gl_arena_t *a = A(g, ai);
+    uint64_t oldsize = R(oldp).size, newsize;
+    uint32_t next = next_rec(g, oldp);
+    uint32_t newp = oldp;
+    if (oldsize >= nb) {
+        newsize = oldsize;
+    } else if (next == a->top && (newsize = oldsize + R(next).size) >= nb + MINSIZE) {
+        R(oldp).size = nb;  /* grow into top */
+        rec_rekey(g, next, R(oldp).addr + nb);
+        R(next).size = newsize - nb;
+        touch(g, R(next).addr + SIZE_SZ, 8);
+        return oldp;
+    } else if (next != a->top && is_free(&R(next)) && (newsize = oldsize + R(next).size) >= nb) {
+        unlink_chunk(g, next);  /* absorb the free next chunk */
+        rec_del(g, next);
+        R(oldp).size = newsize;
+    } else {
+        uint32_t nm = int_malloc(g, ai, nb);
+        if (!nm)
+            return 0;
+        if (nm == next) {  /* carved right after us: just merge */
+            newsize = oldsize + R(nm).size;
+            rec_del(g, nm);
+            R(oldp).size = newsize;
+        } else {
+            touch(g, R(nm).addr + HDR, oldsize - SIZE_SZ);  /* memcpy */
+            int_free(g, ai, oldp);
+            return nm;
+        }
+    }
+    uint64_t rem = newsize - nb;
+    if (rem < MINSIZE) {
+        set_next_inuse(g, newp);
+    } else {
+        R(newp).size = nb;
+        uint32_t r = rec_new(g, R(newp).addr + nb, rem, ST_INUSE, (uint16_t)ai);
+        set_next_inuse(g, r);
+        touch(g, R(r).addr + SIZE_SZ, 8);
+        int_free(g, ai, r);
+    }
+    return newp;
+}
+
+static uint64_t gl_realloc(void *m, uint32_t thread, uint64_t addr, uint64_t size)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter(g, thread);
+    if (!t)
+        return 0;
+    uint32_t c = user_chunk(g, addr);
+    if (!c)
+        return gl_malloc(m, thread, size);
+    if (size > (uint64_t)INT64_MAX - 64)
+        return 0;
+    uint64_t nb = req2size(size);
+    if (R(c).st == ST_MMAP) {
+        /* mremap_chunk: same page count is a no-op; the chunk stays mmapped */
+        uint64_t off = R(c).prev_size, total = off + R(c).size;
+        uint64_t new_size = ALIGN_UP(nb + off + SIZE_SZ, g->page);
+        if (total == new_size)
+            return addr;
+        uint64_t na = as_space_mremap(g->space, R(c).addr - off, total, new_size);
+        if (na) {
+            rec_rekey(g, c, na + off);
+            R(c).size = new_size - off;
+            g->mmapped_mem += new_size - total;
+            touch(g, na + off + SIZE_SZ, 8);
+            return mem_of(g, c);
+        }
+        if (R(c).size - SIZE_SZ >= nb)
+            return addr;
+        uint32_t n = do_malloc(g, t, size);
+        if (!n)
+            return 0;
+        touch(g, R(n).addr + HDR, R(c).size - HDR);
+        munmap_chunk(g, c);
+        return mem_of(g, n);
+    }
+    maybe_init_tcache(g, t);
+    int ai = R(c).arena;
+    uint32_t n = int_realloc(g, ai, c, nb);
+    if (!n) {  /* try harder in other arenas */
+        n = do_malloc(g, t, size);
+        if (!n)
+            return 0;
+        touch(g, R(n).addr + HDR, R(c).size - SIZE_SZ);
+        int_free(g, ai, c);
+    }
+    return mem_of(g, n);
+}
+
+/* mtrim: consolidate, DONTNEED whole pages of big free chunks, systrim */
+static void mtrim(gl_t *g, int ai, uint64_t pad)
+{
+    gl_arena_t *a = A(g, ai);
+    malloc_consolidate(g, a);
+    uint64_t ps = g->page, psm1 = ps - 1;
+    unsigned psindex = bin_index(ps);
+    for (unsigned i = 1; i < NBINS; i++) {
+        if (i != 1 && i < psindex)
+            continue;
+        uint32_t bin = bin_at(a, i);
+        for (uint32_t p = R(bin).bk; p != bin; p = R(p).bk) {
+            uint64_t size = R(p).size;
+            if (size > psm1 + 48) {
+                uint64_t pal = (R(p).addr + 48 + psm1) & ~psm1;
+                size -= pal - R(p).addr;
+                if (size > psm1)
+                    as_space_dontneed(g->space, pal, size & ~psm1);
+            }
+        }
+    }
+    if (ai == 0)
+        systrim(g, pad);
+}
+
+static void gl_control(void *m, const as_event_t *ev)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter(g, ev->thread);
+    if (!t)
+        return;
+    switch (ev->op) {
+    case AS_OP_MALLOC_TRIM: {
+        int ai = 0;
+        do {  /* main, then main.next ... (the arena ring) */
+            mtrim(g, ai, ev->arg);
+            ai = A(g, ai)->next;
+        } while (ai != 0);
+        break;
+    }
+    case AS_OP_MALLOPT: {
+        int value = (int)ev->arg2;
+        uint64_t uv = (uint64_t)(int64_t)value;  /* int -> size_t as glibc does */
+        malloc_consolidate(g, A(g, 0));
+        switch ((int)(int64_t)ev->arg) {
+        case M_MXFAST:
+            if (uv <= 160)
+                g->max_fast = max_fast_of(uv);
+            break;
+        case M_TRIM_THRESHOLD:
+            g->trim_threshold = uv;
+            g->no_dyn_threshold = true;
+            break;
+        case M_TOP_PAD:
+            g->top_pad = uv;
+            g->no_dyn_threshold = true;
+            break;
+        case M_MMAP_THRESHOLD:
+            g->mmap_threshold = uv;
+            g->no_dyn_threshold = true;
+            break;
+        case M_MMAP_MAX:
+            g->n_mmaps_max = value;
+            g->no_dyn_threshold = true;
+            break;
+        case M_ARENA_TEST:
+            if (value > 0)
+                g->arena_test = uv;
+            break;
+        case M_ARENA_MAX:
+            if (value > 0)
+                g->arena_max = uv;
+            break;
+        default:  /* M_CHECK_ACTION, M_PERTURB, unknown: consolidation only */
+            break;
+        }
+        break;
+    }
+    case AS_OP_THREAD_START:
+        if (ev->thread != 0 && t->exited)
+            *t = (gl_thread_t){-1, 0, NULL, 0, 0};
+        break;
+    case AS_OP_THREAD_EXIT:
+        if (ev->thread != 0 && !t->exited)
+            thread_exit(g, t);
+        break;
+    default:
+        break;
+    }
+}
+
+static void gl_stats(const void *m, as_model_stats_t *st)
+{
+    const gl_t *g = m;
+    uint64_t sys = 0, tops = 0;
+    for (uint32_t i = 0; i < g->narena; i++) {
+        sys += g->arenas[i]->system_mem;
+        if (g->arenas[i]->top)
+            tops += R(g->arenas[i]->top).size;
+    }
+    memset(st, 0, sizeof *st);
+    st->heap_bytes = sys + g->mmapped_mem;
+    st->free_bytes = g->free_bytes + tops;
+    st->mmap_chunks = g->n_mmaps;
+    st->mmap_threshold = g->mmap_threshold;
+}
+
+/* ---- Invariants (run after every operation in debug builds) --------------- */
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* Walks the chunks of [start, end): every header has a record, sizes add up,
+ * PREV_INUSE/prev_size match the previous chunk, no two free chunks touch. */
+static int walk(const gl_t *g, int ai, uint64_t start, uint64_t end, bool has_top,
+                uint64_t *nfree, char *err, size_t errlen)
+{
+    const gl_arena_t *a = g->arenas[ai];
+    uint64_t at = start, prev_size = 0;
+    bool prev_free = false;
+    while (at < end) {
+        uint32_t c = h_get(g, at);
+        if (!c)
+            FAIL("arena %d: no chunk header at %#llx (segment %#llx..%#llx)", ai,
+                 (unsigned long long)at, (unsigned long long)start, (unsigned long long)end);
+        const gl_rec_t *r = &R(c);
+        if (r->arena != ai && r->st != ST_NONE)
+            FAIL("chunk %#llx: arena %u, found in arena %d", (unsigned long long)at, r->arena, ai);
+        if (r->st == ST_NONE || r->st == ST_MMAP)
+            FAIL("chunk %#llx: bad state %u inside a heap", (unsigned long long)at, r->st);
+        if (r->pfree != prev_free)
+            FAIL("chunk %#llx: PREV_INUSE is %d, previous chunk %s", (unsigned long long)at,
+                 !r->pfree, prev_free ? "free" : "in use");
+        if (prev_free && r->prev_size != prev_size)
+            FAIL("chunk %#llx: prev_size %llu, previous chunk is %llu", (unsigned long long)at,
+                 (unsigned long long)r->prev_size, (unsigned long long)prev_size);
+        bool f = is_free(r);
+        if (f && prev_free)
+            FAIL("chunk %#llx: two adjacent free chunks", (unsigned long long)at);
+        if (f)
+            (*nfree)++;
+        if (r->st == ST_TOP) {
+            if (!has_top || c != a->top || at + r->size != end)
+                FAIL("top %#llx is not the last chunk of its arena's current heap",
+                     (unsigned long long)at);
+        }
+        if (r->size == 0) {  /* the closing fencepost of an old non-main heap */
+            if (r->st != ST_FENCE || at + HDR != end)
+                FAIL("zero-sized chunk %#llx", (unsigned long long)at);
+            return 0;
+        }
+        if (r->st != ST_FENCE && (r->size < MINSIZE || (r->size & ALIGN_MASK)))
+            FAIL("chunk %#llx: bad size %llu", (unsigned long long)at, (unsigned long long)r->size);
+        prev_free = f;
+        prev_size = r->size;
+        at += r->size;
+    }
+    if (at != end)
+        FAIL("arena %d: chunks overrun the segment end %#llx by %llu", ai,
+             (unsigned long long)end, (unsigned long long)(at - end));
+    if (has_top && !(a->top && R(a->top).addr + R(a->top).size == end))
+        FAIL("arena %d: top does not end the current heap", ai);
+    return 0;
+}
+
+static int gl_check(const void *m, char *err, size_t errlen)
+{
+    const gl_t *g = m;
+    uint64_t walked_free = 0, listed_free = 0, free_bytes = 0, live = 0;
+    for (uint32_t ai = 0; ai < g->narena; ai++) {
+        const gl_arena_t *a = g->arenas[ai];
+        if (ai == 0) {
+            for (uint32_t s = 0; s < g->nseg; s++) {
+                bool last = s + 1 == g->nseg;
+                uint64_t end = last ? R(a->top).addr + R(a->top).size : g->segs[s].end;
+                if (walk(g, 0, g->segs[s].start, end, last, &walked_free, err, errlen))
+                    return -1;
+            }
+        } else {
+            for (uint32_t h = 0; h < g->nheap; h++) {
+                const gl_heap_t *hp = &g->heaps[h];
+                if (!hp->live || hp->arena != ai)
+                    continue;
+                uint64_t start = hp->base + HEAP_INFO;
+                if (hp->prev < 0) {
+                    start += MSTATE;
+                    if ((start + HDR) & ALIGN_MASK)
+                        start += 16 - ((start + HDR) & ALIGN_MASK);
+                }
+                if (hp->size > HEAP_MAX || hp->size > hp->mprotect_size)
+                    FAIL("heap %#llx: size %llu", (unsigned long long)hp->base,
+                         (unsigned long long)hp->size);
+                if (walk(g, (int)ai, start, hp->base + hp->size, (int)h == a->heap, &walked_free,
+                         err, errlen))
+                    return -1;
+            }
+        }
+        for (unsigned i = 1; i < NBINS; i++) {
+            uint32_t bin = bin_at(a, i), prev = bin;
+            bool nonempty = R(bin).fd != bin;
+            if (i != 1 && nonempty && !(a->binmap[i >> 5] & (1u << (i & 31))))
+                FAIL("arena %u bin %u: chunks but no binmap bit", ai, i);
+            for (uint32_t p = R(bin).fd; p != bin; prev = p, p = R(p).fd) {
+                const gl_rec_t *r = &R(p);
+                if (r->bk != prev)
+                    FAIL("arena %u bin %u: broken bk link at %#llx", ai, i, (unsigned long long)r->addr);
+                if (r->st != (i == 1 ? ST_UNSORTED : ST_BIN) || r->arena != ai)
+                    FAIL("arena %u bin %u: chunk %#llx in state %u", ai, i,
+                         (unsigned long long)r->addr, r->st);
+                if (i != 1 && bin_index(r->size) != i)
+                    FAIL("arena %u bin %u: chunk of size %llu belongs in bin %u", ai, i,
+                         (unsigned long long)r->size, bin_index(r->size));
+                if (i >= 64 && prev != bin && r->size > R(prev).size)
+                    FAIL("arena %u large bin %u not sorted", ai, i);
+                if (++listed_free > g->nrec)
+                    FAIL("arena %u bin %u: cycle", ai, i);
+                free_bytes += r->size;
+            }
+        }
+        for (unsigned i = 0; i < NFASTBINS; i++)
+            for (uint32_t p = a->fast[i]; p; p = R(p).fd) {
+                if (R(p).st != ST_FAST || fastbin_index(R(p).size) != i || R(p).arena != ai)
+                    FAIL("arena %u fastbin %u: bad chunk %#llx", ai, i, (unsigned long long)R(p).addr);
+                free_bytes += R(p).size;
+                if (++live > g->nrec)
+                    FAIL("arena %u fastbin %u: cycle", ai, i);
+            }
+    }
+    if (walked_free != listed_free)
+        FAIL("%llu free chunks in the heaps, %llu in bins", (unsigned long long)walked_free,
+             (unsigned long long)listed_free);
+    for (uint32_t t = 0; t < g->nthread; t++) {
+        const gl_tcache_t *tc = g->threads[t].tc;
+        if (!tc)
+            continue;
+        for (unsigned i = 0; i < TC_BINS; i++) {
+            unsigned n = 0;
+            for (uint32_t p = tc->heads[i]; p; p = R(p).fd, n++) {
+                if (R(p).st != ST_TCACHE || tidx(R(p).size) != i || n > 65535)
+                    FAIL("thread %u tcache bin %u: bad chunk %#llx", t, i, (unsigned long long)R(p).addr);
+                free_bytes += R(p).size;
+            }
+            if (n != tc->counts[i])
+                FAIL("thread %u tcache bin %u: count %u, %u chunks", t, i, tc->counts[i], n);
+        }
+    }
+    if (free_bytes != g->free_bytes)
+        FAIL("free bytes %llu, counter says %llu", (unsigned long long)free_bytes,
+             (unsigned long long)g->free_bytes);
+    uint64_t mm = 0, mmb = 0;
+    live = 0;
+    for (uint32_t i = 1; i < g->nrec; i++) {
+        if (R(i).st == ST_NONE)
+            continue;
+        live++;
+        if (h_get(g, R(i).addr) != i)
+            FAIL("record %u (%#llx) not in the address map", i, (unsigned long long)R(i).addr);
+        if (R(i).st == ST_MMAP) {
+            mm++;
+            mmb += R(i).prev_size + R(i).size;
+        }
+    }
+    if (live != g->hcount)
+        FAIL("%llu live records, %llu in the address map", (unsigned long long)live,
+             (unsigned long long)g->hcount);
+    if (mm != g->n_mmaps || mmb != g->mmapped_mem)
+        FAIL("%llu mmapped chunks (%llu B), counters say %llu (%llu B)", (unsigned long long)mm,
+             (unsigned long long)mmb, (unsigned long long)g->n_mmaps,
+             (unsigned long long)g->mmapped_mem);
+    return 0;
+}
+
+/* ---- Life cycle ------------------------------------------------------------ */
+static void gl_destroy(void *m)
+{
+    gl_t *g = m;
+    if (!g)
+        return;
+    for (uint32_t i = 0; i < g->narena; i++)
+        free(g->arenas[i]);
+    for (uint32_t i = 0; i < g->nthread; i++)
+        free(g->threads[i].tc);
+    free(g->arenas);
+    free(g->heaps);
+    free(g->segs);
+    free(g->threads);
+    free(g->rec);
+    free(g->hs);
+    free(g);
+}
+
+static void *gl_create(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
+                       char *err, size_t errlen)
+{
+    gl_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->space = space;
+    g->page = ctx && ctx->page_size ? ctx->page_size : as_space_page_size(space);
+    g->mmap_threshold = (uint64_t)p->v[P_MMAP_THRESHOLD];
+    g->trim_threshold = (uint64_t)p->v[P_TRIM_THRESHOLD];
+    g->top_pad = (uint64_t)p->v[P_TOP_PAD];
+    g->n_mmaps_max = p->v[P_MMAP_MAX];
+    /* a tunable for any of these four disables the dynamic threshold (§2) */
+    const uint64_t freeze = 1u << P_MMAP_THRESHOLD | 1u << P_TRIM_THRESHOLD | 1u << P_TOP_PAD |
+                            1u << P_MMAP_MAX;
+    g->no_dyn_threshold = (p->set & freeze) != 0;
+    g->arena_max = (uint64_t)p->v[P_ARENA_MAX];
+    g->arena_test = (uint64_t)p->v[P_ARENA_TEST];
+    g->tcache_count = (uint64_t)p->v[P_TCACHE_COUNT];
+    g->tcache_bins = tidx(req2size((uint64_t)p->v[P_TCACHE_MAX])) + 1;
+    g->tcache_unsorted_limit = (uint64_t)p->v[P_TCACHE_UNSORTED_LIMIT];
+    g->max_fast = max_fast_of((uint64_t)p->v[P_MXFAST]);
+    g->cores = p->v[P_CORES] ? (uint32_t)p->v[P_CORES] : (ctx ? ctx->ncpus : 0);
+    g->narenas = 1;
+    g->free_list = -1;
+    g->next_to_use = 0;
+    g->nrec = 1;  /* record 0 is NULL */
+    if (h_resize(g, 1u << 12) || gl_reserve(g) || arena_alloc_slot(g) != 0) {
+        gl_destroy(g);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    A(g, 0)->attached = 1;  /* the main thread */
+    A(g, 0)->next = 0;
+    return g;
+}
+
+int as_glibc_chunk_info(const void *m, uint64_t mem, as_glibc_chunk_t *out)
+{
+    const gl_t *g = m;
+    uint32_t c = user_chunk(g, mem);
+    if (!c)
+        return -1;
+    out->mmapped = R(c).st == ST_MMAP;
+    out->usable = R(c).size - (out->mmapped ? HDR : SIZE_SZ);
+    out->arena = out->mmapped ? 0 : R(c).arena;
+    return 0;
+}
+
+const as_model_t as_model_glibc = {
+    .name = "glibc",
+    .summary = "glibc 2.36 ptmalloc2: tcache, fastbins, bins, top trimming, dynamic mmap threshold, per-thread arenas",
+    .params = gl_params,
+    .create = gl_create,
+    .malloc = gl_malloc,
+    .calloc = gl_calloc,
+    .memalign = gl_memalign,
+    .realloc = gl_realloc,
+    .free = gl_free,
+    .control = gl_control,
+    .stats = gl_stats,
+    .check = gl_check,
+    .destroy = gl_destroy,
+};

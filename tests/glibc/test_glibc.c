@@ -1,0 +1,573 @@
+/*
+ * tests/glibc/test_glibc.c — the glibc 2.36 model (sim/glibc.c) against hand
+ * computed results (reference/allocators.md §1-2) and against the REAL glibc.
+ *
+ * Each test is a small script of calls (format in real_glibc.c). The model
+ * runs it through as_model_glibc + as_space_* directly (its invariants checked
+ * after every call), printing block placements (offset from the initial break
+ * or from a 64 MiB heap, usable size), break, resident bytes and heap bytes.
+ * real_glibc, a child process on the real allocator with the same
+ * GLIBC_TUNABLES, prints the same lines; the two must match exactly. Neither
+ * side writes user memory (touch=none): resident pages come from the
+ * allocator's own writes and calloc's clearing alone, so this checks the
+ * model's metadata touches page for page.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <gnu/libc-version.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sim/glibc_internal.h"
+#include "sim/model.h"
+
+#define HEAP_MAX (64ull << 20)
+
+typedef struct drv {
+    as_space_t *sp;
+    void *m;
+    uint64_t blk[4096];
+    uint64_t heaps[256];
+    int nheaps;
+    int hide_b;      /* 'H': main-arena offsets and queries not compared */
+    char *out;
+    size_t len, cap;
+} drv_t;
+
+static void emitf(drv_t *d, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (d->len + (size_t)n + 1 > d->cap) {
+        d->cap = (d->cap + (size_t)n + 1) * 2;
+        d->out = realloc(d->out, d->cap);
+        assert_non_null(d->out);
+    }
+    memcpy(d->out + d->len, line, (size_t)n + 1);
+    d->len += (size_t)n;
+}
+
+/* What Debian's glibc 2.36 arena_get2 counts: online cpus (__get_nprocs). */
+static uint32_t ncpus_online(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 2;
+}
+
+/* "k=v:k=v" -> params (defaults first); "cores" is model-only. */
+static void parse_params(const char *spec, as_params_t *p)
+{
+    const as_param_def_t *defs = as_model_glibc.params;
+    memset(p, 0, sizeof *p);
+    for (int i = 0; defs[i].name; i++)
+        p->v[i] = defs[i].def;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+    for (char *tok = strtok(buf, ":"); tok; tok = strtok(NULL, ":")) {
+        char *eq = strchr(tok, '=');
+        assert_non_null(eq);
+        *eq = 0;
+        int i = as_model_param_index(&as_model_glibc, tok);
+        assert_true(i >= 0);
+        p->v[i] = strtoll(eq + 1, NULL, 0);
+        p->set |= 1ull << i;
+    }
+}
+
+static void drv_open(drv_t *d, const char *spec, uint32_t ncpus)
+{
+    memset(d, 0, sizeof *d);
+    as_params_t p;
+    parse_params(spec, &p);
+    d->sp = as_space_create(4096);
+    assert_non_null(d->sp);
+    as_model_ctx_t ctx = {4096, ncpus, 0};
+    char err[256] = "";
+    d->m = as_model_glibc.create(&p, d->sp, &ctx, err, sizeof err);
+    if (!d->m)
+        fail_msg("create: %s", err);
+}
+
+static void drv_close(drv_t *d)
+{
+    as_model_glibc.destroy(d->m);
+    as_space_free(d->sp);
+    free(d->out);
+}
+
+static void check(drv_t *d, const char *line)
+{
+    char err[512] = "";
+    if (as_model_glibc.check(d->m, err, sizeof err))
+        fail_msg("invariant broken after \"%s\": %s", line, err);
+}
+
+static void report(drv_t *d, long id)
+{
+    uint64_t a = d->blk[id];
+    as_glibc_chunk_t ci;
+    if (!a || as_glibc_chunk_info(d->m, a, &ci)) {
+        emitf(d, "%ld null\n", id);
+        return;
+    }
+    if (ci.mmapped) {
+        emitf(d, "%ld m 0 %llu\n", id, (unsigned long long)ci.usable);
+    } else if (ci.arena) {
+        uint64_t base = a & ~(HEAP_MAX - 1);
+        int k = 0;
+        while (k < d->nheaps && d->heaps[k] != base)
+            k++;
+        if (k == d->nheaps)
+            d->heaps[d->nheaps++] = base;
+        emitf(d, "%ld h%d %llu %llu\n", id, k, (unsigned long long)(a - base),
+              (unsigned long long)ci.usable);
+    } else if (d->hide_b) {
+        emitf(d, "%ld b ? %llu\n", id, (unsigned long long)ci.usable);
+    } else {
+        emitf(d, "%ld b %llu %llu\n", id, (unsigned long long)(a - as_space_brk_base(d->sp)),
+              (unsigned long long)ci.usable);
+    }
+}
+
+static void control(drv_t *d, unsigned op, uint32_t th, uint64_t arg, int64_t arg2)
+{
+    as_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.op = (uint16_t)op;
+    ev.thread = th;
+    ev.arg = arg;
+    ev.arg2 = arg2;
+    as_model_glibc.control(d->m, &ev);
+}
+
+/* Runs a script through the model; the output format of real_glibc.c. */
+static void drv_run(drv_t *d, const char *script)
+{
+    const as_model_t *M = &as_model_glibc;
+    char *copy = strdup(script);
+    for (char *line = copy, *nl; *line; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl++ = 0;
+        else
+            nl = line + strlen(line);
+        long th, id = 0, a = 0, b = 0;
+        char op;
+        if (sscanf(line, "%ld %c %ld %ld %ld", &th, &op, &id, &a, &b) < 2)
+            continue;
+        uint32_t t = (uint32_t)th;
+        switch (op) {
+        case 'm': d->blk[id] = M->malloc(d->m, t, (uint64_t)a); report(d, id); break;
+        case 'c': d->blk[id] = M->calloc(d->m, t, (uint64_t)a); report(d, id); break;
+        case 'a': d->blk[id] = M->memalign(d->m, t, (uint64_t)a, (uint64_t)b); report(d, id); break;
+        case 'r': d->blk[id] = M->realloc(d->m, t, d->blk[id], (uint64_t)a); report(d, id); break;
+        case 'f': M->free(d->m, t, d->blk[id]); d->blk[id] = 0; break;
+        case 'x': control(d, AS_OP_THREAD_EXIT, t, 0, 0); break;
+        case 't': control(d, AS_OP_MALLOC_TRIM, t, (uint64_t)id, 0); break;
+        case 'o': control(d, AS_OP_MALLOPT, t, (uint64_t)id, a); break;
+        case 'H': d->hide_b = 1; break;
+        case 'q': {
+            if (d->hide_b)
+                break;
+            as_model_stats_t st;
+            M->stats(d->m, &st);
+            emitf(d, "q %llu %llu %llu\n",
+                  (unsigned long long)(as_space_brk_cur(d->sp) - as_space_brk_base(d->sp)),
+                  (unsigned long long)as_space_resident(d->sp), (unsigned long long)st.heap_bytes);
+            break;
+        }
+        default: break;
+        }
+        check(d, line);
+    }
+    free(copy);
+}
+
+/* The script on the real allocator; NULL when this is not glibc 2.36. */
+static char *real_run(const char *script, const char *spec)
+{
+    if (strcmp(gnu_get_libc_version(), "2.36"))
+        return NULL;
+    char tun[1024] = "";
+    size_t off = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+    for (char *tok = strtok(buf, ":"); tok; tok = strtok(NULL, ":"))
+        if (strncmp(tok, "cores=", 6))
+            off += (size_t)snprintf(tun + off, sizeof tun - off, "%sglibc.malloc.%s", off ? ":" : "", tok);
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        if (tun[0])
+            setenv("GLIBC_TUNABLES", tun, 1);
+        else
+            unsetenv("GLIBC_TUNABLES");
+        execl(REAL_GLIBC, REAL_GLIBC, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    size_t n = strlen(script);
+    for (size_t w = 0; w < n;) {
+        ssize_t r = write(in[1], script + w, n - w);
+        assert_true(r > 0);
+        w += (size_t)r;
+    }
+    close(in[1]);
+    size_t cap = 1 << 16, len = 0;
+    char *res = malloc(cap);
+    ssize_t r;
+    while ((r = read(out[0], res + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (cap - len < 4096)
+            res = realloc(res, cap *= 2);
+    }
+    res[len] = 0;
+    close(out[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        fail_msg("real_glibc helper failed (status %d)", status);
+    return res;
+}
+
+/* First line where two outputs differ, for a readable failure. */
+static void assert_same(const char *model, const char *real)
+{
+    if (!strcmp(model, real))
+        return;
+    const char *m = model, *r = real;
+    int line = 1;
+    while (*m && *r) {
+        const char *me = strchrnul(m, '\n'), *re = strchrnul(r, '\n');
+        if (me - m != re - r || memcmp(m, r, (size_t)(me - m)))
+            break;
+        m = *me ? me + 1 : me;
+        r = *re ? re + 1 : re;
+        line++;
+    }
+    fail_msg("model and real glibc differ at output line %d:\n  model: %.*s\n  real:  %.*s", line,
+             (int)(strchrnul(m, '\n') - m), m, (int)(strchrnul(r, '\n') - r), r);
+}
+
+/* Runs script on the model (cores = this machine's, as glibc sees them) and
+ * on the real glibc; asserts they agree; returns the model's output. */
+static char *both(const char *script, const char *spec)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s%scores=%u", spec ? spec : "", spec && *spec ? ":" : "",
+             ncpus_online());
+    drv_t d;
+    drv_open(&d, full, ncpus_online());
+    drv_run(&d, script);
+    char *model = d.out;
+    d.out = NULL;
+    drv_close(&d);
+    char *real = real_run(script, spec);
+    if (real) {
+        assert_same(model, real);
+        free(real);
+    }
+    return model;
+}
+
+static void expect_line(const char *out, const char *line)
+{
+    char pat[256];
+    snprintf(pat, sizeof pat, "%s\n", line);
+    const char *p = out;
+    while ((p = strstr(p, pat))) {
+        if (p == out || p[-1] == '\n')
+            return;
+        p++;
+    }
+    fail_msg("expected line \"%s\" in:\n%s", line, out);
+}
+
+/* ---- The behaviours of reference §1-2, one test each ---------------------- */
+
+/* First malloc: tcache_init's 656-byte chunk, then ours; first heap 132 KiB. */
+static void test_first_heap(void **state)
+{
+    char *out = both("0 m 1 1\n0 m 2 24\n0 m 3 25\n0 q\n", NULL);
+    expect_line(out, "1 b 672 24");
+    expect_line(out, "2 b 704 24");
+    expect_line(out, "3 b 736 40");
+    expect_line(out, "q 135168 4096 135168");
+    free(out);
+}
+
+static void test_tcache_lifo(void **state)
+{
+    char *out = both("0 m 1 40\n0 m 2 40\n0 f 1\n0 f 2\n0 m 3 40\n0 m 4 40\n", NULL);
+    expect_line(out, "3 b 720 40");  /* b, freed last, comes back first */
+    expect_line(out, "4 b 672 40");
+    free(out);
+}
+
+/* With the tcache bin full, two adjacent 32-byte chunks go to the fastbin and
+ * stay separate; a large request consolidates them into one 64-byte chunk. */
+static void test_fastbins_no_coalescing(void **state)
+{
+    char *out = both("0 m 1 24\n0 m 2 24\n0 m 3 24\n0 m 4 24\n0 m 5 24\n0 m 6 24\n0 m 7 24\n"
+                     "0 m 8 24\n0 m 9 24\n0 m 10 24\n"
+                     "0 f 1\n0 f 2\n0 f 3\n0 f 4\n0 f 5\n0 f 6\n0 f 7\n0 f 8\n0 f 9\n"
+                     "0 m 11 56\n0 m 12 1500\n0 m 13 56\n", NULL);
+    expect_line(out, "8 b 896 24");
+    expect_line(out, "11 b 992 56");   /* from top: 8 and 9 were not merged */
+    expect_line(out, "13 b 896 56");   /* after consolidation: 8+9 */
+    free(out);
+}
+
+/* Freeing >= 64 KiB consolidates the fastbins (reference §1.7). */
+static void test_consolidate_on_64k_free(void **state)
+{
+    char *out = both("0 m 1 24\n0 m 2 24\n0 m 3 24\n0 m 4 24\n0 m 5 24\n0 m 6 24\n0 m 7 24\n"
+                     "0 m 8 24\n0 m 9 24\n0 m 10 70000\n0 m 11 24\n"
+                     "0 f 1\n0 f 2\n0 f 3\n0 f 4\n0 f 5\n0 f 6\n0 f 7\n0 f 8\n0 f 9\n0 f 10\n"
+                     "0 m 12 70072\n", NULL);
+    expect_line(out, "8 b 896 24");
+    expect_line(out, "12 b 896 70072");  /* 8 + 9 + 10 merged: 32 + 32 + 70016 */
+    free(out);
+}
+
+/* Top >= trim_threshold after a free: sbrk(-ALIGN_DOWN(top - 33 - top_pad)). */
+static void test_top_trim(void **state)
+{
+    char *out = both("0 m 1 100000\n0 m 2 100000\n0 q\n0 f 2\n0 q\n", NULL);
+    expect_line(out, "q 335872 12288 335872");
+    expect_line(out, "q 233472 12288 233472");  /* 25 pages given back */
+    free(out);
+}
+
+/* reference §2 example: malloc(200000) maps 200704 B; freeing it raises the
+ * threshold to 200704 (trim 401408), so the next malloc(200000) uses brk. */
+static void test_dynamic_threshold(void **state)
+{
+    char *out = both("0 m 1 200000\n0 q\n0 f 1\n0 m 2 200000\n0 q\n0 f 2\n0 q\n", NULL);
+    expect_line(out, "1 m 0 200688");
+    expect_line(out, "q 135168 8192 335872");
+    expect_line(out, "2 b 672 200008");
+    expect_line(out, "q 331776 8192 331776");
+    /* trim threshold now 401408: the 330 KiB top stays */
+    expect_line(out, "q 331776 8192 331776");
+    free(out);
+}
+
+/* Any explicit mmap_threshold/trim_threshold/top_pad/mmap_max freezes it. */
+static void test_mallopt_freezes_threshold(void **state)
+{
+    char *out = both("0 o -1 262144\n0 m 1 200000\n0 f 1\n0 m 2 200000\n0 q\n", NULL);
+    expect_line(out, "2 m 0 200688");
+    free(out);
+    out = both("0 m 1 200000\n0 f 1\n0 m 2 200000\n", "trim_threshold=262144");
+    expect_line(out, "2 m 0 200688");
+    free(out);
+    /* the threshold is only looked at when top is too small (sysmalloc) */
+    out = both("0 m 1 100\n0 o -3 65536\n0 m 2 70000\n0 m 3 140000\n", NULL);
+    expect_line(out, "2 b 784 70008");
+    expect_line(out, "3 m 0 143344");
+    free(out);
+    out = both("0 o -4 0\n0 m 1 300000\n0 q\n", NULL);  /* mmap_max 0: no mmaps */
+    expect_line(out, "1 b 672 300008");
+    free(out);
+}
+
+/* memalign: _int_malloc(nb + align + 32); the leading 3392 B are freed (to
+ * unsorted), the 752 B tail into the tcache, both reused later. */
+static void test_memalign_split(void **state)
+{
+    char *out = both("0 m 1 24\n0 a 2 4096 100\n0 m 3 3000\n0 m 4 744\n0 a 5 64 10\n"
+                     "0 a 6 4096 200000\n0 q\n", NULL);
+    expect_line(out, "2 b 4096 104");
+    expect_line(out, "3 b 704 3000");
+    expect_line(out, "4 b 4208 744");
+    free(out);
+}
+
+static void test_calloc_clearing(void **state)
+{
+    /* from top within the first heap: cleared (the heap is not fresh) */
+    char *out = both("0 c 1 20000\n0 q\n", NULL);
+    expect_line(out, "q 135168 24576 135168");
+    free(out);
+    /* carved from just-grown top: only the old part is cleared */
+    out = both("0 m 1 100000\n0 c 2 100000\n0 q\n", NULL);
+    expect_line(out, "q 335872 49152 335872");
+    free(out);
+    /* mmapped: nothing cleared, one page for the header */
+    out = both("0 c 1 300000\n0 q\n", NULL);
+    expect_line(out, "q 135168 8192 438272");
+    free(out);
+    /* a reused chunk is cleared in full */
+    out = both("0 m 1 20000\n0 m 2 24\n0 f 1\n0 c 3 20000\n0 q\n", NULL);
+    expect_line(out, "3 b 672 20008");
+    expect_line(out, "q 135168 24576 135168");
+    free(out);
+}
+
+static void test_realloc_in_place_and_move(void **state)
+{
+    char *out = both("0 m 1 100\n0 r 1 200\n0 m 2 100\n0 r 1 1000\n"
+                     "0 m 3 2000\n0 m 4 2000\n0 m 5 24\n0 f 4\n0 r 3 3000\n"
+                     "0 r 3 100\n0 m 6 200000\n0 r 6 201000\n0 r 6 200500\n0 r 6 500000\n"
+                     "0 r 6 100\n0 q\n", NULL);
+    expect_line(out, "1 b 672 200");   /* grown into top */
+    expect_line(out, "1 b 992 1000");  /* next in use: moved */
+    free(out);
+}
+
+/* arena_test = 8, then the limit is 8 x cores. Debian's 2.36 counts online
+ * cpus (__get_nprocs, BZ 30945 backport), so the real comparison runs with
+ * this machine's count; the one-cpu case is checked by hand: the 9th thread
+ * shares (reused_arena starts at main_arena), the 10th takes the newest. */
+static void test_ninth_thread_shares(void **state)
+{
+    char script[2048];
+    size_t off = (size_t)snprintf(script, sizeof script, "0 m 1 24\n");
+    for (int t = 1; t <= 10; t++)
+        off += (size_t)snprintf(script + off, sizeof script - off, "%d m %d 24\n", t, 10 + t);
+    drv_t d;
+    drv_open(&d, "cores=1", 1);
+    drv_run(&d, script);
+    expect_line(d.out, "11 h0 2928 24");  /* after heap_info, malloc_state, tcache */
+    expect_line(d.out, "18 h7 2928 24");
+    expect_line(d.out, "19 b 1360 24");   /* 9th thread: main_arena, after its tcache */
+    expect_line(d.out, "20 h7 3616 24");  /* 10th: the newest arena */
+    drv_close(&d);
+
+    uint32_t n = ncpus_online();
+    /* H: hide main-arena offsets on both sides from here on: pthread_create
+     * callocs each thread's DTV in main_arena behind the script's back */
+    off = (size_t)snprintf(script, sizeof script, "0 m 1 24\n0 H\n");
+    for (uint32_t t = 1; t <= 8 * n + 2 && t < 60; t++)
+        off += (size_t)snprintf(script + off, sizeof script - off, "%u m %u 24\n", t, 100 + t);
+    char *out = both(script, NULL);
+    char line[64];
+    snprintf(line, sizeof line, "%u b ? 24", 100 + 8 * n);  /* thread 8n */
+    expect_line(out, line);
+    free(out);
+    out = both(script, "arena_max=2");
+    expect_line(out, "102 b ? 24");
+    expect_line(out, "103 h0 3616 24");
+    free(out);
+}
+
+static void test_arena_reuse_after_exit(void **state)
+{
+    char *out = both("0 m 1 24\n1 m 2 24\n1 m 3 24\n1 m 4 24\n1 f 2\n1 f 3\n1 f 4\n1 x\n"
+                     "2 m 5 24\n2 m 6 24\n2 m 7 24\n0 q\n", NULL);
+    /* thread 2 takes thread 1's arena from free_list; the exiting tcache went
+     * to the fastbin (4, 3, 2 freed in list order: 2 on top) */
+    expect_line(out, "5 h0 2928 24");
+    expect_line(out, "6 h0 2992 24");  /* 3 and 4 went on to the tcache */
+    free(out);
+}
+
+static void test_malloc_trim(void **state)
+{
+    char *out = both("0 c 1 20000\n0 c 2 20000\n0 c 3 20000\n0 m 4 24\n0 q\n0 f 2\n0 t 0\n0 q\n"
+                     "0 f 3\n0 f 4\n0 t 4096\n0 q\n", NULL);
+    free(out);
+}
+
+/* Seeded random call mixes, compared with the real glibc op by op. */
+static void random_mix(unsigned seed, int nthreads, int nops, const char *spec)
+{
+    size_t cap = (size_t)nops * 40 + 1024, off = 0;
+    char *s = malloc(cap);
+    int live[512] = {0};
+    int owner_exit[8] = {0};
+    srand(seed);
+    for (int i = 0; i < nops; i++) {
+        int id = 1 + rand() % 500;
+        int t = nthreads > 1 ? rand() % nthreads : 0;
+        if (owner_exit[t])
+            t = 0;
+        int r = rand() % 100;
+        if (live[id] && r < 45) {
+            off += (size_t)snprintf(s + off, cap - off, "%d f %d\n", t, id);
+            live[id] = 0;
+            continue;
+        }
+        int cls = rand() % 100;
+        long size = cls < 60 ? rand() % 128 : cls < 85 ? rand() % 2048 : cls < 97 ? rand() % 40000
+                                                                                  : rand() % 400000;
+        if (live[id]) {
+            off += (size_t)snprintf(s + off, cap - off, "%d r %d %ld\n", t, id, size + 1);
+        } else if (r < 55) {
+            off += (size_t)snprintf(s + off, cap - off, "%d c %d %ld\n", t, id, size);
+        } else if (r < 60) {
+            off += (size_t)snprintf(s + off, cap - off, "%d a %d %d %ld\n", t, id, 32 << (rand() % 8), size);
+        } else {
+            off += (size_t)snprintf(s + off, cap - off, "%d m %d %ld\n", t, id, size);
+        }
+        live[id] = 1;
+        if (i % 97 == 0)
+            off += (size_t)snprintf(s + off, cap - off, "0 q\n");
+        if (i % 1999 == 0)
+            off += (size_t)snprintf(s + off, cap - off, "0 t %d\n", (rand() % 4) * 65536);
+    }
+    off += (size_t)snprintf(s + off, cap - off, "0 q\n");
+    char *out = both(s, spec);
+    free(out);
+    free(s);
+}
+
+static void test_random_single_thread(void **state)
+{
+    random_mix(1, 1, 4000, NULL);
+    random_mix(2, 1, 4000, "mmap_threshold=65536");
+    random_mix(3, 1, 4000, "tcache_count=0:mxfast=0");
+}
+
+static void test_params_refused(void **state)
+{
+    const as_param_def_t *defs = as_model_glibc.params;
+    int n = 0;
+    for (; defs[n].name; n++)
+        assert_true(as_model_param_index(&as_model_glibc, defs[n].name) == n);
+    assert_int_equal(n, 11);
+    assert_int_equal(as_model_param_index(&as_model_glibc, "hugetlb"), -1);
+    assert_int_equal(as_model_param_index(&as_model_glibc, "perturb"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_heap),
+        cmocka_unit_test(test_tcache_lifo),
+        cmocka_unit_test(test_fastbins_no_coalescing),
+        cmocka_unit_test(test_consolidate_on_64k_free),
+        cmocka_unit_test(test_top_trim),
+        cmocka_unit_test(test_dynamic_threshold),
+        cmocka_unit_test(test_mallopt_freezes_threshold),
+        cmocka_unit_test(test_memalign_split),
+        cmocka_unit_test(test_calloc_clearing),
+        cmocka_unit_test(test_realloc_in_place_and_move),
+        cmocka_unit_test(test_ninth_thread_shares),
+        cmocka_unit_test(test_arena_reuse_after_exit),
+        cmocka_unit_test(test_malloc_trim),
+        cmocka_unit_test(test_random_single_thread),
+        cmocka_unit_test(test_params_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
