@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/accuracy.sh — regenerates doc/ACCURACY.md: the glibc model against
+# native replay on the real glibc, and the model's predicted process peak RSS
+# against the real program, for every bench trace x glibc setting (issue 4 §3).
+#
+#   bench/accuracy.sh [-f] [--runs N]
+#     -f        re-record the traces (otherwise reused from bench/out/accuracy/)
+#     --runs N  runs of the real program per cell (median; default 3)
+#     BUILD=dir build directory (default build/)
+#
+# Workloads and their (small) arguments: bench/accuracy/workloads.txt.
+# Takes a few minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+rerecord=0
+runs=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -f) rerecord=1 ;;
+    --runs) runs=$2; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "accuracy.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+out=bench/out/accuracy
+mkdir -p "$out"
+grep -v '^\s*#' bench/accuracy/workloads.txt | grep -v '^\s*$' | while IFS=: read -r name cmd; do
+  name=$(echo "$name" | tr -d ' ')
+  trace="$out/$name.ast"
+  if [ "$rerecord" = 1 ] || [ ! -s "$trace" ]; then
+    rm -f "$trace" "$out/$name".rec*
+    read -r -a argv <<<"$cmd"
+    "$build/allocsim" record -o "$out/$name.rec" -- "$build/bench/${argv[0]}" "${argv[@]:1}" \
+      </dev/null >/dev/null
+    # The recorder names files PREFIX or PREFIX.<pid>: keep the first process.
+    first=$(ls -t "$out/$name".rec* | tail -n 1)
+    mv "$first" "$trace"
+    rm -f "$out/$name".rec*
+  fi
+done
+
+python3 bench/accuracy/accuracy.py --build "$build" --traces "$out" \
+  --workloads bench/accuracy/workloads.txt --runs "$runs" --out doc/ACCURACY.md
