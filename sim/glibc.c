@@ -1377,18 +1377,17 @@ static uint64_t gl_calloc(void *m, uint32_t thread, uint64_t size)
     int ai = arena_get(g, t, size);
     if (ai < 0)
         return 0;
-    /* MORECORE_CLEARS: memory from top that was never handed out before is
-     * fresh zeroes; only the part below the high-water mark is cleared. */
+    /* MORECORE_CLEARS: what sysmalloc adds to top during this call is fresh
+     * zeroes and is not cleared. In a non-main heap, everything up to
+     * mprotect_size counts as old. malloc.c would also raise the main arena's
+     * limit to its max_system_mem high-water mark, but Debian's 2.36 binary
+     * does not (its __libc_calloc has no such code; checked against the real
+     * allocator in tests/glibc), so memory re-grown after a trim is fresh. */
     gl_arena_t *a = A(g, ai);
     uint64_t oldtop = a->top ? R(a->top).addr : 0, oldtopsize = a->top ? R(a->top).size : 0;
-    if (oldtop) {
-        uint64_t hw;
-        if (ai == 0) {
-            hw = g->sbrk_base + a->max_system_mem - oldtop;
-        } else {
-            gl_heap_t *h = heap_of(g, a);
-            hw = h->base + h->mprotect_size - oldtop;
-        }
+    if (oldtop && ai != 0) {
+        gl_heap_t *h = heap_of(g, a);
+        uint64_t hw = h->base + h->mprotect_size - oldtop;
         if (oldtopsize < hw)
             oldtopsize = hw;
     }

@@ -9,7 +9,7 @@
  *   T f ID             free            T x               thread T exits
  *   0 t PAD            malloc_trim     0 o PARAM VALUE   mallopt
  *   0 q                query: brk offset, resident bytes, arena+hblkhd
- *   0 H                from here on, hide main-arena offsets and queries
+ *   0 H                from here on, hide main-arena blocks and queries
  * Output: "ID KIND OFF USABLE" per block, KIND b (brk heap, OFF from the
  * initial break), hN (N-th non-main heap seen, OFF from its 64 MiB-aligned
  * base) or m (own mapping, OFF 0); "q BRK RES HEAP" per query.
@@ -20,6 +20,7 @@
  * and tcaches see exactly the script's threads. Never built with sanitizers
  * (ASan would replace the allocator under test).
  */
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -86,7 +87,7 @@ static void report(long id)
         snprintf(line, sizeof line, "%ld h%d %lu %zu\n", id, k, (unsigned long)(u - base),
                  malloc_usable_size(p));
     } else if (hide_b) {
-        snprintf(line, sizeof line, "%ld b ? %zu\n", id, malloc_usable_size(p));
+        snprintf(line, sizeof line, "%ld b ? ?\n", id);
     } else {
         snprintf(line, sizeof line, "%ld b %lu %zu\n", id, (unsigned long)(u - brk0),
                  malloc_usable_size(p));
@@ -120,16 +121,28 @@ static void *worker_main(void *arg)
     }
 }
 
+/* Resident bytes of [a, a+len) as RSS counts them: pages present and
+ * exclusively mapped (/proc/self/pagemap bits 63 and 56). mincore would also
+ * count the shared zero page that a read of untouched memory maps (realloc's
+ * memcpy from a block nobody wrote), which RSS does not. */
 static size_t page_resident(uintptr_t a, size_t len)
 {
-    static unsigned char vec[HEAP_MAX / 4096];
+    static uint64_t ent[4096];
     size_t ps = (size_t)sysconf(_SC_PAGESIZE), n = 0;
-    a &= ~(ps - 1);
-    size_t pages = (len + ps - 1) / ps;
-    if (pages > sizeof vec || mincore((void *)a, pages * ps, vec))
+    uintptr_t p0 = a / ps, p1 = (a + len + ps - 1) / ps;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0)
         return 0;
-    for (size_t i = 0; i < pages; i++)
-        n += vec[i] & 1;
+    for (uintptr_t p = p0; p < p1;) {
+        size_t k = p1 - p < 4096 ? p1 - p : 4096;
+        ssize_t r = pread(fd, ent, k * 8, (off_t)(p * 8));
+        if (r <= 0)
+            break;
+        for (size_t i = 0; i < (size_t)r / 8; i++)
+            n += (ent[i] >> 63 & 1) && (ent[i] >> 56 & 1);
+        p += (size_t)r / 8;
+    }
+    close(fd);
     return n * ps;
 }
 
