@@ -150,8 +150,12 @@ static void query(void)
 {
     uintptr_t cur = (uintptr_t)sbrk(0);
     size_t res = page_resident(brk0, cur - brk0);
-    for (int k = 0; k < nheaps; k++)
+    for (int k = 0; k < nheaps; k++) {
+        unsigned char v;
+        if (mincore((void *)heaps[k], 1, &v))
+            continue;  /* heap_trim unmapped it */
         res += page_resident(heaps[k], ((size_t *)heaps[k])[2]);  /* heap_info.size */
+    }
     for (int i = 0; i < MAXID; i++) {
         if (!blk[i])
             continue;

@@ -489,6 +489,27 @@ static void test_arena_reuse_after_exit(void **state)
     free(out);
 }
 
+/* A non-main arena outgrows its 64 MiB heap: new_heap, the old top
+ * fenceposted and freed; freeing everything makes heap_trim unmap the new
+ * heap and shrink the first one (MADV_DONTNEED). */
+static void test_heap_growth_and_trim(void **state)
+{
+    char script[8192];
+    size_t off = (size_t)snprintf(script, sizeof script, "0 m 1 24\n");
+    for (int i = 2; i < 90; i++)
+        off += (size_t)snprintf(script + off, sizeof script - off, "1 c %d 1000000\n", i);
+    off += (size_t)snprintf(script + off, sizeof script - off, "0 q\n");
+    for (int i = 89; i >= 2; i--)
+        off += (size_t)snprintf(script + off, sizeof script - off, "1 f %d\n", i);
+    off += (size_t)snprintf(script + off, sizeof script - off, "0 q\n1 m 2 5000000\n0 q\n");
+    char *out = both(script, "mmap_threshold=33554432");
+    expect_line(out, "2 h0 2928 1000008");
+    expect_line(out, "68 h0 66003984 1000008");  /* 67 fit in the first heap */
+    expect_line(out, "69 h1 64 1000008");        /* the second heap, after heap_info */
+    expect_line(out, "q 135168 139264 270336");  /* heap 2 unmapped, heap 1 trimmed */
+    free(out);
+}
+
 static void test_malloc_trim(void **state)
 {
     char *out = both("0 c 1 20000\n0 c 2 20000\n0 c 3 20000\n0 m 4 24\n0 q\n0 f 2\n0 t 0\n0 q\n"
@@ -536,7 +557,9 @@ static void random_mix(unsigned seed, int nthreads, int nops, const char *spec)
     off += (size_t)snprintf(s + off, cap - off, "0 q\n");
     const char *dump = getenv("GLIBC_TEST_DUMP");  /* debugging: keep the script */
     if (dump) {
-        FILE *f = fopen(dump, "w");
+        char path[512];
+        snprintf(path, sizeof path, "%s.%u", dump, seed);
+        FILE *f = fopen(path, "w");
         if (f) {
             fputs(s, f);
             fclose(f);
@@ -587,7 +610,9 @@ static void random_threads(unsigned seed, int nops, const char *spec)
     }
     const char *dump = getenv("GLIBC_TEST_DUMP");  /* debugging: keep the script */
     if (dump) {
-        FILE *f = fopen(dump, "w");
+        char path[512];
+        snprintf(path, sizeof path, "%s.%u", dump, seed);
+        FILE *f = fopen(path, "w");
         if (f) {
             fputs(s, f);
             fclose(f);
@@ -612,6 +637,24 @@ static void test_random_single_thread(void **state)
     random_mix(1, 1, 4000, NULL);
     random_mix(2, 1, 4000, "mmap_threshold=65536");
     random_mix(3, 1, 4000, "tcache_count=0:mxfast=0");
+    random_mix(4, 1, 3000, "top_pad=0:trim_threshold=0");
+    random_mix(5, 1, 3000, "mmap_max=2:tcache_max=64:tcache_unsorted_limit=3");
+    random_mix(6, 1, 3000, "mxfast=160:tcache_count=100:top_pad=1048576");
+    random_mix(7, 1, 3000, "mmap_threshold=1048576:trim_threshold=1048576");
+}
+
+/* Requests glibc refuses (> PTRDIFF_MAX) fail without disturbing anything. */
+static void test_impossible_requests(void **state)
+{
+    char *out = both("0 m 1 100\n0 m 2 9223372036854775807\n0 c 3 9223372036854775800\n"
+                     "0 a 4 64 9223372036854775807\n0 r 1 9223372036854775807\n0 m 5 100\n0 q\n",
+                     NULL);
+    expect_line(out, "2 null");
+    expect_line(out, "3 null");
+    expect_line(out, "4 null");
+    expect_line(out, "1 null");   /* realloc failed: the script loses 1's handle */
+    expect_line(out, "5 b 784 104");
+    free(out);
 }
 
 static void test_params_refused(void **state)
@@ -665,9 +708,11 @@ int main(void)
         cmocka_unit_test(test_realloc_in_place_and_move),
         cmocka_unit_test(test_ninth_thread_shares),
         cmocka_unit_test(test_arena_reuse_after_exit),
+        cmocka_unit_test(test_heap_growth_and_trim),
         cmocka_unit_test(test_malloc_trim),
         cmocka_unit_test(test_random_single_thread),
         cmocka_unit_test(test_random_threads),
+        cmocka_unit_test(test_impossible_requests),
         cmocka_unit_test(test_params_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
