@@ -127,7 +127,13 @@ typedef struct as_model {
      * operation in debug builds. May be NULL. */
     int (*check)(const void *m, char *err, size_t errlen);
     void (*destroy)(void *m);           /* NULL ok */
+    unsigned flags;                     /* AS_MODEL_F_* (0 for ordinary models) */
 } as_model_t;
+
+/* The model accounts for user memory itself (sim/ideal.c: RSS is live bytes
+ * page-rounded, whatever the touch rule): the engine does not touch the
+ * blocks it returns. */
+#define AS_MODEL_F_OWN_TOUCH 0x1u
 
 /* ---- Registry (sim/registry.c) --------------------------------------------- */
 extern const as_model_t *const as_models[];       /* NULL-terminated */
