@@ -8,10 +8,12 @@
 #include "sim/model.h"
 
 extern const as_model_t as_model_ideal;
+extern const as_model_t as_model_mmap_threshold;
 /* extern const as_model_t as_model_glibc;   -- glibc engineer: add with its line below */
 
 const as_model_t *const as_models[] = {
     &as_model_ideal,
+    &as_model_mmap_threshold,
     /* &as_model_glibc, -- sim/glibc.c */
     NULL,
 };

@@ -1,0 +1,618 @@
+/*
+ * replay/engine.c — one decode, many models (replay/engine.h; doc/REPLAY.md).
+ *
+ * The calling thread decodes events into fixed-size batches of compact
+ * 32-byte records (a ring of RING slots); each worker thread runs its share
+ * of the model instances over every batch in order, and a slot is refilled
+ * once every worker has released it (a per-slot count, one mutex, two
+ * condition variables: the cost is a lock round trip per batch per worker,
+ * not per event). With one worker the decoder runs the models itself.
+ *
+ * Per instance, per event (issue 3 §1-§4):
+ *   - id -> address and id -> size arrays (ids are dense and reused);
+ *   - edge cases: realloc(NULL, n) = malloc; realloc(p, 0) flagged FREED =
+ *     free; AS_EVF_FAILED creates nothing; releases flagged AS_EVF_UNKNOWN
+ *     are counted no-ops; MALLOC_TRIM, MALLOPT, THREAD_* go to control();
+ *   - the touch rule after malloc/memalign/realloc (never calloc);
+ *   - measures RSS, mapped and live bytes after every heap event, keeps the
+ *     peaks and the Johnstone & Wilson sums, a thinned time series, and at
+ *     each ground-truth sample the predicted process RSS;
+ *   - AS_DEBUG builds run model->check after every operation and abort.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay/engine.h"
+
+#define BATCH 4096u
+#define RING 8u
+
+enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
+
+typedef struct cev {                      /* compact event: 32 bytes */
+    uint64_t size;                        /* MALLOPT: value; SAMPLE: sample index */
+    uint64_t arg;
+    uint32_t id, old_id;
+    uint32_t thread;
+    uint8_t op, flags;
+    uint16_t pad;
+} cev_t;
+
+typedef struct tchg {                     /* time changes inside a batch */
+    uint32_t pos;
+    uint64_t time_ns;
+} tchg_t;
+
+typedef struct batch {
+    cev_t ev[BATCH];
+    uint32_t n;
+    uint32_t ntime, nsamples;
+    tchg_t time[BATCH];
+    as_sample_t samples[BATCH];
+    uint64_t first;                       /* event index of ev[0] */
+    uint64_t seq;                         /* batch number held (UINT64_MAX: none) */
+    unsigned pending;                     /* workers still reading it */
+    int last;                             /* no batch after this one */
+} batch_t;
+
+typedef struct inst {
+    const as_model_t *model;
+    void *m;
+    as_space_t *space;
+    uint64_t *addr, *size;                /* by id */
+    uint64_t cap;
+    uint64_t live;
+    uint64_t time_ns;                     /* current trace time */
+    double sum_rss, sum_live;             /* J&W #1 */
+    int has_sample;
+    uint64_t cur_prss;                    /* latest predicted process RSS */
+    as_result_t r;
+    as_series_point_t *series;
+    size_t nseries, series_cap;
+    uint64_t series_every, series_next;
+    int nomem;
+} inst_t;
+
+struct as_engine {
+    as_engine_opts_t o;
+    uint32_t page;
+    inst_t *inst;
+    size_t n;
+    unsigned nworkers;
+    uint64_t events;
+    batch_t *ring;
+    pthread_mutex_t mu;
+    pthread_cond_t ready, freed;
+    int ran;
+};
+
+int as_engine_reader_next(void *reader, as_event_t *ev)
+{
+    return as_reader_next((as_reader_t *)reader, ev);
+}
+
+uint64_t as_engine_estimate(const as_model_t *m, uint64_t max_id, unsigned series_points)
+{
+    (void)m;
+    /* Engine: address + size per id (16 B). Models: a hash slot at load 1/2
+     * plus a tree node or chunk record per block (~96 B). Page bitmaps: a
+     * 4 KiB leaf per touched 128 MiB, bounded by ~1 MiB for typical heaps. */
+    return max_id * (16 + 96) + (uint64_t)series_points * sizeof(as_series_point_t) + (1u << 20);
+}
+
+as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t *in,
+                              size_t n, const as_model_ctx_t *ctx, char *err, size_t errlen)
+{
+    as_engine_t *e = calloc(1, sizeof *e);
+    if (!e || !(e->inst = calloc(n ? n : 1, sizeof *e->inst))) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->o = *opts;
+    e->n = n;
+    e->page = ctx && ctx->page_size ? ctx->page_size : 4096;
+    as_model_ctx_t c = ctx ? *ctx : (as_model_ctx_t){.page_size = 4096};
+    if (!c.page_size)
+        c.page_size = 4096;
+    for (size_t i = 0; i < n; i++) {
+        inst_t *s = &e->inst[i];
+        s->model = in[i].model;
+        s->space = as_space_create(e->page);
+        if (!s->space) {
+            snprintf(err, errlen, "cannot create a %u-byte-page address space", e->page);
+            as_engine_free(e);
+            return NULL;
+        }
+        char why[256] = "";
+        s->m = s->model->create(&in[i].params, s->space, &c, why, sizeof why);
+        if (!s->m) {
+            snprintf(err, errlen, "%s: %s", s->model->name, why[0] ? why : "cannot create the model");
+            as_engine_free(e);
+            return NULL;
+        }
+        s->r.peak_process_rss = AS_RESULT_NULL;
+        s->cur_prss = AS_RESULT_NULL;
+        if (e->o.series_points) {
+            s->series_cap = e->o.series_points < 16 ? 16 : e->o.series_points;
+            s->series = malloc(s->series_cap * sizeof *s->series);
+            s->series_every = 1;
+            if (!s->series) {
+                snprintf(err, errlen, "out of memory");
+                as_engine_free(e);
+                return NULL;
+            }
+        }
+    }
+    unsigned jobs = e->o.jobs;
+    if (!jobs) {
+        long c2 = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = c2 > 0 ? (unsigned)c2 : 1;
+    }
+    e->nworkers = jobs < n ? jobs : (unsigned)(n ? n : 1);
+    return e;
+}
+
+void as_engine_free(as_engine_t *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++) {
+        inst_t *s = &e->inst[i];
+        if (s->m && s->model->destroy)
+            s->model->destroy(s->m);
+        as_space_free(s->space);
+        free(s->addr);
+        free(s->size);
+        free(s->series);
+    }
+    free(e->inst);
+    free(e->ring);
+    free(e);
+}
+
+uint64_t as_engine_events(const as_engine_t *e) { return e->events; }
+size_t as_engine_count(const as_engine_t *e) { return e->n; }
+const as_result_t *as_engine_result(const as_engine_t *e, size_t i) { return &e->inst[i].r; }
+
+const as_series_point_t *as_engine_series(const as_engine_t *e, size_t i, size_t *n)
+{
+    *n = e->inst[i].nseries;
+    return e->inst[i].series;
+}
+
+/* ---- Decoding into batches ---------------------------------------------------- */
+
+static void pack(batch_t *b, const as_event_t *ev, uint64_t *last_time)
+{
+    cev_t *c = &b->ev[b->n];
+    if (ev->time_ns != *last_time) {
+        b->time[b->ntime].pos = b->n;
+        b->time[b->ntime].time_ns = ev->time_ns;
+        b->ntime++;
+        *last_time = ev->time_ns;
+    }
+    c->op = (uint8_t)ev->op;
+    c->flags = (uint8_t)ev->flags;
+    c->thread = ev->thread;
+    c->id = ev->id;
+    c->old_id = ev->old_id;
+    c->size = ev->size;
+    c->arg = ev->arg;
+    switch (ev->op) {
+    case AS_OP_MALLOPT:
+    case AS_OP_MALLOC_TRIM:
+        c->size = (uint64_t)ev->arg2;
+        break;
+    case AS_OP_SAMPLE:
+        if (ev->sample) {
+            b->samples[b->nsamples] = *ev->sample;
+            c->size = b->nsamples++;
+        } else {
+            c->op = EV_SKIP;
+        }
+        break;
+    case AS_OP_MMAP: case AS_OP_MUNMAP: case AS_OP_MREMAP: case AS_OP_BRK: case AS_OP_SBRK:
+    case AS_OP_FORK: case AS_OP_EXEC: case AS_OP_MARK:
+        c->op = EV_SKIP;   /* application memory is outside the heap models */
+        break;
+    default:
+        break;
+    }
+    b->n++;
+}
+
+/* Fills b; returns the source's last return value (1: more may follow). */
+static int fill(as_engine_t *e, batch_t *b, as_event_next_fn next, void *src, uint64_t *last_time)
+{
+    as_event_t ev;
+    int rc = 1;
+    b->n = b->ntime = b->nsamples = 0;
+    b->first = e->events;
+    while (b->n < BATCH) {
+        rc = next(src, &ev);
+        if (rc <= 0)
+            break;
+        pack(b, &ev, last_time);
+    }
+    e->events += b->n;
+    return rc;
+}
+
+/* ---- Running one instance over a batch ----------------------------------------- */
+
+static int grow_ids(inst_t *s, uint64_t id)
+{
+    uint64_t ncap = s->cap ? s->cap : 1024;
+    while (ncap <= id)
+        ncap *= 2;
+    uint64_t *a = realloc(s->addr, ncap * sizeof *a);
+    if (!a)
+        return -1;
+    s->addr = a;
+    uint64_t *z = realloc(s->size, ncap * sizeof *z);
+    if (!z)
+        return -1;
+    s->size = z;
+    memset(s->addr + s->cap, 0, (ncap - s->cap) * sizeof *a);
+    memset(s->size + s->cap, 0, (ncap - s->cap) * sizeof *z);
+    s->cap = ncap;
+    return 0;
+}
+
+static void series_push(inst_t *s, uint64_t idx, uint64_t rss, uint64_t mapped)
+{
+    if (s->nseries == s->series_cap) {
+        /* Thin 2:1 and halve the rate: memory stays bounded, shape stays. */
+        size_t k = 0;
+        for (size_t i = 0; i < s->nseries; i += 2)
+            s->series[k++] = s->series[i];
+        s->nseries = k;
+        s->series_every *= 2;
+    }
+    as_series_point_t *p = &s->series[s->nseries++];
+    p->event = idx;
+    p->time = (double)s->time_ns / 1e9;
+    p->rss = rss;
+    p->mapped = mapped;
+    p->live = s->live;
+    p->process_rss = s->cur_prss;
+    s->series_next = idx + s->series_every;
+}
+
+static inline void measure(inst_t *s, uint64_t idx)
+{
+    uint64_t rss = as_space_resident(s->space);
+    as_result_t *r = &s->r;
+    if (rss > r->peak_rss) {
+        r->peak_rss = rss;
+        r->peak_event = idx;
+        r->peak_time = (double)s->time_ns / 1e9;
+        r->live_at_peak = s->live;
+    }
+    if (s->live > r->peak_live) {
+        r->peak_live = s->live;
+        r->rss_at_peak_live = rss;
+    }
+    uint64_t mapped = as_space_mapped(s->space);
+    if (mapped > r->peak_mapped)
+        r->peak_mapped = mapped;
+    s->sum_rss += (double)rss;
+    s->sum_live += (double)s->live;
+    if (s->series && idx >= s->series_next)
+        series_push(s, idx, rss, mapped);
+}
+
+static void user_touch(inst_t *s, as_touch_t touch, uint64_t a, uint64_t n)
+{
+    if (!a || !n || touch == AS_TOUCH_NONE || (s->model->flags & AS_MODEL_F_OWN_TOUCH))
+        return;
+    as_space_touch(s->space, a, touch == AS_TOUCH_ALL ? n : 1);
+}
+
+#ifdef AS_DEBUG
+static void debug_check(inst_t *s, uint64_t idx)
+{
+    char why[256];
+    if (s->model->check && s->model->check(s->m, why, sizeof why)) {
+        fprintf(stderr, "allocsim: model %s invariant broken after event %llu: %s\n",
+                s->model->name, (unsigned long long)idx, why);
+        abort();
+    }
+}
+#define DEBUG_CHECK(s, idx) debug_check(s, idx)
+#else
+#define DEBUG_CHECK(s, idx) ((void)0)
+#endif
+
+static void on_alloc(inst_t *s, uint64_t id, uint64_t a, uint64_t size)
+{
+    if (!a) {
+        s->r.model_failures++;
+        return;
+    }
+    if (id >= s->cap && grow_ids(s, id)) {
+        s->nomem = 1;
+        return;
+    }
+    s->addr[id] = a;
+    s->size[id] = size;
+    s->live += size;
+}
+
+static int released(inst_t *s, uint32_t id, uint64_t *a)
+{
+    if (id == AS_NO_ID || id >= s->cap || !s->addr[id])
+        return 0;
+    *a = s->addr[id];
+    s->addr[id] = 0;
+    s->live -= s->size[id];
+    return 1;
+}
+
+static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
+{
+    const as_model_t *M = s->model;
+    void *m = s->m;
+    as_touch_t touch = e->o.touch;
+    uint32_t tnext = 0, tpos = b->ntime ? b->time[0].pos : UINT32_MAX;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const cev_t *c = &b->ev[i];
+        uint64_t idx = b->first + i, a;
+        if (i == tpos) {
+            s->time_ns = b->time[tnext].time_ns;
+            tnext++;
+            tpos = tnext < b->ntime ? b->time[tnext].pos : UINT32_MAX;
+        }
+        switch (c->op) {
+        case EV_SKIP:
+            continue;
+        case AS_OP_MALLOC:
+            if (c->flags & AS_EVF_FAILED) { s->r.failed_calls++; continue; }
+            a = M->malloc(m, c->thread, c->size);
+            user_touch(s, touch, a, c->size);
+            on_alloc(s, c->id, a, c->size);
+            break;
+        case AS_OP_CALLOC:
+            if (c->flags & AS_EVF_FAILED) { s->r.failed_calls++; continue; }
+            a = M->calloc(m, c->thread, c->size);
+            on_alloc(s, c->id, a, c->size);
+            break;
+        case AS_OP_VALLOC:
+        case AS_OP_PVALLOC:
+        case AS_OP_MEMALIGN:
+        case AS_OP_POSIX_MEMALIGN:
+        case AS_OP_ALIGNED_ALLOC: {
+            if (c->flags & AS_EVF_FAILED) { s->r.failed_calls++; continue; }
+            uint64_t align = c->arg, size = c->size;
+            if (c->op == AS_OP_VALLOC || c->op == AS_OP_PVALLOC)
+                align = e->page;
+            if (c->op == AS_OP_PVALLOC)
+                size = (size + e->page - 1) & ~(uint64_t)(e->page - 1);
+            a = M->memalign(m, c->thread, align, size);
+            user_touch(s, touch, a, size);
+            on_alloc(s, c->id, a, size);
+            break;
+        }
+        case AS_OP_REALLOC:
+        case AS_OP_REALLOCARRAY: {
+            if (c->flags & AS_EVF_FAILED) { s->r.failed_calls++; continue; }
+            uint64_t old;
+            uint32_t oid = c->old_id;
+            if (c->flags & AS_EVF_FREED) {         /* realloc(p, 0) that freed p */
+                if (released(s, oid, &old))
+                    M->free(m, c->thread, old);
+                else
+                    s->r.unknown_frees++;
+                break;
+            }
+            if (oid == AS_NO_ID || (c->flags & AS_EVF_UNKNOWN)) {
+                /* realloc(NULL, n), or of a block from before tracing: a new block. */
+                if (oid != AS_NO_ID)
+                    s->r.unknown_frees++;
+                a = M->malloc(m, c->thread, c->size);
+                user_touch(s, touch, a, c->size);
+                on_alloc(s, c->id, a, c->size);
+                break;
+            }
+            if (!released(s, oid, &old)) {
+                s->r.unknown_frees++;
+                a = M->malloc(m, c->thread, c->size);
+            } else {
+                a = c->size ? M->realloc(m, c->thread, old, c->size)
+                            : M->realloc(m, c->thread, old, 1);
+            }
+            user_touch(s, touch, a, c->size);
+            on_alloc(s, c->id, a, c->size);
+            break;
+        }
+        case AS_OP_FREE:
+        case AS_OP_FREE_SIZED:
+        case AS_OP_FREE_ALIGNED_SIZED:
+            if ((c->flags & AS_EVF_UNKNOWN) || c->id == AS_NO_ID) {
+                /* free(NULL) carries no id and is not "unknown". */
+                if (c->flags & AS_EVF_UNKNOWN)
+                    s->r.unknown_frees++;
+                continue;
+            }
+            if (released(s, c->id, &a))
+                M->free(m, c->thread, a);
+            else
+                s->r.unknown_frees++;
+            break;
+        case AS_OP_MALLOC_TRIM:
+        case AS_OP_MALLOPT:
+        case AS_OP_THREAD_START:
+        case AS_OP_THREAD_EXIT:
+            if (M->control) {
+                as_event_t ev = {0};
+                ev.seq = idx;
+                ev.time_ns = s->time_ns;
+                ev.op = c->op;
+                ev.flags = c->flags;
+                ev.thread = c->thread;
+                ev.id = ev.old_id = AS_NO_ID;
+                ev.arg = c->arg;
+                ev.arg2 = (int64_t)c->size;
+                M->control(m, &ev);
+            }
+            break;
+        case AS_OP_SAMPLE: {
+            const as_sample_t *sm = &b->samples[c->size];
+            int64_t heap = (int64_t)(sm->arena + sm->hblkhd);
+            int64_t pr = (int64_t)sm->rss - (int64_t)sm->tracer_rss - heap +
+                         (int64_t)as_space_resident(s->space);
+            uint64_t p = pr < 0 ? 0 : (uint64_t)pr;
+            if (!s->has_sample || p > s->r.peak_process_rss)
+                s->r.peak_process_rss = p;
+            s->has_sample = 1;
+            s->cur_prss = p;
+            continue;
+        }
+        default:
+            continue;
+        }
+        DEBUG_CHECK(s, idx);
+        measure(s, idx);
+    }
+}
+
+static void finish(inst_t *s, uint64_t events)
+{
+    as_result_t *r = &s->r;
+    r->final_rss = as_space_resident(s->space);
+    r->final_live = s->live;
+    r->overhead = r->peak_rss > r->live_at_peak ? r->peak_rss - r->live_at_peak : 0;
+    r->fragmentation = r->peak_rss ? 1.0 - (double)r->live_at_peak / (double)r->peak_rss : 0.0;
+    /* Johnstone & Wilson: footprint relative to live, minus one (doc/REPLAY.md). */
+    r->jw[0] = s->sum_live > 0 ? s->sum_rss / s->sum_live - 1.0 : 0.0;
+    r->jw[1] = r->peak_live ? (double)r->rss_at_peak_live / (double)r->peak_live - 1.0 : 0.0;
+    r->jw[2] = r->live_at_peak ? (double)r->peak_rss / (double)r->live_at_peak - 1.0 : 0.0;
+    r->jw[3] = r->peak_live ? (double)r->peak_rss / (double)r->peak_live - 1.0 : 0.0;
+    if (s->model->stats)
+        s->model->stats(s->m, &r->model);
+    if (s->series && events && (!s->nseries || s->series[s->nseries - 1].event + 1 != events))
+        series_push(s, events - 1, r->final_rss, as_space_mapped(s->space));
+}
+
+/* ---- Threads -------------------------------------------------------------------- */
+
+typedef struct worker {
+    as_engine_t *e;
+    unsigned w;
+    pthread_t tid;
+} worker_t;
+
+static void *worker_main(void *arg)
+{
+    worker_t *wk = arg;
+    as_engine_t *e = wk->e;
+    for (uint64_t seq = 0;; seq++) {
+        batch_t *b = &e->ring[seq % RING];
+        pthread_mutex_lock(&e->mu);
+        while (b->seq != seq)
+            pthread_cond_wait(&e->ready, &e->mu);
+        pthread_mutex_unlock(&e->mu);
+        for (size_t i = wk->w; i < e->n; i += e->nworkers)
+            run_batch(e, &e->inst[i], b);
+        int last = b->last;
+        pthread_mutex_lock(&e->mu);
+        if (--b->pending == 0)
+            pthread_cond_broadcast(&e->freed);
+        pthread_mutex_unlock(&e->mu);
+        if (last)
+            return NULL;
+    }
+}
+
+int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, size_t errlen)
+{
+    if (e->ran) {
+        snprintf(err, errlen, "engine already ran");
+        return -AS_ERR_ARG;
+    }
+    e->ran = 1;
+    uint64_t last_time = 0;
+    int rc = 1;
+    if (e->nworkers <= 1) {
+        batch_t *b = malloc(sizeof *b);
+        if (!b) {
+            snprintf(err, errlen, "out of memory");
+            return -AS_ERR_NOMEM;
+        }
+        while (rc > 0) {
+            rc = fill(e, b, next, src, &last_time);
+            for (size_t i = 0; i < e->n; i++)
+                run_batch(e, &e->inst[i], b);
+            if (e->o.progress)
+                e->o.progress(e->o.progress_ctx, e->events);
+        }
+        free(b);
+    } else {
+        e->ring = calloc(RING, sizeof *e->ring);
+        worker_t *wk = calloc(e->nworkers, sizeof *wk);
+        if (!e->ring || !wk) {
+            free(wk);
+            snprintf(err, errlen, "out of memory");
+            return -AS_ERR_NOMEM;
+        }
+        for (unsigned i = 0; i < RING; i++)
+            e->ring[i].seq = UINT64_MAX;
+        pthread_mutex_init(&e->mu, NULL);
+        pthread_cond_init(&e->ready, NULL);
+        pthread_cond_init(&e->freed, NULL);
+        unsigned started = 0;
+        for (; started < e->nworkers; started++) {
+            wk[started].e = e;
+            wk[started].w = started;
+            if (pthread_create(&wk[started].tid, NULL, worker_main, &wk[started]))
+                break;
+        }
+        if (started < e->nworkers) {
+            /* Fewer threads than asked: the instances of the missing ones are
+             * redistributed by running with the count that started. */
+            e->nworkers = started;
+        }
+        for (uint64_t seq = 0; rc > 0 || seq == 0; seq++) {
+            batch_t *b = &e->ring[seq % RING];
+            pthread_mutex_lock(&e->mu);
+            while (b->pending)
+                pthread_cond_wait(&e->freed, &e->mu);
+            pthread_mutex_unlock(&e->mu);
+            rc = started ? fill(e, b, next, src, &last_time) : 0;
+            b->last = rc <= 0;
+            b->pending = e->nworkers;
+            pthread_mutex_lock(&e->mu);
+            b->seq = seq;
+            pthread_cond_broadcast(&e->ready);
+            pthread_mutex_unlock(&e->mu);
+            if (e->o.progress)
+                e->o.progress(e->o.progress_ctx, e->events);
+            if (b->last)
+                break;
+        }
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(wk[i].tid, NULL);
+        free(wk);
+        pthread_mutex_destroy(&e->mu);
+        pthread_cond_destroy(&e->ready);
+        pthread_cond_destroy(&e->freed);
+        if (!started) {
+            snprintf(err, errlen, "cannot start worker threads");
+            return -AS_ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        finish(&e->inst[i], e->events);
+        if (e->inst[i].nomem) {
+            snprintf(err, errlen, "out of memory for %s's block table", e->inst[i].model->name);
+            return -AS_ERR_NOMEM;
+        }
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "%s", as_strerror((as_err_t)-rc));
+    return rc < 0 ? rc : 0;
+}

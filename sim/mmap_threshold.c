@@ -1,0 +1,528 @@
+/*
+ * sim/mmap_threshold.c — the mmap-threshold policy alone, on a plain heap, to
+ * isolate its effect from the rest of glibc (issue 3 §3).
+ *
+ * Rules taken from glibc 2.36 malloc.c (reference/allocators.md §1.2, §1.4,
+ * §1.5, §1.9, §2):
+ *   - chunk size request2size(n) = max(32, (n + 8 + 15) & ~15); the user
+ *     pointer is chunk + 16;
+ *   - a chunk >= mmap_threshold (while fewer than mmap_max are mapped) gets
+ *     its own mapping of ALIGN_UP(nb + 8, page) bytes (sysmalloc_mmap). Unlike
+ *     glibc, the heap is not searched first: this model is the policy alone;
+ *   - everything else comes from one address-ordered first-fit heap (free
+ *     chunks coalesced on free, split with a remainder >= 32), then from the
+ *     top chunk, grown with sbrk(ALIGN_UP(nb + top_pad + 32 - top, page));
+ *   - free coalesces, merges into top, and when the merged chunk is >= 64 KiB
+ *     and top >= trim_threshold, systrim(top_pad) gives
+ *     ALIGN_DOWN(top - 32 - 1 - top_pad, page) back with a negative sbrk;
+ *   - dynamic threshold on freeing a mapped chunk: if its size with the
+ *     IS_MMAPPED bit (size + 2) is > mmap_threshold and <= 32 MiB, the
+ *     threshold becomes its size and trim_threshold twice that, unless any
+ *     of the four parameters was set (command line or mallopt);
+ *   - realloc of a mapped chunk is mremap (never back to the heap); of a heap
+ *     chunk: shrink in place, grow into top or a free next chunk, else
+ *     malloc + copy + free; memalign over-allocates nb + align + 32 and frees
+ *     the leading and trailing pieces; calloc clears what is not fresh
+ *     (a chunk carved from top is cleared only below the break's high-water
+ *     mark, as glibc's MORECORE_CLEARS logic does; mapped chunks never);
+ *   - malloc_trim(pad): MADV_DONTNEED of the whole pages of every free chunk
+ *     past its first 48 bytes (mtrim), then systrim(pad).
+ * Metadata writes touched: the size word of each chunk handed out, of the top
+ * after a split, and of a mapped chunk; head, fd/bk and footer of a freed
+ * chunk; realloc's copy.
+ *
+ * Free chunks live in an augmented address tree (sim/atree_internal.h): first
+ * fit is O(log n). In-use blocks: user address -> size in a hash map.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/atree_internal.h"
+#include "sim/hmap_internal.h"
+#include "sim/model.h"
+
+#define MINSIZE 32ull
+#define MMAPPED 1ull                        /* flag in the size word (sizes are 16-aligned) */
+#define THRESHOLD_MAX (32ull << 20)         /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
+#define CONSOLIDATION 65536ull              /* FASTBIN_CONSOLIDATION_THRESHOLD */
+
+enum { P_MMAP_THRESHOLD, P_TRIM_THRESHOLD, P_TOP_PAD, P_MMAP_MAX };
+
+static const as_param_def_t mt_params[] = {
+    {"mmap_threshold", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "chunks this size or larger get their own mapping (glibc.malloc.mmap_threshold)"},
+    {"trim_threshold", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "top of heap size that triggers giving memory back (glibc.malloc.trim_threshold)"},
+    {"top_pad", 128 << 10, 0, 1ll << 40, AS_PARAM_SIZE,
+     "extra bytes requested from sbrk and kept on trim (glibc.malloc.top_pad)"},
+    {"mmap_max", 65536, 0, 0x7fffffff, 0,
+     "most chunks mapped at once; 0 disables mapping (glibc.malloc.mmap_max)"},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+typedef struct mt {
+    as_space_t *sp;
+    uint64_t page;
+    uint64_t mmap_threshold, trim_threshold, top_pad, mmap_max;
+    int frozen;                              /* no_dyn_threshold */
+    uint64_t n_mmaps, mmapped_bytes;
+    uint64_t heap_lo, top, top_size, brk_hw; /* heap_lo 0: no heap yet */
+    uint64_t free_bytes, used_bytes;
+    as_atree_t fr;                           /* free chunks: key = chunk, len = size */
+    as_hmap_t blocks;                        /* mem -> a = size | MMAPPED, b = mapping base */
+} mt_t;
+
+static inline uint64_t req2size(uint64_t n)
+{
+    uint64_t s = (n + 8 + 15) & ~15ull;
+    return n > (UINT64_MAX >> 2) ? 0 : s < MINSIZE ? MINSIZE : s;
+}
+
+static inline uint64_t pg_up(const mt_t *m, uint64_t x) { return (x + m->page - 1) & ~(m->page - 1); }
+static inline uint64_t pg_down(const mt_t *m, uint64_t x) { return x & ~(m->page - 1); }
+static inline void touch(mt_t *m, uint64_t a, uint64_t len) { as_space_touch(m->sp, a, len); }
+
+static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
+                       char *err, size_t errlen)
+{
+    mt_t *m = calloc(1, sizeof *m);
+    if (!m || as_at_init(&m->fr) || as_hm_init(&m->blocks, 10)) {
+        if (m) {
+            as_at_fini(&m->fr);
+            free(m);
+        }
+        snprintf(err, errlen, "mmap-threshold: out of memory");
+        return NULL;
+    }
+    m->sp = space;
+    m->page = ctx && ctx->page_size ? ctx->page_size : as_space_page_size(space);
+    m->mmap_threshold = (uint64_t)p->v[P_MMAP_THRESHOLD];
+    m->trim_threshold = (uint64_t)p->v[P_TRIM_THRESHOLD];
+    m->top_pad = (uint64_t)p->v[P_TOP_PAD];
+    m->mmap_max = (uint64_t)p->v[P_MMAP_MAX];
+    /* glibc: setting any of these (tunable or mallopt) sets no_dyn_threshold. */
+    m->frozen = (p->set & 0xf) != 0;
+    return m;
+}
+
+static void mt_destroy(void *vm)
+{
+    mt_t *m = vm;
+    if (!m)
+        return;
+    as_at_fini(&m->fr);
+    as_hm_fini(&m->blocks);
+    free(m);
+}
+
+/* ---- Heap ------------------------------------------------------------------ */
+
+static void systrim(mt_t *m, uint64_t pad)
+{
+    if (!m->heap_lo || m->top_size <= MINSIZE + 1 + pad)
+        return;
+    uint64_t extra = pg_down(m, m->top_size - MINSIZE - 1 - pad);
+    if (!extra || as_space_brk_cur(m->sp) != m->top + m->top_size)
+        return;
+    as_space_sbrk(m->sp, -(int64_t)extra);
+    m->top_size -= extra;
+}
+
+/* Gives chunk [c, c+sz) back to the heap: coalesce, merge into top, trim. */
+static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
+{
+    m->used_bytes -= sz;
+    uint32_t p = c ? as_at_find_le(&m->fr, c - 1) : 0;
+    if (p && m->fr.n[p].key + m->fr.n[p].len == c) {
+        uint64_t pk = m->fr.n[p].key, pl = m->fr.n[p].len;
+        as_at_remove(&m->fr, pk);
+        m->free_bytes -= pl;
+        c = pk;
+        sz += pl;
+    }
+    if (c + sz == m->top) {
+        m->top = c;
+        m->top_size += sz;
+        sz = m->top_size;
+        touch(m, c + 8, 8);                     /* new top's size word */
+    } else {
+        uint32_t n = as_at_find_ge(&m->fr, c + sz);
+        if (n && m->fr.n[n].key == c + sz) {
+            uint64_t nl = m->fr.n[n].len;
+            as_at_remove(&m->fr, c + sz);
+            m->free_bytes -= nl;
+            sz += nl;
+        }
+        as_at_insert(&m->fr, c, sz);
+        m->free_bytes += sz;
+        touch(m, c + 8, 24);                    /* size, fd, bk */
+        touch(m, c + sz, 8);                    /* prev_size footer */
+    }
+    if (sz >= CONSOLIDATION && m->top_size >= m->trim_threshold)
+        systrim(m, m->top_pad);
+}
+
+/* A chunk of at least nb bytes from the heap; *got = its size. *fresh_end:
+ * for a chunk carved from top, where never-written memory starts (calloc). */
+static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_end)
+{
+    *fresh_end = UINT64_MAX;
+    uint32_t x = m->fr.root && m->fr.n[m->fr.root].max >= nb ? as_at_first_fit(&m->fr, nb) : 0;
+    if (x) {
+        uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
+        if (sz - nb >= MINSIZE) {
+            as_at_modify(&m->fr, c, c + nb, sz - nb);
+            touch(m, c + nb + 8, 24);           /* remainder: size, fd, bk */
+            sz = nb;
+        } else {
+            as_at_remove(&m->fr, c);
+        }
+        m->free_bytes -= sz;
+        m->used_bytes += sz;
+        touch(m, c + 8, 8);
+        *got = sz;
+        return c;
+    }
+    if (!m->heap_lo || m->top_size < nb + MINSIZE) {
+        uint64_t size = nb + m->top_pad + MINSIZE;
+        if (m->heap_lo)
+            size -= m->top_size;
+        size = pg_up(m, size);
+        uint64_t old = as_space_sbrk(m->sp, (int64_t)size);
+        if (!old)
+            return 0;
+        if (!m->heap_lo) {
+            m->heap_lo = m->top = old;
+            m->brk_hw = old;
+        } else {
+            *fresh_end = m->brk_hw > m->top + m->top_size ? m->brk_hw : m->top + m->top_size;
+        }
+        m->top_size += size;
+        if (m->top + m->top_size > m->brk_hw)
+            m->brk_hw = m->top + m->top_size;
+    }
+    uint64_t c = m->top;
+    m->top += nb;
+    m->top_size -= nb;
+    m->used_bytes += nb;
+    touch(m, c + 8, 8);
+    touch(m, m->top + 8, 8);                    /* the new top's size word */
+    *got = nb;
+    return c;
+}
+
+/* ---- Mapped chunks --------------------------------------------------------- */
+
+static uint64_t mmap_chunk(mt_t *m, uint64_t nb, uint64_t *base, uint64_t *len)
+{
+    *len = pg_up(m, nb + 8);
+    *base = as_space_mmap(m->sp, *len, 0);
+    if (!*base)
+        return 0;
+    m->n_mmaps++;
+    m->mmapped_bytes += *len;
+    touch(m, *base + 8, 8);                     /* set_head */
+    return *base;
+}
+
+static void munmap_chunk(mt_t *m, uint64_t base, uint64_t chunk, uint64_t size)
+{
+    /* __libc_free: the dynamic threshold, then munmap_chunk. */
+    uint64_t nomask = size | 2;
+    if (!m->frozen && nomask > m->mmap_threshold && nomask <= THRESHOLD_MAX) {
+        m->mmap_threshold = size;
+        m->trim_threshold = 2 * size;
+    }
+    uint64_t total = size + (chunk - base);
+    as_space_munmap(m->sp, base, total);
+    m->n_mmaps--;
+    m->mmapped_bytes -= total;
+}
+
+static inline int use_mmap(const mt_t *m, uint64_t nb)
+{
+    return nb >= m->mmap_threshold && m->n_mmaps < m->mmap_max;
+}
+
+/* malloc and calloc. */
+static uint64_t alloc_common(mt_t *m, uint64_t n, int clear)
+{
+    uint64_t nb = req2size(n);
+    if (!nb)
+        return 0;
+    if (use_mmap(m, nb)) {
+        uint64_t base, len;
+        if (!mmap_chunk(m, nb, &base, &len))
+            return 0;
+        /* Fresh mapping: calloc clears nothing. */
+        if (as_hm_put(&m->blocks, base + 16, len | MMAPPED, base))
+            return 0;
+        return base + 16;
+    }
+    uint64_t got, fresh;
+    uint64_t c = heap_alloc(m, nb, &got, &fresh);
+    if (!c)
+        return 0;
+    if (as_hm_put(&m->blocks, c + 16, got, c))
+        return 0;
+    if (clear) {
+        uint64_t end = c + got;                 /* clears csz - 8 from mem */
+        if (fresh < end)
+            end = fresh;
+        if (end > c + 16)
+            touch(m, c + 16, end - (c + 16));
+    }
+    return c + 16;
+}
+
+static uint64_t mt_malloc(void *m, uint32_t t, uint64_t n) { (void)t; return alloc_common(m, n, 0); }
+static uint64_t mt_calloc(void *m, uint32_t t, uint64_t n) { (void)t; return alloc_common(m, n, 1); }
+
+static void mt_free(void *vm, uint32_t t, uint64_t mem)
+{
+    (void)t;
+    mt_t *m = vm;
+    as_hm_slot_t *x = as_hm_get(&m->blocks, mem);
+    if (!x)
+        return;
+    uint64_t size = x->a & ~MMAPPED, base = x->b, mmapped = x->a & MMAPPED;
+    as_hm_del(&m->blocks, x);
+    if (mmapped)
+        munmap_chunk(m, base, mem - 16, size);
+    else
+        heap_release(m, mem - 16, size);
+}
+
+static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
+{
+    mt_t *m = vm;
+    if (align <= 16)
+        return alloc_common(m, n, 0);
+    if (align & (align - 1)) {                  /* _mid_memalign rounds up */
+        uint64_t a = MINSIZE;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    if (align > (1ull << 40))
+        return 0;
+    uint64_t nb = req2size(n);
+    if (!nb)
+        return 0;
+    uint64_t want = nb + align + MINSIZE;
+    if (use_mmap(m, want)) {
+        uint64_t base, len;
+        if (!mmap_chunk(m, want, &base, &len))
+            return 0;
+        uint64_t mem = ((base + 16) + align - 1) & ~(align - 1);
+        uint64_t chunk = mem - 16;
+        if (chunk != base)
+            touch(m, chunk, 16);                /* prev_size = lead, new head */
+        if (as_hm_put(&m->blocks, mem, (len - (chunk - base)) | MMAPPED, base))
+            return 0;
+        return mem;
+    }
+    (void)t;
+    uint64_t got, fresh;
+    uint64_t c = heap_alloc(m, want, &got, &fresh);
+    if (!c)
+        return 0;
+    uint64_t nc = c;
+    if ((c + 16) & (align - 1)) {
+        nc = (((c + 16) + align - 1) & ~(align - 1)) - 16;
+        if (nc - c < MINSIZE)
+            nc += align;
+        uint64_t lead = nc - c;
+        touch(m, nc + 8, 8);
+        heap_release(m, c, lead);               /* used -= lead inside */
+        got -= lead;
+    }
+    if (got - nb >= MINSIZE) {
+        heap_release(m, nc + nb, got - nb);
+        got = nb;
+    }
+    if (as_hm_put(&m->blocks, nc + 16, got, nc))
+        return 0;
+    return nc + 16;
+}
+
+static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
+{
+    mt_t *m = vm;
+    as_hm_slot_t *x = as_hm_get(&m->blocks, mem);
+    if (!x)
+        return 0;
+    uint64_t nb = req2size(n);
+    if (!nb)
+        return 0;
+    uint64_t size = x->a & ~MMAPPED, base = x->b, c = mem - 16;
+    if (x->a & MMAPPED) {
+        /* mremap_chunk: stays mapped whatever the new size. */
+        uint64_t off = c - base, total = size + off;
+        uint64_t new_size = pg_up(m, nb + off + 8);
+        if (new_size == total)
+            return mem;
+        uint64_t nbase = as_space_mremap(m->sp, base, total, new_size);
+        if (nbase) {
+            as_hm_del(&m->blocks, x);
+            m->mmapped_bytes = m->mmapped_bytes - total + new_size;
+            touch(m, nbase + off + 8, 8);
+            if (as_hm_put(&m->blocks, nbase + off + 16, (new_size - off) | MMAPPED, nbase))
+                return 0;
+            return nbase + off + 16;
+        }
+        if (size - 8 >= nb)
+            return mem;
+        uint64_t nm = alloc_common(m, n, 0);
+        if (!nm)
+            return 0;
+        touch(m, nm, size - 16);                /* memcpy of the old usable bytes */
+        mt_free(m, t, mem);
+        return nm;
+    }
+    if (size >= nb) {                           /* shrink in place */
+        if (size - nb >= MINSIZE) {
+            x->a = nb;
+            touch(m, c + 8, 8);
+            heap_release(m, c + nb, size - nb);
+        }
+        return mem;
+    }
+    uint64_t next = c + size;
+    if (next == m->top && size + m->top_size >= nb + MINSIZE) {
+        uint64_t grow = nb - size;
+        m->top += grow;
+        m->top_size -= grow;
+        m->used_bytes += grow;
+        x->a = nb;
+        touch(m, m->top + 8, 8);
+        return mem;
+    }
+    uint32_t fn = as_at_find_ge(&m->fr, next);
+    if (fn && m->fr.n[fn].key == next && size + m->fr.n[fn].len >= nb) {
+        uint64_t nl = m->fr.n[fn].len;
+        as_at_remove(&m->fr, next);
+        m->free_bytes -= nl;
+        m->used_bytes += nl;
+        uint64_t ns = size + nl;
+        if (ns - nb >= MINSIZE) {
+            x->a = nb;
+            heap_release(m, c + nb, ns - nb);
+        } else {
+            x->a = ns;
+        }
+        touch(m, c + 8, 8);
+        return mem;
+    }
+    uint64_t nm = alloc_common(m, n, 0);
+    if (!nm)
+        return 0;
+    touch(m, nm, size - 8);                     /* memcpy of the old usable bytes */
+    mt_free(m, t, mem);
+    return nm;
+}
+
+/* ---- Control ----------------------------------------------------------------- */
+
+static void mtrim_rec(mt_t *m, uint32_t x)
+{
+    if (!x)
+        return;
+    mtrim_rec(m, m->fr.n[x].l);
+    uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
+    uint64_t a = pg_up(m, c + 48), e = pg_down(m, c + sz);
+    if (e > a)
+        as_space_dontneed(m->sp, a, e - a);
+    mtrim_rec(m, m->fr.n[x].r);
+}
+
+static void mt_control(void *vm, const as_event_t *ev)
+{
+    mt_t *m = vm;
+    if (ev->op == AS_OP_MALLOC_TRIM) {
+        mtrim_rec(m, m->fr.root);
+        systrim(m, ev->arg);
+    } else if (ev->op == AS_OP_MALLOPT && !(ev->flags & AS_EVF_FAILED)) {
+        int64_t v = ev->arg2;
+        switch ((int64_t)ev->arg) {
+        case -1: m->trim_threshold = (uint64_t)v; m->frozen = 1; break;   /* M_TRIM_THRESHOLD */
+        case -2: m->top_pad = (uint64_t)v; m->frozen = 1; break;          /* M_TOP_PAD */
+        case -3: m->mmap_threshold = (uint64_t)v; m->frozen = 1; break;   /* M_MMAP_THRESHOLD */
+        case -4: m->mmap_max = v < 0 ? 0 : (uint64_t)v; m->frozen = 1; break; /* M_MMAP_MAX */
+        default: break;
+        }
+    }
+}
+
+static void mt_stats(const void *vm, as_model_stats_t *st)
+{
+    const mt_t *m = vm;
+    uint64_t heap = m->heap_lo ? as_space_brk_cur(m->sp) - m->heap_lo : 0;
+    st->heap_bytes = heap + m->mmapped_bytes;
+    st->free_bytes = m->free_bytes + m->top_size;
+    st->mmap_chunks = m->n_mmaps;
+    st->mmap_threshold = m->mmap_threshold;
+}
+
+static int mt_check(const void *vm, char *err, size_t errlen)
+{
+    const mt_t *m = vm;
+    if (m->heap_lo) {
+        uint64_t brk = as_space_brk_cur(m->sp);
+        if (m->top + m->top_size != brk) {
+            snprintf(err, errlen, "mmap-threshold: top ends at %#llx, break at %#llx",
+                     (unsigned long long)(m->top + m->top_size), (unsigned long long)brk);
+            return -1;
+        }
+        if (m->used_bytes + m->free_bytes + m->top_size != brk - m->heap_lo) {
+            snprintf(err, errlen, "mmap-threshold: used %llu + free %llu + top %llu != heap %llu",
+                     (unsigned long long)m->used_bytes, (unsigned long long)m->free_bytes,
+                     (unsigned long long)m->top_size, (unsigned long long)(brk - m->heap_lo));
+            return -1;
+        }
+    }
+    if (m->fr.count <= 4096) {                  /* full walks only while cheap */
+        if (as_at_check(&m->fr)) {
+            snprintf(err, errlen, "mmap-threshold: free tree order or sizes broken");
+            return -1;
+        }
+        uint64_t sum = 0, prev_end = 0;
+        for (uint64_t k = 0;;) {
+            uint32_t x = as_at_find_ge(&m->fr, k);
+            if (!x)
+                break;
+            uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
+            if (c == prev_end || c + sz >= m->top || sz < MINSIZE || (sz & 15)) {
+                snprintf(err, errlen, "mmap-threshold: free chunk %#llx+%llu uncoalesced or bad",
+                         (unsigned long long)c, (unsigned long long)sz);
+                return -1;
+            }
+            sum += sz;
+            prev_end = c + sz;
+            k = c + 1;
+        }
+        if (sum != m->free_bytes) {
+            snprintf(err, errlen, "mmap-threshold: free list holds %llu, counted %llu",
+                     (unsigned long long)sum, (unsigned long long)m->free_bytes);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const as_model_t as_model_mmap_threshold = {
+    .name = "mmap-threshold",
+    .summary = "glibc's mmap threshold (dynamic rule, mmap_max, top_pad, trim) on a first-fit brk heap",
+    .params = mt_params,
+    .create = mt_create,
+    .malloc = mt_malloc,
+    .calloc = mt_calloc,
+    .memalign = mt_memalign,
+    .realloc = mt_realloc,
+    .free = mt_free,
+    .control = mt_control,
+    .stats = mt_stats,
+    .check = mt_check,
+    .destroy = mt_destroy,
+};
