@@ -1,0 +1,169 @@
+/*
+ * replay/trace_internal.h — byte layout and encoding helpers shared by the
+ * trace writer (trace_write.c) and reader (trace_read.c).
+ *
+ * Source of truth: doc/FORMAT.md (format version 1). Every constant here is
+ * written to files: change one and you change the format version.
+ */
+#ifndef AS_TRACE_INTERNAL_H
+#define AS_TRACE_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "replay/trace.h"
+
+/* ---- File header (FORMAT.md §2) ------------------------------------------ */
+#define ASF_HDR_FIXED      80u        /* bytes before the strings */
+#define ASF_HDR_MAX        (1u << 20) /* a longer header is damage */
+#define ASF_OFF_VERSION    8u
+#define ASF_OFF_HDRLEN     12u
+#define ASF_OFF_FLAGS      16u        /* rewritten in place by as_writer_close */
+#define ASF_OFF_STOP       20u
+#define ASF_OFF_CRC        36u
+#define ASF_NO_STRING      0xFFFFFFFFu
+
+/* ---- Chunk header and end record (FORMAT.md §3, §5) ------------------------ */
+#define ASF_CHUNK_MAGIC    0x4B435341u /* "ASCK" little-endian */
+#define ASF_END_MAGIC      0x4E455341u /* "ASEN" */
+#define ASF_CHUNK_HDR      32u
+#define ASF_END_LEN        32u
+#define ASF_NSTREAMS       5u
+#define ASF_RAW_MAX        (4u << 20) /* reader's bound on a chunk's decoded size */
+#define ASF_COMP_MAX       (ASF_RAW_MAX + (ASF_RAW_MAX >> 7) + 4096u)
+/* Writer: a chunk is ended once its encoded streams reach this many bytes. */
+#define ASF_CHUNK_TARGET   (256u << 10)
+#define ASF_EVENT_MAX      160u       /* upper bound of one item's encoding */
+
+enum asf_stream { ASF_S_TOK, ASF_S_ID, ASF_S_SIZE, ASF_S_ADDR, ASF_S_MISC };
+
+/* ---- Tokens (FORMAT.md §4): kind in the low 5 bits, aux in the high 3 ------ */
+enum asf_kind {
+    ASF_K_MALLOC = 0,   /* aux: address code */
+    ASF_K_CALLOC = 1,   /* aux: address code; nmemb in MISC */
+    ASF_K_FREE = 2,     /* aux: ASF_FREE_* */
+    ASF_K_EVENT = 3,    /* any event, fully described in MISC; aux: address code */
+    ASF_K_SEQ = 4,      /* MISC: zigzag jump of the next expected seq */
+    ASF_K_THREAD = 5,   /* MISC: thread index of the following events */
+    ASF_K_TIME = 6,     /* MISC: zigzag seq offset, time delta */
+    ASF_K_SAMPLE = 7,   /* MISC: zigzag seq offset, 6 sample fields */
+    ASF_K_MODULE = 8,   /* MISC: module definition */
+    ASF_K_CSDEF = 9,    /* MISC: callsite definition */
+    ASF_K_CSUSE = 10,   /* MISC: callsite index of the next event */
+    ASF_K__COUNT
+};
+#define ASF_TOK(kind, aux) ((uint8_t)((kind) | (aux) << 5))
+
+#define ASF_FREE_KNOWN   0u  /* id in ID */
+#define ASF_FREE_UNKNOWN 1u  /* address in ADDR (plain varint) */
+#define ASF_FREE_NULL    2u  /* free(NULL) */
+
+/* Address code of a block-creating event (FORMAT.md §4.2). */
+#define ASF_ADDR_LIFO    6u  /* codes 0..5: index into the size class's LIFO */
+#define ASF_ADDR_BUMP    6u  /* previous block's address + its chunk size */
+#define ASF_ADDR_DELTA   7u  /* zigzag delta from the previous block in ADDR */
+
+/* ASF_K_EVENT layout bits (the "gm" byte). */
+#define ASF_G_CREATE     0x01u /* creates a block: id by the stack rule, a by code */
+#define ASF_G_RELEASE    0x02u /* releases a known block: its id in ID */
+#define ASF_G_A          0x04u /* a as varint in MISC */
+#define ASF_G_B          0x08u /* b as varint in MISC */
+#define ASF_G_SIZE       0x10u /* size as varint in SIZE */
+#define ASF_G_NARGS_SHIFT 5u   /* 2 bits: words of a following AS_REC_ARG */
+
+/* ---- Address prediction: per size class LIFOs of released addresses ------- */
+#define ASF_NCLASS       258u  /* chunk size / 16 up to 4 KiB, then one "large" */
+#define ASF_LIFO_DEPTH   6u
+
+typedef struct asf_lifo {
+    uint8_t n[ASF_NCLASS];
+    uint64_t a[ASF_NCLASS][ASF_LIFO_DEPTH]; /* a[c][n-1] is the newest */
+} asf_lifo_t;
+
+/* glibc x86-64 request2size: what the allocator hands out for n bytes. It is
+ * only a predictor here, so other allocators merely predict worse. */
+static inline uint64_t asf_csize(uint64_t n)
+{
+    uint64_t c = (n + 8 + 15) & ~(uint64_t)15;
+    return c < 32 || n > (UINT64_MAX >> 2) ? 32 : c;
+}
+static inline unsigned asf_class(uint64_t n)
+{
+    uint64_t c = asf_csize(n) >> 4;
+    return c < ASF_NCLASS - 1 ? (unsigned)c : ASF_NCLASS - 1;
+}
+static inline void asf_lifo_push(asf_lifo_t *l, unsigned c, uint64_t addr)
+{
+    unsigned n = l->n[c];
+    if (n == ASF_LIFO_DEPTH) {
+        memmove(&l->a[c][0], &l->a[c][1], (ASF_LIFO_DEPTH - 1) * sizeof(uint64_t));
+        n--;
+    }
+    l->a[c][n] = addr;
+    l->n[c] = (uint8_t)(n + 1);
+}
+/* Removes entry k counted from the newest (0) and returns it. */
+static inline uint64_t asf_lifo_take(asf_lifo_t *l, unsigned c, unsigned k)
+{
+    unsigned n = l->n[c], i = n - 1 - k;
+    uint64_t v = l->a[c][i];
+    memmove(&l->a[c][i], &l->a[c][i + 1], (n - 1 - i) * sizeof(uint64_t));
+    l->n[c] = (uint8_t)(n - 1);
+    return v;
+}
+
+/* ---- Little-endian fixed fields and varints --------------------------------- */
+static inline void asf_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void asf_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t asf_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t asf_get64(const uint8_t *p)
+{
+    return (uint64_t)asf_get32(p) | (uint64_t)asf_get32(p + 4) << 32;
+}
+static inline uint64_t asf_zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t asf_unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* LEB128, at most 10 bytes. */
+static inline uint8_t *asf_putv(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* FNV-1a, 32 bits: guards headers against damage (not against an adversary);
+ * chunk contents are guarded by zstd's content checksum. */
+static inline uint32_t asf_hash(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+#define ASF_HASH_INIT 2166136261u
+
+static inline uint32_t asf_chunk_crc(const uint8_t *hdr)
+{
+    return asf_hash(ASF_HASH_INIT, hdr, ASF_CHUNK_HDR - 4);
+}
+
+/* The header checksum skips the fields close rewrites and the checksum itself. */
+static inline uint32_t asf_header_crc(const uint8_t *h, uint32_t len)
+{
+    uint32_t c = asf_hash(ASF_HASH_INIT, h, ASF_OFF_FLAGS);
+    c = asf_hash(c, h + ASF_OFF_STOP + 4, ASF_OFF_CRC - (ASF_OFF_STOP + 4));
+    return asf_hash(c, h + ASF_OFF_CRC + 4, len - (ASF_OFF_CRC + 4));
+}
+
+#endif /* AS_TRACE_INTERNAL_H */

@@ -1,0 +1,974 @@
+/*
+ * replay/trace_read.c — the streaming trace reader.
+ *
+ * Format: doc/FORMAT.md, version 1. Reads chunk by chunk (one zstd frame each)
+ * and decodes events lazily from the chunk's five streams, so memory is one
+ * chunk plus a per-id table (bounded by the peak live block count), never the
+ * trace length. Damage is contained: a chunk whose header checksum, zstd frame
+ * or encoding is bad is skipped and counted, and the reader resynchronises on
+ * the next valid chunk header; a torn tail is reported as truncation. All
+ * lengths and varints are bounded, so no input can make it read out of bounds
+ * (fuzzed: tests/fuzz/fuzz_reader.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "replay/trace_internal.h"
+
+/* Largest block id accepted (a per-id table entry is 24 bytes). The fuzz build
+ * lowers it so a crafted chunk cannot ask for gigabytes. */
+#ifndef AS_READER_ID_LIMIT
+#define AS_READER_ID_LIMIT (1u << 28)
+#endif
+#define MODULE_LIMIT   (1u << 16)
+#define CALLSITE_LIMIT (1u << 24)
+
+typedef struct rid {          /* what the reader knows of a block id */
+    uint64_t addr, size;
+    uint32_t epoch;           /* chunk epoch that created it, 0 = never */
+} rid_t;
+
+typedef struct rmod {
+    char *path;
+    char bid[2 * 64 + 1];
+    uint64_t base, size;
+} rmod_t;
+
+typedef struct rcs {
+    uint32_t module;          /* module index + 1, 0 = none */
+    uint64_t offset;
+    int defined;
+} rcs_t;
+
+typedef struct cursor {
+    const uint8_t *p, *e;
+} cursor_t;
+
+struct as_reader {
+    int fd;
+    uint64_t size, off;       /* file size, next chunk offset */
+    as_header_t hdr;
+    char *strings;
+    size_t strings_len;
+    ZSTD_DCtx *dctx;
+    uint8_t *cbuf, *raw;
+    size_t cbuf_cap, raw_cap;
+
+    int end_seen, finished;
+    uint32_t next_index;      /* chunk index expected next */
+    uint64_t chunk_off;       /* offset of the current chunk */
+    uint32_t chunk_index;
+
+    /* current chunk */
+    cursor_t s[ASF_NSTREAMS];
+    uint32_t epoch, valid_epoch;
+    uint64_t expect_seq, time_ns, last_time;
+    uint32_t thread, cs_next;
+    int64_t last_xid;
+    uint64_t last_addr, last_csize;
+    asf_lifo_t lifo;
+    uint32_t *local;
+    size_t nlocal, local_cap;
+
+    rid_t *ids;
+    size_t ids_cap;
+    rmod_t *mods;
+    size_t mods_cap;
+    rcs_t *cs;
+    size_t cs_cap;
+
+    char name[25];
+    as_sample_t sample;
+    as_read_stats_t st;
+    as_err_t problem;
+    char detail[160];
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static void set_problem(as_reader_t *r, as_err_t e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#include <stdarg.h>
+static void set_problem(as_reader_t *r, as_err_t e, const char *fmt, ...)
+{
+    if (r->problem)
+        return;
+    r->problem = e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    va_end(ap);
+}
+
+static int read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t k = pread(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Bounded LEB128: returns 0 on success. */
+static inline int rv(cursor_t *c, uint64_t *v)
+{
+    const uint8_t *p = c->p;
+    if (p < c->e && *p < 0x80) {
+        *v = *p;
+        c->p = p + 1;
+        return 0;
+    }
+    uint64_t x = 0;
+    for (unsigned sh = 0; sh < 70; sh += 7) {
+        if (p == c->e)
+            return -1;
+        uint8_t b = *p++;
+        if (sh == 63 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (b < 0x80) {
+            *v = x;
+            c->p = p;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- open / header ----------------------------------------------------------- */
+
+static as_err_t parse_header(as_reader_t *r)
+{
+    uint8_t fixed[ASF_HDR_FIXED];
+    if (r->size < 8)
+        return AS_ERR_NOT_TRACE;
+    if (read_at(r->fd, fixed, 8, 0))
+        return AS_ERR_IO;
+    if (memcmp(fixed, AS_TRACE_MAGIC, 8))
+        return AS_ERR_NOT_TRACE;
+    if (r->size < 12)
+        return AS_ERR_HEADER;
+    if (read_at(r->fd, fixed + 8, 4, 8))
+        return AS_ERR_IO;
+    uint32_t version = asf_get32(fixed + ASF_OFF_VERSION);
+    if (version != AS_TRACE_VERSION)
+        return AS_ERR_VERSION;
+    if (r->size < ASF_HDR_FIXED)
+        return AS_ERR_HEADER;
+    if (read_at(r->fd, fixed, ASF_HDR_FIXED, 0))
+        return AS_ERR_IO;
+    uint32_t len = asf_get32(fixed + ASF_OFF_HDRLEN);
+    if (len < ASF_HDR_FIXED || len > ASF_HDR_MAX || len > r->size)
+        return AS_ERR_HEADER;
+    uint8_t *h = malloc(len);
+    if (!h)
+        return AS_ERR_NOMEM;
+    if (read_at(r->fd, h, len, 0)) {
+        free(h);
+        return AS_ERR_IO;
+    }
+    if (asf_header_crc(h, len) != asf_get32(h + ASF_OFF_CRC)) {
+        free(h);
+        return AS_ERR_HEADER;
+    }
+    uint32_t slen[4];
+    uint64_t total = ASF_HDR_FIXED;
+    for (int i = 0; i < 4; i++) {
+        slen[i] = asf_get32(h + 64 + 4 * i);
+        if (slen[i] != ASF_NO_STRING || i != 3)
+            total += slen[i] == ASF_NO_STRING ? (uint64_t)1 << 40 : slen[i];
+    }
+    if (total > len) {
+        free(h);
+        return AS_ERR_HEADER;
+    }
+    r->strings_len = (size_t)(total - ASF_HDR_FIXED) + 4;
+    r->strings = malloc(r->strings_len);
+    if (!r->strings) {
+        free(h);
+        return AS_ERR_NOMEM;
+    }
+    const char **dst[4] = {&r->hdr.exe, &r->hdr.argv, &r->hdr.libc_version,
+                           &r->hdr.python_version};
+    size_t in = ASF_HDR_FIXED, out = 0;
+    for (int i = 0; i < 4; i++) {
+        if (slen[i] == ASF_NO_STRING) {
+            *dst[i] = NULL;
+            continue;
+        }
+        memcpy(r->strings + out, h + in, slen[i]);
+        r->strings[out + slen[i]] = 0;
+        *dst[i] = r->strings + out;
+        in += slen[i];
+        out += slen[i] + 1;
+    }
+    r->hdr.argv_len = slen[1];
+    r->hdr.version = version;
+    r->hdr.flags = asf_get32(h + ASF_OFF_FLAGS);
+    r->hdr.stop_reason = asf_get32(h + ASF_OFF_STOP);
+    r->hdr.page_size = asf_get32(h + 24);
+    r->hdr.ncpus = asf_get32(h + 28);
+    r->hdr.tracer_options = asf_get32(h + 32);
+    r->hdr.pid = (int64_t)asf_get64(h + 40);
+    r->hdr.ppid = (int64_t)asf_get64(h + 48);
+    r->hdr.start_time_ns = asf_get64(h + 56);
+    r->off = len;
+    free(h);
+    r->st.complete = (r->hdr.flags & AS_HDRF_COMPLETE) != 0;
+    return AS_OK;
+}
+
+as_reader_t *as_reader_open(const char *path, as_err_t *err)
+{
+    as_err_t dummy;
+    if (!err)
+        err = &dummy;
+    if (!path) {
+        *err = AS_ERR_ARG;
+        return NULL;
+    }
+    as_reader_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        *err = AS_ERR_NOMEM;
+        return NULL;
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (r->fd < 0 || fstat(r->fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {
+        *err = AS_ERR_IO;
+        as_reader_close(r);
+        return NULL;
+    }
+    r->size = (uint64_t)sb.st_size;
+    as_err_t e = parse_header(r);
+    if (!e && !(r->dctx = ZSTD_createDCtx()))
+        e = AS_ERR_NOMEM;
+    if (e) {
+        *err = e;
+        as_reader_close(r);
+        return NULL;
+    }
+    *err = AS_OK;
+    return r;
+}
+
+const as_header_t *as_reader_header(const as_reader_t *r) { return r ? &r->hdr : NULL; }
+
+/* ---- chunks -------------------------------------------------------------------- */
+
+static int valid_chunk_header(const uint8_t *h)
+{
+    return asf_get32(h) == ASF_CHUNK_MAGIC && asf_chunk_crc(h) == asf_get32(h + 28);
+}
+static int valid_end(const uint8_t *h)
+{
+    return asf_get32(h) == ASF_END_MAGIC &&
+           asf_hash(ASF_HASH_INIT, h, 28) == asf_get32(h + 28);
+}
+
+/* Scans forward from `from` for the next valid chunk header or end record.
+ * Returns its offset, or the file size if there is none. */
+static uint64_t resync(as_reader_t *r, uint64_t from)
+{
+    uint8_t buf[65536];
+    uint64_t pos = from;
+    while (pos + 4 <= r->size) {
+        size_t n = r->size - pos < sizeof buf ? (size_t)(r->size - pos) : sizeof buf;
+        if (read_at(r->fd, buf, n, pos))
+            return r->size;
+        for (size_t i = 0; i + 4 <= n; i++) {
+            if (buf[i] != 'A' || buf[i + 1] != 'S')
+                continue;
+            uint32_t m = asf_get32(buf + i);
+            if (m != ASF_CHUNK_MAGIC && m != ASF_END_MAGIC)
+                continue;
+            uint8_t h[ASF_CHUNK_HDR];
+            if (pos + i + ASF_CHUNK_HDR > r->size)
+                continue;
+            if (i + ASF_CHUNK_HDR <= n)
+                memcpy(h, buf + i, ASF_CHUNK_HDR);
+            else if (read_at(r->fd, h, ASF_CHUNK_HDR, pos + i))
+                return r->size;
+            if (m == ASF_CHUNK_MAGIC ? valid_chunk_header(h) : valid_end(h))
+                return pos + i;
+        }
+        if (n < sizeof buf)
+            break;
+        pos += n - 3;
+    }
+    return r->size;
+}
+
+static void count_gap(as_reader_t *r, uint32_t index)
+{
+    /* chunks lost between the last good one and this one */
+    if (index > r->next_index && index - r->next_index < (1u << 30))
+        r->st.chunks_damaged += index - r->next_index;
+    r->next_index = index + 1;
+}
+
+static void chunk_reset(as_reader_t *r, uint64_t first_seq)
+{
+    r->epoch++;
+    r->expect_seq = first_seq;
+    r->time_ns = r->last_time = 0;
+    r->thread = 0;
+    r->cs_next = 0;
+    r->last_xid = -1;
+    r->last_addr = r->last_csize = 0;
+    r->nlocal = 0;
+    memset(r->lifo.n, 0, sizeof r->lifo.n);
+}
+
+/* Loads the next intact chunk. 1: loaded; 0: no more; <0: -as_err_t fatal. */
+static int load_chunk(as_reader_t *r)
+{
+    uint8_t h[ASF_CHUNK_HDR];
+    for (;;) {
+        uint64_t off = r->off;
+        if (r->end_seen || off >= r->size) {
+            if (!r->end_seen) {
+                r->st.truncated = 1;
+                set_problem(r, AS_ERR_TRUNCATED,
+                            "ends after chunk %u at offset %llu without an end record%s",
+                            r->next_index ? r->next_index - 1 : 0, (unsigned long long)off,
+                            r->hdr.flags & AS_HDRF_INCOMPLETE ? " (tracing stopped early)"
+                                                              : " (writer did not finish)");
+            }
+            r->finished = 1;
+            return 0;
+        }
+        uint64_t left = r->size - off;
+        size_t hn = left < ASF_CHUNK_HDR ? (size_t)left : ASF_CHUNK_HDR;
+        if (read_at(r->fd, h, hn, off))
+            return -AS_ERR_IO;
+        if (hn < ASF_CHUNK_HDR) {
+            uint8_t cm[4], em[4];
+            asf_put32(cm, ASF_CHUNK_MAGIC);
+            asf_put32(em, ASF_END_MAGIC);
+            size_t k = hn < 4 ? hn : 4;
+            if (!memcmp(h, cm, k) || !memcmp(h, em, k)) {
+                r->st.truncated = 1;
+                r->st.bytes_lost += left;
+                set_problem(r, AS_ERR_TRUNCATED,
+                            "chunk %u at offset %llu: file ends inside the chunk header",
+                            r->next_index, (unsigned long long)off);
+                r->finished = 1;
+                return 0;
+            }
+        } else if (valid_end(h)) {
+            r->end_seen = 1;
+            count_gap(r, asf_get32(h + 4));
+            r->next_index = asf_get32(h + 4);
+            continue;
+        } else if (valid_chunk_header(h)) {
+            uint32_t clen = asf_get32(h + 4), rlen = asf_get32(h + 8), nev = asf_get32(h + 12);
+            uint32_t index = asf_get32(h + 24);
+            if (clen <= ASF_COMP_MAX && rlen >= 4 * ASF_NSTREAMS && rlen <= ASF_RAW_MAX &&
+                nev <= rlen) {
+                if (clen > left - ASF_CHUNK_HDR) {
+                    r->st.truncated = 1;
+                    r->st.bytes_lost += left;
+                    count_gap(r, index);
+                    set_problem(r, AS_ERR_TRUNCATED,
+                                "chunk %u at offset %llu: file ends inside the chunk "
+                                "(%llu of %u bytes)", index, (unsigned long long)off,
+                                (unsigned long long)(left - ASF_CHUNK_HDR), clen);
+                    r->finished = 1;
+                    return 0;
+                }
+                count_gap(r, index);
+                r->chunk_off = off;
+                r->chunk_index = index;
+                r->off = off + ASF_CHUNK_HDR + clen;
+                if (grow((void **)&r->cbuf, &r->cbuf_cap, clen ? clen : 1, 1) ||
+                    grow((void **)&r->raw, &r->raw_cap, rlen, 1))
+                    return -AS_ERR_NOMEM;
+                if (read_at(r->fd, r->cbuf, clen, off + ASF_CHUNK_HDR))
+                    return -AS_ERR_IO;
+                const char *why = NULL;
+                if (ZSTD_getFrameContentSize(r->cbuf, clen) != rlen ||
+                    ZSTD_findFrameCompressedSize(r->cbuf, clen) != clen) {
+                    why = "bad zstd frame";
+                } else {
+                    size_t got = ZSTD_decompressDCtx(r->dctx, r->raw, rlen, r->cbuf, clen);
+                    if (ZSTD_isError(got))
+                        why = ZSTD_getErrorCode(got) == ZSTD_error_checksum_wrong
+                                  ? "checksum mismatch" : "bad zstd frame";
+                    else if (got != rlen)
+                        why = "wrong decoded length";
+                }
+                if (!why) {
+                    uint64_t sum = 4 * ASF_NSTREAMS;
+                    const uint8_t *p = r->raw + 4 * ASF_NSTREAMS;
+                    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+                        sum += asf_get32(r->raw + 4 * i);
+                    if (sum != rlen) {
+                        why = "bad stream lengths";
+                    } else {
+                        for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
+                            uint32_t n = asf_get32(r->raw + 4 * i);
+                            r->s[i].p = p;
+                            r->s[i].e = p + n;
+                            p += n;
+                        }
+                    }
+                }
+                if (why) {
+                    r->st.chunks_damaged++;
+                    r->st.bytes_lost += ASF_CHUNK_HDR + (uint64_t)clen;
+                    set_problem(r, AS_ERR_CORRUPT, "chunk %u at offset %llu: %s", index,
+                                (unsigned long long)off, why);
+                    r->valid_epoch = r->epoch + 1;   /* id addresses may be stale now */
+                    continue;
+                }
+                chunk_reset(r, asf_get64(h + 16));
+                r->st.chunks++;
+                r->st.compressed_bytes += ASF_CHUNK_HDR + (uint64_t)clen;
+                return 1;
+            }
+        }
+        /* not a valid chunk header: damage; find the next one */
+        uint64_t next = resync(r, off + 1);
+        r->st.bytes_lost += next - off;
+        set_problem(r, AS_ERR_CORRUPT, "chunk %u at offset %llu: bad chunk header, "
+                    "skipped %llu bytes", r->next_index, (unsigned long long)off,
+                    (unsigned long long)(next - off));
+        if (next >= r->size)
+            r->st.chunks_damaged++;
+        else {
+            /* count_gap counts the lost chunks once the next header is read;
+             * at least one was lost here */
+            uint8_t nh[ASF_CHUNK_HDR];
+            if (!read_at(r->fd, nh, ASF_CHUNK_HDR, next) &&
+                asf_get32(nh + (asf_get32(nh) == ASF_END_MAGIC ? 4 : 24)) <= r->next_index)
+                r->st.chunks_damaged++;
+        }
+        r->valid_epoch = r->epoch + 1;
+        r->off = next;
+    }
+}
+
+/* A decode error inside an intact-looking chunk: drop the rest of it. */
+static void chunk_bad(as_reader_t *r, const char *why)
+{
+    r->st.chunks_damaged++;
+    if (r->st.chunks)
+        r->st.chunks--;
+    set_problem(r, AS_ERR_CORRUPT, "chunk %u at offset %llu: %s", r->chunk_index,
+                (unsigned long long)r->chunk_off, why);
+    r->s[ASF_S_TOK].p = r->s[ASF_S_TOK].e;
+    r->valid_epoch = r->epoch + 1;
+}
+
+/* ---- ids and addresses ----------------------------------------------------------- */
+
+static int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
+{
+    unsigned c = asf_class(n);
+    uint64_t a;
+    if (code < ASF_ADDR_BUMP) {
+        if (code >= r->lifo.n[c])
+            return -1;
+        a = asf_lifo_take(&r->lifo, c, code);
+    } else if (code == ASF_ADDR_BUMP) {
+        if (!r->last_csize)
+            return -1;
+        a = r->last_addr + r->last_csize;
+    } else {
+        uint64_t v;
+        if (rv(&r->s[ASF_S_ADDR], &v))
+            return -1;
+        int64_t d = v & 1 ? asf_unzz(v >> 1) : (int64_t)((uint64_t)asf_unzz(v >> 1) << 4);
+        a = r->last_addr + (uint64_t)d;
+    }
+    r->last_addr = a;
+    r->last_csize = asf_csize(n);
+    *addr = a;
+    return 0;
+}
+
+static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
+{
+    uint64_t id;
+    if (r->nlocal) {
+        id = r->local[--r->nlocal];
+    } else {
+        uint64_t v;
+        if (rv(&r->s[ASF_S_ID], &v))
+            return -1;
+        id = (uint64_t)(r->last_xid + 1 + asf_unzz(v));
+        if (id >= AS_READER_ID_LIMIT)
+            return -1;
+        r->last_xid = (int64_t)id;
+    }
+    if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
+        return -1;
+    r->ids[id].addr = addr;
+    r->ids[id].size = n;
+    r->ids[id].epoch = r->epoch;
+    if (id + 1 > r->st.max_id)
+        r->st.max_id = id + 1;
+    *idp = (uint32_t)id;
+    return 0;
+}
+
+static int dec_release_id(as_reader_t *r, uint32_t *idp)
+{
+    uint64_t id;
+    if (rv(&r->s[ASF_S_ID], &id) || id >= AS_READER_ID_LIMIT)
+        return -1;
+    *idp = (uint32_t)id;
+    return 0;
+}
+
+static uint64_t id_addr(const as_reader_t *r, uint32_t id)
+{
+    return id < r->ids_cap && r->ids[id].epoch >= r->valid_epoch && r->ids[id].epoch
+               ? r->ids[id].addr : 0;
+}
+
+static int do_release(as_reader_t *r, uint32_t id)
+{
+    if (r->nlocal == r->local_cap &&
+        grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
+        return -1;
+    r->local[r->nlocal++] = id;
+    if (id < r->ids_cap && r->ids[id].epoch == r->epoch)
+        asf_lifo_push(&r->lifo, asf_class(r->ids[id].size), r->ids[id].addr);
+    if (id + 1 > r->st.max_id)
+        r->st.max_id = id + 1;
+    return 0;
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+static inline void ev_base(as_reader_t *r, as_event_t *ev, unsigned op)
+{
+    ev->seq = r->expect_seq++;
+    ev->time_ns = r->time_ns;
+    ev->op = (uint16_t)op;
+    ev->flags = 0;
+    ev->thread = r->thread;
+    ev->id = AS_NO_ID;
+    ev->old_id = AS_NO_ID;
+    ev->size = 0;
+    ev->addr = 0;
+    ev->old_addr = 0;
+    ev->arg = 0;
+    ev->arg2 = 0;
+    ev->callsite = r->cs_next;
+    r->cs_next = 0;
+    ev->process = 0;
+    ev->name = NULL;
+    ev->sample = NULL;
+}
+
+/* The general event: raw fields back to as_event_t (FORMAT.md §4.3). */
+static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
+{
+    cursor_t *m = &r->s[ASF_S_MISC];
+    if (m->e - m->p < 3)
+        return -1;
+    unsigned op = m->p[0], evf = m->p[1], gm = m->p[2];
+    m->p += 3;
+    if (op >= AS_OP_LIMIT || (!as_op_name(op) && op < 96))
+        return -1;
+    if (evf & ~0xFu)
+        return -1;
+    uint64_t a = 0, b = 0, size = 0, args[3] = {0, 0, 0};
+    uint32_t id = AS_NO_ID, rid = AS_NO_ID;
+    if ((gm & ASF_G_SIZE) && rv(&r->s[ASF_S_SIZE], &size))
+        return -1;
+    if ((gm & 0x80) && (gm & (ASF_G_CREATE | ASF_G_RELEASE)) != (ASF_G_CREATE | ASF_G_RELEASE))
+        return -1;
+    if (gm & ASF_G_CREATE) {
+        /* the create id precedes the released id in ID */
+        uint64_t v = 0;
+        int from_local = r->nlocal != 0;
+        if (!from_local && rv(&r->s[ASF_S_ID], &v))
+            return -1;
+        if ((gm & ASF_G_RELEASE) && dec_release_id(r, &rid))
+            return -1;
+        if (gm & 0x80) {
+            if (!(rid < r->ids_cap && r->ids[rid].epoch == r->epoch))
+                return -1;
+            a = r->ids[rid].addr;
+            r->last_addr = a;
+            r->last_csize = asf_csize(size);
+        } else if (dec_addr(r, code, size, &a)) {
+            return -1;
+        }
+        uint64_t nid;
+        if (from_local) {
+            nid = r->local[--r->nlocal];
+        } else {
+            nid = (uint64_t)(r->last_xid + 1 + asf_unzz(v));
+            if (nid >= AS_READER_ID_LIMIT)
+                return -1;
+            r->last_xid = (int64_t)nid;
+        }
+        if (nid >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, nid + 1, sizeof(rid_t)))
+            return -1;
+        if (rid != AS_NO_ID) {
+            b = id_addr(r, rid);
+            if (nid == rid)
+                return -1;
+        }
+        r->ids[nid].addr = a;
+        r->ids[nid].size = size;
+        r->ids[nid].epoch = r->epoch;
+        if (nid + 1 > r->st.max_id)
+            r->st.max_id = nid + 1;
+        id = (uint32_t)nid;
+    } else if (gm & ASF_G_RELEASE) {
+        if (dec_release_id(r, &rid))
+            return -1;
+        b = id_addr(r, rid);
+    }
+    if ((gm & ASF_G_A) && rv(m, &a))
+        return -1;
+    if ((gm & ASF_G_B) && rv(m, &b))
+        return -1;
+    unsigned nargs = (gm >> ASF_G_NARGS_SHIFT) & 3;
+    for (unsigned i = 0; i < nargs; i++)
+        if (rv(m, &args[i]))
+            return -1;
+    if (rid != AS_NO_ID && do_release(r, rid))
+        return -1;
+
+    ev_base(r, ev, op);
+    ev->flags = (uint16_t)evf;
+    ev->size = size;
+    switch (op) {
+    case AS_OP_MALLOC: case AS_OP_VALLOC: case AS_OP_PVALLOC:
+        ev->addr = a;
+        ev->id = id;
+        break;
+    case AS_OP_CALLOC:
+        ev->addr = a;
+        ev->arg = b;
+        ev->id = id;
+        break;
+    case AS_OP_REALLOC: case AS_OP_REALLOCARRAY:
+        ev->addr = a;
+        ev->old_addr = b;
+        ev->id = id;
+        ev->old_id = rid;
+        break;
+    case AS_OP_FREE: case AS_OP_FREE_SIZED: case AS_OP_FREE_ALIGNED_SIZED:
+        ev->addr = b;
+        ev->id = rid;
+        break;
+    case AS_OP_MEMALIGN: case AS_OP_POSIX_MEMALIGN: case AS_OP_ALIGNED_ALLOC:
+        ev->addr = a;
+        ev->arg = b;
+        ev->id = id;
+        break;
+    case AS_OP_MMAP:
+        ev->addr = a;
+        ev->size = b;
+        ev->arg = b;
+        ev->arg2 = (int64_t)size;
+        break;
+    case AS_OP_MUNMAP:
+        ev->addr = b;
+        ev->arg = size;
+        break;
+    case AS_OP_MREMAP:
+        ev->addr = a;
+        ev->old_addr = b;
+        ev->arg = args[0];
+        ev->arg2 = (int64_t)args[1];
+        break;
+    case AS_OP_BRK:
+        ev->addr = a;
+        ev->old_addr = b;
+        break;
+    case AS_OP_SBRK:
+        ev->addr = a;
+        ev->arg2 = (int64_t)b;
+        break;
+    case AS_OP_MALLOC_TRIM:
+        ev->arg = b;
+        ev->arg2 = (int64_t)size;
+        ev->size = 0;
+        break;
+    case AS_OP_MALLOPT:
+        ev->arg = b;
+        ev->arg2 = (int64_t)size;
+        ev->size = a;          /* the result */
+        break;
+    case AS_OP_FORK:
+        ev->arg2 = (int64_t)a;
+        ev->arg = b;
+        break;
+    case AS_OP_MARK:
+        for (int i = 0; i < 8; i++) {
+            r->name[i] = (char)(a >> (8 * i));
+            r->name[8 + i] = (char)(b >> (8 * i));
+            r->name[16 + i] = (char)(size >> (8 * i));
+        }
+        r->name[24] = 0;
+        ev->name = r->name;
+        ev->size = 0;
+        break;
+    default:
+        ev->addr = a;
+        ev->old_addr = b;
+        ev->arg = args[0];
+        ev->arg2 = (int64_t)args[1];
+        if (id != AS_NO_ID)
+            ev->id = id;
+        else if (rid != AS_NO_ID)
+            ev->id = rid;
+        break;
+    }
+    if (evf & AS_EVF_REPAIRED)
+        r->st.repairs++;
+    if (evf & AS_EVF_UNKNOWN)
+        r->st.unknown_frees++;
+    return 0;
+}
+
+static int dec_module(as_reader_t *r)
+{
+    cursor_t *m = &r->s[ASF_S_MISC];
+    uint64_t idx, base, size, plen, blen;
+    if (rv(m, &idx) || rv(m, &base) || rv(m, &size) || rv(m, &plen))
+        return -1;
+    if (idx == 0 || idx > MODULE_LIMIT || plen > 4096 || (uint64_t)(m->e - m->p) < plen)
+        return -1;
+    const uint8_t *path = m->p;
+    m->p += plen;
+    if (rv(m, &blen) || blen > 64 || (uint64_t)(m->e - m->p) < blen)
+        return -1;
+    if (grow((void **)&r->mods, &r->mods_cap, idx, sizeof(rmod_t)))
+        return -1;
+    rmod_t *mod = &r->mods[idx - 1];
+    char *p = realloc(mod->path, plen + 1);
+    if (!p)
+        return -1;
+    memcpy(p, path, plen);
+    p[plen] = 0;
+    mod->path = p;
+    mod->base = base;
+    mod->size = size;
+    for (uint64_t i = 0; i < blen; i++)
+        snprintf(mod->bid + 2 * i, 3, "%02x", m->p[i]);
+    mod->bid[2 * blen] = 0;
+    m->p += blen;
+    return 0;
+}
+
+static int dec_csdef(as_reader_t *r)
+{
+    cursor_t *m = &r->s[ASF_S_MISC];
+    uint64_t idx, mod, off;
+    if (rv(m, &idx) || rv(m, &mod) || rv(m, &off))
+        return -1;
+    if (idx == 0 || idx > CALLSITE_LIMIT || mod > MODULE_LIMIT)
+        return -1;
+    if (grow((void **)&r->cs, &r->cs_cap, idx + 1, sizeof(rcs_t)))
+        return -1;
+    r->cs[idx].module = (uint32_t)mod;
+    r->cs[idx].offset = off;
+    r->cs[idx].defined = 1;
+    return 0;
+}
+
+int as_reader_next(as_reader_t *r, as_event_t *ev)
+{
+    if (!r || !ev)
+        return -AS_ERR_ARG;
+    for (;;) {
+        cursor_t *t = &r->s[ASF_S_TOK];
+        if (t->p == t->e) {
+            if (r->finished)
+                return 0;
+            int k = load_chunk(r);
+            if (k <= 0)
+                return k;
+            continue;
+        }
+        unsigned tok = *t->p++, kind = tok & 31, aux = tok >> 5;
+        uint64_t v, v2;
+        uint32_t id;
+        const char *why = "bad encoding";
+        switch (kind) {
+        case ASF_K_MALLOC:
+        case ASF_K_CALLOC: {
+            uint64_t addr, nmemb = 0;
+            if (rv(&r->s[ASF_S_SIZE], &v) ||
+                (kind == ASF_K_CALLOC && rv(&r->s[ASF_S_MISC], &nmemb)) ||
+                dec_addr(r, aux, v, &addr) || dec_create(r, addr, v, &id))
+                break;
+            ev_base(r, ev, kind == ASF_K_MALLOC ? AS_OP_MALLOC : AS_OP_CALLOC);
+            ev->id = id;
+            ev->size = v;
+            ev->addr = addr;
+            ev->arg = nmemb;
+            r->st.events++;
+            return 1;
+        }
+        case ASF_K_FREE:
+            if (aux == ASF_FREE_KNOWN) {
+                if (dec_release_id(r, &id))
+                    break;
+                uint64_t addr = id_addr(r, id);
+                if (do_release(r, id))
+                    break;
+                ev_base(r, ev, AS_OP_FREE);
+                ev->id = id;
+                ev->addr = addr;
+            } else if (aux == ASF_FREE_UNKNOWN) {
+                if (rv(&r->s[ASF_S_ADDR], &v))
+                    break;
+                ev_base(r, ev, AS_OP_FREE);
+                ev->addr = v;
+                ev->flags = AS_EVF_UNKNOWN;
+                r->st.unknown_frees++;
+            } else if (aux == ASF_FREE_NULL) {
+                ev_base(r, ev, AS_OP_FREE);
+            } else {
+                break;
+            }
+            r->st.events++;
+            return 1;
+        case ASF_K_EVENT:
+            if (dec_event(r, ev, aux))
+                break;
+            r->st.events++;
+            return 1;
+        case ASF_K_SEQ:
+            if (rv(&r->s[ASF_S_MISC], &v))
+                break;
+            r->expect_seq += (uint64_t)asf_unzz(v);
+            continue;
+        case ASF_K_THREAD:
+            if (rv(&r->s[ASF_S_MISC], &v) || v > UINT32_MAX)
+                break;
+            r->thread = (uint32_t)v;
+            continue;
+        case ASF_K_TIME:
+            if (rv(&r->s[ASF_S_MISC], &v))
+                break;
+            r->last_time += (uint64_t)asf_unzz(v);
+            r->time_ns = r->last_time;
+            continue;
+        case ASF_K_SAMPLE: {
+            cursor_t *m = &r->s[ASF_S_MISC];
+            as_sample_t *s = &r->sample;
+            if (rv(m, &v) || rv(m, &s->rss) || rv(m, &s->tracer_rss) || rv(m, &s->arena) ||
+                rv(m, &s->hblkhd) || rv(m, &s->uordblks) || rv(m, &s->fordblks))
+                break;
+            uint64_t keep = r->expect_seq;
+            r->expect_seq += (uint64_t)asf_unzz(v);
+            ev_base(r, ev, AS_OP_SAMPLE);
+            r->expect_seq = keep;     /* a sample does not consume a seq */
+            ev->callsite = 0;
+            ev->sample = s;
+            r->st.events++;
+            return 1;
+        }
+        case ASF_K_MODULE:
+            if (dec_module(r))
+                break;
+            continue;
+        case ASF_K_CSDEF:
+            if (dec_csdef(r))
+                break;
+            continue;
+        case ASF_K_CSUSE:
+            if (rv(&r->s[ASF_S_MISC], &v2) || v2 > CALLSITE_LIMIT)
+                break;
+            r->cs_next = (uint32_t)v2;
+            continue;
+        default:
+            why = "unknown token";
+            break;
+        }
+        chunk_bad(r, why);
+    }
+}
+
+void as_reader_stats(const as_reader_t *r, as_read_stats_t *st)
+{
+    if (r && st)
+        *st = r->st;
+}
+
+as_err_t as_reader_problem(const as_reader_t *r, char *detail, size_t detail_len)
+{
+    if (!r)
+        return AS_ERR_ARG;
+    if (detail && detail_len)
+        snprintf(detail, detail_len, "%s", r->problem ? r->detail : "");
+    return r->problem;
+}
+
+int as_reader_callsite(const as_reader_t *r, uint32_t callsite, const char **module,
+                       uint64_t *offset, const char **build_id)
+{
+    if (!r || callsite == 0 || callsite >= r->cs_cap || !r->cs[callsite].defined)
+        return -1;
+    const rcs_t *c = &r->cs[callsite];
+    const rmod_t *m = c->module && c->module <= r->mods_cap ? &r->mods[c->module - 1] : NULL;
+    if (module)
+        *module = m && m->path ? m->path : "";
+    if (offset)
+        *offset = c->offset;
+    if (build_id)
+        *build_id = m ? m->bid : "";
+    return 0;
+}
+
+void as_reader_close(as_reader_t *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->cbuf);
+    free(r->raw);
+    free(r->strings);
+    free(r->local);
+    free(r->ids);
+    for (size_t i = 0; i < r->mods_cap; i++)
+        free(r->mods[i].path);
+    free(r->mods);
+    free(r->cs);
+    free(r);
+}

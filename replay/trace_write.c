@@ -1,0 +1,995 @@
+/*
+ * replay/trace_write.c — the trace writer: raw hook records in, chunks out.
+ *
+ * Runs on the tracer's writer thread inside the traced process, so it never
+ * calls malloc (all memory through as_mem_t, zstd included) and never prints.
+ * Format: doc/FORMAT.md, version 1. What it does per record:
+ *   - maps pointers to dense ids (open-addressing hash ptr -> id; released ids
+ *     reused LIFO so an id stays below the peak live count);
+ *   - repairs the cross-thread realloc race (an allocation returning an address
+ *     that is still live: the old block becomes an orphan that the next realloc
+ *     of that address consumes), counting each repair;
+ *   - encodes into five byte streams (tokens, ids, sizes, addresses, misc) that
+ *     are compressed together as one zstd frame per chunk. All encoder state
+ *     resets at each chunk, so every chunk decodes on its own.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: memory via as_mem_t */
+#include <zstd.h>
+
+#include "replay/trace_internal.h"
+
+#define STREAM_SLACK   (16u << 10)    /* room past the target for one item */
+#define STREAM_CAP     (ASF_CHUNK_TARGET + STREAM_SLACK)
+#define NORPHAN        64u
+#define NPEND_TIME     8u
+#define NPEND_SAMPLE   8u
+#define MODULE_PATH_MAX 4096u
+#define BUILD_ID_MAX   64u
+
+typedef struct went {          /* a live block */
+    uint64_t ptr, size;
+    uint32_t id, chunk;        /* chunk: index of the chunk that allocated it */
+} went_t;
+
+typedef struct wmod {
+    uint64_t base, size;
+    char *path;
+    uint8_t *bid;
+    uint32_t path_len, bid_len, chunk_plus1;   /* last chunk it was defined in, +1 */
+} wmod_t;
+
+typedef struct wcs {           /* interned callsite: return address -> index */
+    uint64_t ret, offset;
+    uint32_t index, module;    /* module + 1, 0 = none */
+    uint32_t chunk_plus1;
+} wcs_t;
+
+struct as_writer {
+    int fd;
+    as_err_t err;              /* sticky: the first write error */
+    as_mem_t mem;
+    uint64_t off, bytes, events, repairs, unknown;
+
+    uint8_t *s[ASF_NSTREAMS];  /* stream bases */
+    uint8_t *p[ASF_NSTREAMS];  /* stream write cursors */
+    ZSTD_CCtx *cctx;
+    uint8_t *out;
+    size_t out_cap;
+
+    /* chunk state (reset by chunk_open) */
+    int open;
+    uint32_t chunk;            /* index of the current/next chunk */
+    uint64_t first_seq, expect_seq;
+    uint32_t nevents, cur_thread, local_depth;
+    int64_t last_xid;
+    uint64_t last_addr, last_csize, last_time;
+    asf_lifo_t lifo;
+
+    /* time markers and samples wait for the first record they apply to */
+    uint64_t tq_seq[NPEND_TIME], tq_ns[NPEND_TIME];
+    unsigned ntq;
+    int have_time;
+    uint64_t cur_time;
+    uint64_t sq_seq[NPEND_SAMPLE];
+    as_sample_t sq[NPEND_SAMPLE];
+    unsigned nsq;
+
+    /* ids */
+    went_t *map;
+    size_t map_cap, map_n;
+    uint32_t *freeids;
+    size_t nfree, free_cap;
+    uint32_t next_id;
+    went_t orph[NORPHAN];
+    unsigned norph;
+
+    /* a record waiting for its AS_REC_ARG words */
+    int have_pend;
+    uint32_t pend_thread;
+    as_rec_t pend;
+    uint64_t pend_args[3];
+    unsigned pend_nargs;
+    uint32_t pend_cs;          /* callsite index + 1 of the next event, 0 none */
+
+    /* callsites */
+    wmod_t *mods;
+    size_t nmods, mods_cap;
+    wcs_t *cs;
+    size_t cs_cap, cs_n;
+};
+
+/* ---- memory ------------------------------------------------------------- */
+
+static void *dflt_alloc(void *ctx, size_t n) { (void)ctx; return calloc(1, n); }
+static void dflt_free(void *ctx, void *p, size_t n) { (void)ctx; (void)n; free(p); }
+
+static void *m_alloc(as_writer_t *w, size_t n) { return w->mem.alloc(w->mem.ctx, n); }
+static void m_free(as_writer_t *w, void *p, size_t n)
+{
+    if (p)
+        w->mem.free(w->mem.ctx, p, n);
+}
+
+/* zstd's free hook gets no size: keep it in front of the block. */
+static void *z_alloc(void *opaque, size_t n)
+{
+    as_mem_t *m = opaque;
+    uint64_t *p = m->alloc(m->ctx, n + 16);
+    if (!p)
+        return NULL;
+    p[0] = n + 16;
+    return p + 2;
+}
+static void z_free(void *opaque, void *addr)
+{
+    as_mem_t *m = opaque;
+    if (addr) {
+        uint64_t *p = (uint64_t *)addr - 2;
+        m->free(m->ctx, p, p[0]);
+    }
+}
+
+/* ---- I/O ------------------------------------------------------------------- */
+
+static as_err_t write_all(as_writer_t *w, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t k = write(w->fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == ENOSPC || errno == EDQUOT ? AS_ERR_NOSPACE : AS_ERR_IO;
+        }
+        p += k;
+        n -= (size_t)k;
+        w->off += (uint64_t)k;
+        w->bytes += (uint64_t)k;
+    }
+    return AS_OK;
+}
+
+/* ---- pointer -> id map (linear probing, backward-shift deletion) --------- */
+
+static inline size_t map_slot(const as_writer_t *w, uint64_t ptr)
+{
+    return (size_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (w->map_cap - 1);
+}
+
+static went_t *map_find(as_writer_t *w, uint64_t ptr)
+{
+    size_t i = map_slot(w, ptr);
+    for (;;) {
+        went_t *e = &w->map[i];
+        if (e->ptr == ptr)
+            return e;
+        if (e->ptr == 0)
+            return NULL;
+        i = (i + 1) & (w->map_cap - 1);
+    }
+}
+
+static void map_del(as_writer_t *w, went_t *e)
+{
+    size_t mask = w->map_cap - 1, i = (size_t)(e - w->map), j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (w->map[j].ptr == 0)
+            break;
+        size_t k = map_slot(w, w->map[j].ptr);
+        /* move j back to i unless its home lies cyclically in (i, j] */
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            w->map[i] = w->map[j];
+            i = j;
+        }
+    }
+    w->map[i].ptr = 0;
+    w->map_n--;
+}
+
+static as_err_t map_grow(as_writer_t *w)
+{
+    size_t old_cap = w->map_cap, cap = old_cap ? old_cap * 2 : 4096;
+    went_t *old = w->map, *nm = m_alloc(w, cap * sizeof *nm);
+    if (!nm)
+        return AS_ERR_NOMEM;
+    w->map = nm;
+    w->map_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].ptr) {
+            size_t j = map_slot(w, old[i].ptr);
+            while (nm[j].ptr)
+                j = (j + 1) & (cap - 1);
+            nm[j] = old[i];
+        }
+    }
+    m_free(w, old, old_cap * sizeof *old);
+    return AS_OK;
+}
+
+static as_err_t map_put(as_writer_t *w, const went_t *v)
+{
+    if ((w->map_n + 1) * 2 > w->map_cap) {
+        as_err_t e = map_grow(w);
+        if (e)
+            return e;
+    }
+    size_t i = map_slot(w, v->ptr);
+    while (w->map[i].ptr)
+        i = (i + 1) & (w->map_cap - 1);
+    w->map[i] = *v;
+    w->map_n++;
+    return AS_OK;
+}
+
+static as_err_t free_push(as_writer_t *w, uint32_t id)
+{
+    if (w->nfree == w->free_cap) {
+        size_t cap = w->free_cap ? w->free_cap * 2 : 4096;
+        uint32_t *n = m_alloc(w, cap * sizeof *n);
+        if (!n)
+            return AS_ERR_NOMEM;
+        if (w->nfree)
+            memcpy(n, w->freeids, w->nfree * sizeof *n);
+        m_free(w, w->freeids, w->free_cap * sizeof *n);
+        w->freeids = n;
+        w->free_cap = cap;
+    }
+    w->freeids[w->nfree++] = id;
+    return AS_OK;
+}
+
+/* ---- chunk framing ---------------------------------------------------------- */
+
+static size_t chunk_used(const as_writer_t *w)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        n += (size_t)(w->p[i] - w->s[i]);
+    return n;
+}
+
+static void put_tok(as_writer_t *w, unsigned kind, unsigned aux)
+{
+    *w->p[ASF_S_TOK]++ = ASF_TOK(kind, aux);
+}
+static void put_v(as_writer_t *w, unsigned s, uint64_t v) { w->p[s] = asf_putv(w->p[s], v); }
+
+static void emit_time(as_writer_t *w, uint64_t t)
+{
+    put_tok(w, ASF_K_TIME, 0);
+    put_v(w, ASF_S_MISC, asf_zz((int64_t)(t - w->last_time)));
+    w->last_time = t;
+}
+
+static void chunk_open(as_writer_t *w, uint64_t seq)
+{
+    w->open = 1;
+    w->first_seq = w->expect_seq = seq;
+    w->nevents = 0;
+    w->cur_thread = 0;
+    w->local_depth = 0;
+    w->last_xid = -1;
+    w->last_addr = w->last_csize = 0;
+    w->last_time = 0;
+    memset(w->lifo.n, 0, sizeof w->lifo.n);
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        w->p[i] = w->s[i];
+    if (w->have_time)          /* so the chunk's first events have a time alone */
+        emit_time(w, w->cur_time);
+}
+
+static as_err_t chunk_write(as_writer_t *w)
+{
+    if (!w->open)
+        return AS_OK;
+    w->open = 0;
+    uint8_t table[4 * ASF_NSTREAMS];
+    size_t raw = sizeof table;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
+        uint32_t n = (uint32_t)(w->p[i] - w->s[i]);
+        asf_put32(table + 4 * i, n);
+        raw += n;
+    }
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+    ZSTD_CCtx_setPledgedSrcSize(w->cctx, raw);
+    ZSTD_outBuffer out = {w->out + ASF_CHUNK_HDR, w->out_cap - ASF_CHUNK_HDR, 0};
+    ZSTD_inBuffer in = {table, sizeof table, 0};
+    size_t r = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_continue);
+    for (unsigned i = 0; i < ASF_NSTREAMS && !ZSTD_isError(r); i++) {
+        ZSTD_inBuffer si = {w->s[i], (size_t)(w->p[i] - w->s[i]), 0};
+        r = ZSTD_compressStream2(w->cctx, &out, &si, ZSTD_e_continue);
+        if (si.pos != si.size)
+            r = (size_t)-1;
+    }
+    if (!ZSTD_isError(r)) {
+        ZSTD_inBuffer none = {NULL, 0, 0};
+        do
+            r = ZSTD_compressStream2(w->cctx, &out, &none, ZSTD_e_end);
+        while (r && !ZSTD_isError(r) && out.pos < out.size);
+    }
+    if (ZSTD_isError(r) || r != 0)
+        return w->err = AS_ERR_NOMEM;
+    uint8_t *h = w->out;
+    asf_put32(h, ASF_CHUNK_MAGIC);
+    asf_put32(h + 4, (uint32_t)out.pos);
+    asf_put32(h + 8, (uint32_t)raw);
+    asf_put32(h + 12, w->nevents);
+    asf_put64(h + 16, w->first_seq);
+    asf_put32(h + 24, w->chunk);
+    asf_put32(h + 28, asf_chunk_crc(h));
+    uint64_t start = w->off;
+    as_err_t e = write_all(w, h, ASF_CHUNK_HDR + out.pos);
+    if (e) {
+        /* Leave the file ending on a chunk boundary (a full disk would
+         * otherwise leave a torn chunk); best effort. */
+        if (ftruncate(w->fd, (off_t)start) == 0 && lseek(w->fd, (off_t)start, SEEK_SET) >= 0) {
+            w->bytes -= w->off - start;
+            w->off = start;
+        }
+        return w->err = e;
+    }
+    w->chunk++;
+    return AS_OK;
+}
+
+/* Makes room for one more item, opening a chunk (at seq) if none is open. */
+static as_err_t room(as_writer_t *w, uint64_t seq)
+{
+    if (w->open && chunk_used(w) >= ASF_CHUNK_TARGET) {
+        as_err_t e = chunk_write(w);
+        if (e)
+            return e;
+    }
+    if (!w->open)
+        chunk_open(w, seq);
+    return AS_OK;
+}
+
+/* ---- samples and time markers --------------------------------------------- */
+
+static void emit_sample(as_writer_t *w, uint64_t seq, const as_sample_t *s)
+{
+    put_tok(w, ASF_K_SAMPLE, 0);
+    put_v(w, ASF_S_MISC, asf_zz((int64_t)(seq - w->expect_seq)));
+    put_v(w, ASF_S_MISC, s->rss);
+    put_v(w, ASF_S_MISC, s->tracer_rss);
+    put_v(w, ASF_S_MISC, s->arena);
+    put_v(w, ASF_S_MISC, s->hblkhd);
+    put_v(w, ASF_S_MISC, s->uordblks);
+    put_v(w, ASF_S_MISC, s->fordblks);
+    w->nevents++;
+    w->events++;
+}
+
+/* Emits the queued markers and samples that apply at or before seq. */
+static void emit_due(as_writer_t *w, uint64_t seq)
+{
+    unsigned k = 0;
+    while (k < w->ntq && w->tq_seq[k] <= seq)
+        k++;
+    if (k) {
+        w->cur_time = w->tq_ns[k - 1];
+        w->have_time = 1;
+        emit_time(w, w->cur_time);
+        w->ntq -= k;
+        memmove(w->tq_seq, w->tq_seq + k, w->ntq * sizeof w->tq_seq[0]);
+        memmove(w->tq_ns, w->tq_ns + k, w->ntq * sizeof w->tq_ns[0]);
+    }
+    k = 0;
+    while (k < w->nsq && w->sq_seq[k] <= seq) {
+        emit_sample(w, w->sq_seq[k], &w->sq[k]);
+        k++;
+    }
+    if (k) {
+        w->nsq -= k;
+        memmove(w->sq_seq, w->sq_seq + k, w->nsq * sizeof w->sq_seq[0]);
+        memmove(w->sq, w->sq + k, w->nsq * sizeof w->sq[0]);
+    }
+}
+
+/* ---- callsites ---------------------------------------------------------------- */
+
+static as_err_t cs_grow(as_writer_t *w)
+{
+    size_t old = w->cs_cap, cap = old ? old * 2 : 1024;
+    wcs_t *o = w->cs, *n = m_alloc(w, cap * sizeof *n);
+    if (!n)
+        return AS_ERR_NOMEM;
+    for (size_t i = 0; i < old; i++) {
+        if (o[i].ret) {
+            size_t j = (size_t)((o[i].ret * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+            while (n[j].ret)
+                j = (j + 1) & (cap - 1);
+            n[j] = o[i];
+        }
+    }
+    m_free(w, o, old * sizeof *o);
+    w->cs = n;
+    w->cs_cap = cap;
+    return AS_OK;
+}
+
+/* Interns a return address; 0 on failure, else index + 1. */
+static uint32_t cs_intern(as_writer_t *w, uint64_t ret)
+{
+    if (!ret)
+        return 0;
+    if ((w->cs_n + 1) * 2 > w->cs_cap && cs_grow(w))
+        return 0;
+    size_t j = (size_t)((ret * 0x9E3779B97F4A7C15ull) >> 20) & (w->cs_cap - 1);
+    while (w->cs[j].ret && w->cs[j].ret != ret)
+        j = (j + 1) & (w->cs_cap - 1);
+    wcs_t *c = &w->cs[j];
+    if (!c->ret) {
+        c->ret = ret;
+        c->index = (uint32_t)++w->cs_n;    /* callsite 0 means none */
+        c->offset = ret;
+        for (size_t m = 0; m < w->nmods; m++) {
+            if (ret >= w->mods[m].base && ret - w->mods[m].base < w->mods[m].size) {
+                c->module = (uint32_t)m + 1;
+                c->offset = ret - w->mods[m].base;
+                break;
+            }
+        }
+    }
+    return (uint32_t)j + 1;
+}
+
+static void emit_callsite(as_writer_t *w, uint32_t slot_plus1)
+{
+    wcs_t *c = &w->cs[slot_plus1 - 1];
+    if (c->chunk_plus1 != w->chunk + 1) {
+        if (c->module) {
+            wmod_t *m = &w->mods[c->module - 1];
+            if (m->chunk_plus1 != w->chunk + 1) {
+                put_tok(w, ASF_K_MODULE, 0);
+                put_v(w, ASF_S_MISC, c->module);
+                put_v(w, ASF_S_MISC, m->base);
+                put_v(w, ASF_S_MISC, m->size);
+                put_v(w, ASF_S_MISC, m->path_len);
+                memcpy(w->p[ASF_S_MISC], m->path, m->path_len);
+                w->p[ASF_S_MISC] += m->path_len;
+                put_v(w, ASF_S_MISC, m->bid_len);
+                memcpy(w->p[ASF_S_MISC], m->bid, m->bid_len);
+                w->p[ASF_S_MISC] += m->bid_len;
+                m->chunk_plus1 = w->chunk + 1;
+            }
+        }
+        put_tok(w, ASF_K_CSDEF, 0);
+        put_v(w, ASF_S_MISC, c->index);
+        put_v(w, ASF_S_MISC, c->module);
+        put_v(w, ASF_S_MISC, c->offset);
+        c->chunk_plus1 = w->chunk + 1;
+    }
+    put_tok(w, ASF_K_CSUSE, 0);
+    put_v(w, ASF_S_MISC, c->index);
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+/* Address code of a new block at addr of n bytes (FORMAT.md §4.2). */
+static unsigned addr_code(as_writer_t *w, uint64_t addr, uint64_t n)
+{
+    unsigned c = asf_class(n), code = ASF_ADDR_DELTA;
+    asf_lifo_t *l = &w->lifo;
+    for (unsigned k = 0; k < l->n[c]; k++) {
+        if (l->a[c][l->n[c] - 1 - k] == addr) {
+            asf_lifo_take(l, c, k);
+            code = k;
+            break;
+        }
+    }
+    if (code == ASF_ADDR_DELTA) {
+        if (addr == w->last_addr + w->last_csize && w->last_csize) {
+            code = ASF_ADDR_BUMP;
+        } else {
+            int64_t d = (int64_t)(addr - w->last_addr);
+            uint64_t v = (d & 15) ? asf_zz(d) << 1 | 1 : asf_zz(d >> 4) << 1;
+            put_v(w, ASF_S_ADDR, v);
+        }
+    }
+    w->last_addr = addr;
+    w->last_csize = asf_csize(n);
+    return code;
+}
+
+/* Gives the block at addr a fresh id (stack rule, FORMAT.md §4.1). Returns
+ * AS_EVF_REPAIRED if addr was still live (the realloc race), else 0. */
+static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t *err)
+{
+    unsigned flags = 0;
+    went_t *old = map_find(w, addr);
+    if (old) {
+        /* The realloc that released addr on another thread is logged later:
+         * keep the old block as an orphan for that realloc to consume. */
+        if (w->norph == NORPHAN) {
+            memmove(w->orph, w->orph + 1, (NORPHAN - 1) * sizeof w->orph[0]);
+            w->norph--;
+        }
+        w->orph[w->norph++] = *old;
+        map_del(w, old);
+        flags = AS_EVF_REPAIRED;
+        w->repairs++;
+    }
+    went_t e = {addr, n, 0, w->chunk};
+    if (w->local_depth) {
+        e.id = w->freeids[--w->nfree];
+        w->local_depth--;
+    } else {
+        e.id = w->nfree ? w->freeids[--w->nfree] : w->next_id++;
+        put_v(w, ASF_S_ID, asf_zz((int64_t)e.id - (w->last_xid + 1)));
+        w->last_xid = e.id;
+    }
+    *err = map_put(w, &e);
+    return flags;
+}
+
+/* Releases a block: id pushed on both stacks, its address offered to the
+ * address predictor if the reader can know it (allocated in this chunk). */
+static as_err_t release_block(as_writer_t *w, const went_t *e)
+{
+    as_err_t err = free_push(w, e->id);
+    w->local_depth++;
+    if (e->chunk == w->chunk)
+        asf_lifo_push(&w->lifo, asf_class(e->size), e->ptr);
+    return err;
+}
+
+static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
+                       const uint64_t *args, unsigned nargs)
+{
+    uint64_t seq = as_rec_seq(r);
+    unsigned op = as_rec_op(r), rf = as_rec_flags(r);
+    as_err_t err = room(w, seq);
+    if (err)
+        return err;
+    if (w->ntq | w->nsq)
+        emit_due(w, seq);
+    if (thread != w->cur_thread) {
+        put_tok(w, ASF_K_THREAD, 0);
+        put_v(w, ASF_S_MISC, thread);
+        w->cur_thread = thread;
+    }
+    if (seq != w->expect_seq) {
+        put_tok(w, ASF_K_SEQ, 0);
+        put_v(w, ASF_S_MISC, asf_zz((int64_t)(seq - w->expect_seq)));
+    }
+    if (w->pend_cs) {
+        emit_callsite(w, w->pend_cs);
+        w->pend_cs = 0;
+    }
+    w->expect_seq = seq + 1;
+    w->nevents++;
+    w->events++;
+
+    /* hot paths: successful malloc/calloc, free */
+    if ((op == AS_OP_MALLOC || op == AS_OP_CALLOC) && r->a && !rf && !map_find(w, r->a)) {
+        unsigned code = addr_code(w, r->a, r->size);
+        put_tok(w, op == AS_OP_MALLOC ? ASF_K_MALLOC : ASF_K_CALLOC, code);
+        put_v(w, ASF_S_SIZE, r->size);
+        if (op == AS_OP_CALLOC)
+            put_v(w, ASF_S_MISC, r->b);
+        create_block(w, r->a, r->size, &err);
+        return err;
+    }
+    if (op == AS_OP_FREE && !rf) {
+        if (!r->b) {
+            put_tok(w, ASF_K_FREE, ASF_FREE_NULL);
+            return AS_OK;
+        }
+        went_t *e = map_find(w, r->b);
+        if (!e) {
+            put_tok(w, ASF_K_FREE, ASF_FREE_UNKNOWN);
+            put_v(w, ASF_S_ADDR, r->b);
+            w->unknown++;
+            return AS_OK;
+        }
+        put_tok(w, ASF_K_FREE, ASF_FREE_KNOWN);
+        put_v(w, ASF_S_ID, e->id);
+        went_t v = *e;
+        map_del(w, e);
+        return release_block(w, &v);
+    }
+
+    /* everything else: the general event (FORMAT.md §4.3) */
+    int allocates = as_op_allocates(op);
+    unsigned evf = 0, gm = 0, code = 0;
+    uint64_t a = r->a, b = r->b;
+    if (rf & AS_RECF_FAILED)
+        evf |= AS_EVF_FAILED;
+    if (rf & AS_RECF_FREED)
+        evf |= AS_EVF_FREED;
+    if (allocates && !a && !(evf & AS_EVF_FREED))
+        evf |= AS_EVF_FAILED;
+    int creates = allocates && a && !(evf & AS_EVF_FAILED);
+    int releases = 0;
+    switch (op) {
+    case AS_OP_FREE: case AS_OP_FREE_SIZED: case AS_OP_FREE_ALIGNED_SIZED:
+        releases = b != 0;
+        break;
+    case AS_OP_REALLOC: case AS_OP_REALLOCARRAY:
+        releases = b != 0 && !(evf & AS_EVF_FAILED);
+        break;
+    default:
+        break;
+    }
+    went_t rel = {0};
+    int have_rel = 0;
+    if (releases) {
+        if (op == AS_OP_REALLOC || op == AS_OP_REALLOCARRAY) {
+            for (unsigned i = w->norph; i-- > 0;) {
+                if (w->orph[i].ptr == b) {
+                    rel = w->orph[i];
+                    memmove(w->orph + i, w->orph + i + 1, (w->norph - 1 - i) * sizeof rel);
+                    w->norph--;
+                    have_rel = 1;
+                    break;
+                }
+            }
+        }
+        if (!have_rel) {
+            went_t *e = map_find(w, b);
+            if (e) {
+                rel = *e;
+                map_del(w, e);
+                have_rel = 1;
+            }
+        }
+        if (!have_rel) {
+            evf |= AS_EVF_UNKNOWN;
+            w->unknown++;
+        }
+    }
+    if (creates)
+        gm |= ASF_G_CREATE;
+    if (have_rel)
+        gm |= ASF_G_RELEASE;
+    if (a && !creates)
+        gm |= ASF_G_A;
+    if (b && !have_rel)
+        gm |= ASF_G_B;
+    if (r->size)
+        gm |= ASF_G_SIZE;
+    gm |= nargs << ASF_G_NARGS_SHIFT;
+    int inplace = creates && have_rel && a == b && rel.chunk == w->chunk;
+    if (inplace)
+        gm |= 0x80u;
+    else if (creates)
+        code = addr_code(w, a, r->size);
+    else
+        code = 0;
+    if (inplace) {
+        w->last_addr = a;
+        w->last_csize = asf_csize(r->size);
+    }
+    if (creates)
+        evf |= create_block(w, a, r->size, &err);
+    put_tok(w, ASF_K_EVENT, code);
+    uint8_t *m = w->p[ASF_S_MISC];
+    *m++ = (uint8_t)op;
+    *m++ = (uint8_t)evf;
+    *m++ = (uint8_t)gm;
+    w->p[ASF_S_MISC] = m;
+    if (have_rel)
+        put_v(w, ASF_S_ID, rel.id);
+    if (gm & ASF_G_A)
+        put_v(w, ASF_S_MISC, a);
+    if (gm & ASF_G_B)
+        put_v(w, ASF_S_MISC, b);
+    if (gm & ASF_G_SIZE)
+        put_v(w, ASF_S_SIZE, r->size);
+    for (unsigned i = 0; i < nargs; i++)
+        put_v(w, ASF_S_MISC, args[i]);
+    if (have_rel) {
+        as_err_t e2 = release_block(w, &rel);
+        if (!err)
+            err = e2;
+    }
+    return err;
+}
+
+static as_err_t emit_pending(as_writer_t *w)
+{
+    if (!w->have_pend)
+        return AS_OK;
+    w->have_pend = 0;
+    return encode(w, w->pend_thread, &w->pend, w->pend_args, w->pend_nargs);
+}
+
+/* ---- public API ------------------------------------------------------------------ */
+
+as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *mem,
+                              int zstd_level, as_err_t *err)
+{
+    as_err_t dummy;
+    if (!err)
+        err = &dummy;
+    if (fd < 0 || !hdr) {
+        *err = AS_ERR_ARG;
+        return NULL;
+    }
+    as_mem_t m = mem ? *mem : (as_mem_t){dflt_alloc, dflt_free, NULL};
+    as_writer_t *w = m.alloc(m.ctx, sizeof *w);
+    if (!w) {
+        *err = AS_ERR_NOMEM;
+        return NULL;
+    }
+    w->mem = m;
+    w->fd = fd;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
+        w->s[i] = w->p[i] = m_alloc(w, STREAM_CAP);
+        if (!w->s[i])
+            goto nomem;
+    }
+    w->out_cap = ASF_CHUNK_HDR + ZSTD_compressBound(ASF_NSTREAMS * STREAM_CAP + 64);
+    w->out = m_alloc(w, w->out_cap);
+    ZSTD_customMem zm = {z_alloc, z_free, &w->mem};
+    w->cctx = ZSTD_createCCtx_advanced(zm);
+    if (!w->out || !w->cctx || map_grow(w))
+        goto nomem;
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level ? zstd_level : 3);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
+
+    /* header: FORMAT.md §2 */
+    const char *str[4] = {hdr->exe, hdr->argv, hdr->libc_version, hdr->python_version};
+    uint32_t slen[4];
+    size_t total = ASF_HDR_FIXED;
+    for (int i = 0; i < 4; i++) {
+        size_t n = !str[i] ? 0 : i == 1 ? hdr->argv_len : strlen(str[i]);
+        if (n > ASF_HDR_MAX / 8)
+            n = ASF_HDR_MAX / 8;
+        slen[i] = !str[i] && i == 3 ? ASF_NO_STRING : (uint32_t)n;
+        total += n;
+    }
+    total = (total + 7) & ~(size_t)7;
+    uint8_t *h = m_alloc(w, total);
+    if (!h)
+        goto nomem;
+    memcpy(h, AS_TRACE_MAGIC, 8);
+    asf_put32(h + ASF_OFF_VERSION, AS_TRACE_VERSION);
+    asf_put32(h + ASF_OFF_HDRLEN, (uint32_t)total);
+    asf_put32(h + ASF_OFF_FLAGS, 0);
+    asf_put32(h + ASF_OFF_STOP, 0);
+    asf_put32(h + 24, hdr->page_size);
+    asf_put32(h + 28, hdr->ncpus);
+    asf_put32(h + 32, hdr->tracer_options);
+    asf_put64(h + 40, (uint64_t)hdr->pid);
+    asf_put64(h + 48, (uint64_t)hdr->ppid);
+    asf_put64(h + 56, hdr->start_time_ns);
+    size_t o = ASF_HDR_FIXED;
+    for (int i = 0; i < 4; i++) {
+        asf_put32(h + 64 + 4 * i, slen[i]);
+        if (slen[i] != ASF_NO_STRING && slen[i]) {
+            memcpy(h + o, str[i], slen[i]);
+            o += slen[i];
+        }
+    }
+    asf_put32(h + ASF_OFF_CRC, asf_header_crc(h, (uint32_t)total));
+    as_err_t e = write_all(w, h, total);
+    m_free(w, h, total);
+    if (e) {
+        *err = e;
+        as_writer_close(w, e);   /* frees; the header write failed anyway */
+        return NULL;
+    }
+    *err = AS_OK;
+    return w;
+nomem:
+    *err = AS_ERR_NOMEM;
+    w->err = AS_ERR_NOMEM;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        m_free(w, w->s[i], STREAM_CAP);
+    m_free(w, w->out, w->out_cap);
+    ZSTD_freeCCtx(w->cctx);
+    m_free(w, w->map, w->map_cap * sizeof *w->map);
+    m_free(w, w, sizeof *w);
+    return NULL;
+}
+
+as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec)
+{
+    if (!w || !rec)
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    unsigned op = as_rec_op(rec);
+    if (op == AS_REC_ARG) {
+        if (w->have_pend && !w->pend_nargs) {
+            w->pend_args[0] = rec->a;
+            w->pend_args[1] = rec->b;
+            w->pend_args[2] = rec->size;
+            w->pend_nargs = !rec->size ? (!rec->b ? 1 : 2) : 3;
+        }
+        return AS_OK;
+    }
+    as_err_t e = emit_pending(w);
+    if (e)
+        return w->err ? w->err : e;
+    if (op == AS_REC_CALLSITE) {
+        w->pend_cs = cs_intern(w, rec->a);
+        return AS_OK;
+    }
+    if (op == 0 || op >= AS_OP_LIMIT)
+        return AS_ERR_ARG;
+    if (op == AS_OP_MREMAP) {  /* its old length follows in an AS_REC_ARG */
+        w->have_pend = 1;
+        w->pend_thread = thread;
+        w->pend = *rec;
+        w->pend_nargs = 0;
+        return AS_OK;
+    }
+    e = encode(w, thread, rec, NULL, 0);
+    return w->err ? w->err : e;
+}
+
+as_err_t as_writer_time(as_writer_t *w, uint64_t seq, uint64_t t_ns)
+{
+    if (!w)
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    if (w->ntq == NPEND_TIME) {   /* the oldest applies now: harmlessly early */
+        w->cur_time = w->tq_ns[0];
+        w->have_time = 1;
+        if (w->open)
+            emit_time(w, w->cur_time);
+        w->ntq--;
+        memmove(w->tq_seq, w->tq_seq + 1, w->ntq * sizeof w->tq_seq[0]);
+        memmove(w->tq_ns, w->tq_ns + 1, w->ntq * sizeof w->tq_ns[0]);
+    }
+    w->tq_seq[w->ntq] = seq;
+    w->tq_ns[w->ntq++] = t_ns;
+    return AS_OK;
+}
+
+as_err_t as_writer_sample(as_writer_t *w, uint64_t seq, const as_sample_t *s)
+{
+    if (!w || !s)
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    if (w->nsq == NPEND_SAMPLE) {
+        as_err_t e = emit_pending(w);
+        if (!e)
+            e = room(w, w->sq_seq[0]);
+        if (e)
+            return e;
+        emit_sample(w, w->sq_seq[0], &w->sq[0]);
+        w->nsq--;
+        memmove(w->sq_seq, w->sq_seq + 1, w->nsq * sizeof w->sq_seq[0]);
+        memmove(w->sq, w->sq + 1, w->nsq * sizeof w->sq[0]);
+    }
+    w->sq_seq[w->nsq] = seq;
+    w->sq[w->nsq++] = *s;
+    return AS_OK;
+}
+
+as_err_t as_writer_module(as_writer_t *w, const char *path, uint64_t base,
+                          uint64_t size, const uint8_t *build_id, size_t build_id_len)
+{
+    if (!w || !path)
+        return AS_ERR_ARG;
+    if (w->nmods == w->mods_cap) {
+        size_t cap = w->mods_cap ? w->mods_cap * 2 : 64;
+        wmod_t *n = m_alloc(w, cap * sizeof *n);
+        if (!n)
+            return AS_ERR_NOMEM;
+        if (w->nmods)
+            memcpy(n, w->mods, w->nmods * sizeof *n);
+        m_free(w, w->mods, w->mods_cap * sizeof *n);
+        w->mods = n;
+        w->mods_cap = cap;
+    }
+    wmod_t *m = &w->mods[w->nmods];
+    size_t pl = strlen(path);
+    if (pl > MODULE_PATH_MAX)
+        pl = MODULE_PATH_MAX;
+    if (build_id_len > BUILD_ID_MAX || !build_id)
+        build_id_len = build_id ? BUILD_ID_MAX : 0;
+    memset(m, 0, sizeof *m);
+    m->path = m_alloc(w, pl + 1);
+    m->bid = m_alloc(w, build_id_len + 1);
+    if (!m->path || !m->bid) {
+        m_free(w, m->path, pl + 1);
+        m_free(w, m->bid, build_id_len + 1);
+        return AS_ERR_NOMEM;
+    }
+    memcpy(m->path, path, pl);
+    if (build_id_len)
+        memcpy(m->bid, build_id, build_id_len);
+    m->path_len = (uint32_t)pl;
+    m->bid_len = (uint32_t)build_id_len;
+    m->base = base;
+    m->size = size;
+    w->nmods++;
+    return AS_OK;
+}
+
+as_err_t as_writer_flush(as_writer_t *w)
+{
+    if (!w)
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    as_err_t e = emit_pending(w);
+    if (!e)
+        e = chunk_write(w);
+    return w->err ? w->err : e;
+}
+
+as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
+{
+    if (!w)
+        return AS_ERR_ARG;
+    as_err_t e = w->err;
+    if (!e)
+        e = emit_pending(w);
+    if (!e && w->nsq) {          /* samples taken after the last event */
+        e = room(w, w->sq_seq[0]);
+        for (unsigned i = 0; !e && i < w->nsq; i++) {
+            emit_sample(w, w->sq_seq[i], &w->sq[i]);
+            e = chunk_used(w) >= ASF_CHUNK_TARGET ? chunk_write(w) : AS_OK;
+            if (!e && !w->open && i + 1 < w->nsq)
+                chunk_open(w, w->sq_seq[i + 1]);
+        }
+        w->nsq = 0;
+    }
+    if (!e)
+        e = chunk_write(w);
+    if (!e) {
+        uint8_t end[ASF_END_LEN];
+        asf_put32(end, ASF_END_MAGIC);
+        asf_put32(end + 4, w->chunk);
+        asf_put64(end + 8, w->events);
+        asf_put64(end + 16, w->repairs);
+        asf_put32(end + 24, w->unknown > UINT32_MAX ? UINT32_MAX : (uint32_t)w->unknown);
+        asf_put32(end + 28, asf_hash(ASF_HASH_INIT, end, 28));
+        e = write_all(w, end, sizeof end);
+    }
+    if (e && !stop)
+        stop = e;
+    /* in place, so it works on a full disk too */
+    uint8_t fl[8];
+    asf_put32(fl, stop ? AS_HDRF_INCOMPLETE : AS_HDRF_COMPLETE);
+    asf_put32(fl + 4, (uint32_t)stop);
+    as_err_t pe = AS_OK;
+    for (;;) {
+        ssize_t k = pwrite(w->fd, fl, sizeof fl, ASF_OFF_FLAGS);
+        if (k == (ssize_t)sizeof fl)
+            break;
+        if (k < 0 && errno == EINTR)
+            continue;
+        pe = AS_ERR_IO;
+        break;
+    }
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        m_free(w, w->s[i], STREAM_CAP);
+    m_free(w, w->out, w->out_cap);
+    ZSTD_freeCCtx(w->cctx);
+    m_free(w, w->map, w->map_cap * sizeof *w->map);
+    m_free(w, w->freeids, w->free_cap * sizeof *w->freeids);
+    for (size_t i = 0; i < w->nmods; i++) {
+        m_free(w, w->mods[i].path, w->mods[i].path_len + 1);
+        m_free(w, w->mods[i].bid, w->mods[i].bid_len + 1);
+    }
+    m_free(w, w->mods, w->mods_cap * sizeof *w->mods);
+    m_free(w, w->cs, w->cs_cap * sizeof *w->cs);
+    as_mem_t m = w->mem;
+    m.free(m.ctx, w, sizeof *w);
+    return e ? e : pe;
+}
+
+void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events)
+{
+    if (bytes)
+        *bytes = w ? w->bytes : 0;
+    if (events)
+        *events = w ? w->events : 0;
+}

@@ -1,0 +1,832 @@
+/*
+ * tests/format/test_format.c — the trace format library (replay/trace_*.c):
+ * round trip of every op, id pairing, race repair, chunk independence, damage
+ * and truncation handling, and the open errors. Spec: doc/FORMAT.md.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "replay/trace.h"
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static char *tmp_path(const char *tag)
+{
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ & 7];
+    snprintf(p, 256, "/tmp/as_fmt_%d_%s.ast", (int)getpid(), tag);
+    return p;
+}
+
+static as_header_t test_header(void)
+{
+    static const char argv[] = "prog\0--flag\0x";
+    as_header_t h = {0};
+    h.page_size = 4096;
+    h.ncpus = 2;
+    h.tracer_options = AS_OPT_CALLSITE;
+    h.pid = 4242;
+    h.ppid = 17;
+    h.start_time_ns = 1700000000123456789ull;
+    h.exe = "/usr/bin/prog";
+    h.argv = argv;
+    h.argv_len = sizeof argv;
+    h.libc_version = "2.36";
+    h.python_version = NULL;
+    return h;
+}
+
+static as_writer_t *open_writer(const char *path, int *fd)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(*fd >= 0);
+    as_header_t h = test_header();
+    as_err_t err;
+    as_writer_t *w = as_writer_create(*fd, &h, NULL, 3, &err);
+    assert_non_null(w);
+    assert_int_equal(err, AS_OK);
+    return w;
+}
+
+static uint64_t g_seq;
+static as_rec_t rec(unsigned op, unsigned flags, uint64_t a, uint64_t b, uint64_t size)
+{
+    as_rec_t r = {as_rec_pack(g_seq++, op, flags), a, b, size};
+    return r;
+}
+#define ADD(w, th, op, fl, a, b, sz)                                   \
+    do {                                                               \
+        as_rec_t r_ = rec(op, fl, a, b, sz);                           \
+        assert_int_equal(as_writer_add(w, th, &r_), AS_OK);            \
+    } while (0)
+
+static as_reader_t *open_reader(const char *path)
+{
+    as_err_t err;
+    as_reader_t *r = as_reader_open(path, &err);
+    assert_non_null(r);
+    assert_int_equal(err, AS_OK);
+    return r;
+}
+
+static int next(as_reader_t *r, as_event_t *ev)
+{
+    int k = as_reader_next(r, ev);
+    assert_true(k >= 0);
+    return k;
+}
+
+static void expect_ev(as_reader_t *r, as_event_t *ev, unsigned op, unsigned flags)
+{
+    assert_int_equal(next(r, ev), 1);
+    assert_int_equal(ev->op, op);
+    assert_int_equal(ev->flags, flags);
+}
+
+/* ---- round trip of every op ------------------------------------------------------ */
+
+static void test_roundtrip_ops(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("ops");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 100;
+    const uint64_t A = 0x555500001000, B = 0x555500002000, C = 0x555500003000,
+                   D = 0x555500004000, E = 0x555500005000;
+    assert_int_equal(as_writer_module(w, "/usr/lib/libfoo.so", 0x7f0000000000, 0x10000,
+                                      (const uint8_t *)"\xab\xcd", 2), AS_OK);
+    assert_int_equal(as_writer_time(w, 100, 5000000), AS_OK);
+    ADD(w, 0, AS_OP_MALLOC, 0, A, 0, 16);                         /* 100 id0 */
+    ADD(w, 0, AS_OP_CALLOC, 0, B, 4, 32);                         /* 101 id1 */
+    ADD(w, 0, AS_OP_REALLOC, 0, C, A, 64);                        /* 102 A->C */
+    ADD(w, 0, AS_OP_REALLOC, 0, D, 0, 10);                        /* 103 NULL->D */
+    ADD(w, 0, AS_OP_REALLOC, AS_RECF_FREED, 0, D, 0);             /* 104 free D */
+    ADD(w, 0, AS_OP_MALLOC, AS_RECF_FAILED, 0, 0, 1ull << 50);    /* 105 */
+    ADD(w, 0, AS_OP_POSIX_MEMALIGN, AS_RECF_FAILED, 0, 3, 64);    /* 106 */
+    ADD(w, 0, AS_OP_MEMALIGN, 0, E, 256, 100);                    /* 107 */
+    ADD(w, 0, AS_OP_REALLOC, AS_RECF_FAILED, 0, C, 1ull << 40);   /* 108 C stays */
+    ADD(w, 0, AS_OP_FREE, 0, 0, B, 0);                            /* 109 */
+    ADD(w, 0, AS_OP_FREE, 0, 0, 0xdead0000, 0);                   /* 110 unknown */
+    ADD(w, 0, AS_OP_FREE, 0, 0, 0, 0);                            /* 111 NULL */
+    ADD(w, 0, AS_OP_FREE_SIZED, 0, 0, E, 100);                    /* 112 */
+    ADD(w, 0, AS_OP_MMAP, 0, 0x7f1000000000, 1 << 20, 3 | (uint64_t)0x22 << 32);
+    ADD(w, 0, AS_OP_MUNMAP, 0, 0, 0x7f1000000000, 4096);          /* 114 */
+    ADD(w, 0, AS_OP_MREMAP, 0, 0x7f2000000000, 0x7f1000001000, 8192); /* 115 */
+    {
+        as_rec_t arg = {as_rec_pack(115, AS_REC_ARG, 0), 4096, 1, 0};
+        assert_int_equal(as_writer_add(w, 0, &arg), AS_OK);
+    }
+    assert_int_equal(as_writer_time(w, 116, 7000000), AS_OK);
+    ADD(w, 0, AS_OP_BRK, 0, 0x560000021000, 0x560000000000, 0);  /* 116 */
+    ADD(w, 0, AS_OP_SBRK, 0, 0x560000022000, 4096, 0);           /* 117 */
+    ADD(w, 0, AS_OP_MALLOC_TRIM, 0, 0, 128, 1);                  /* 118 */
+    ADD(w, 0, AS_OP_MALLOPT, 0, 1, (uint64_t)-3, (uint64_t)65536); /* 119 */
+    ADD(w, 1, AS_OP_THREAD_START, 0, 0, 0, 0);                   /* 120 */
+    {
+        as_rec_t cs = {as_rec_pack(121, AS_REC_CALLSITE, 0), 0x7f0000000123, 0, 0};
+        assert_int_equal(as_writer_add(w, 1, &cs), AS_OK);
+    }
+    ADD(w, 1, AS_OP_MALLOC, 0, A, 0, 24);                        /* 121 on thread 1 */
+    ADD(w, 1, AS_OP_THREAD_EXIT, 0, 0, 0, 0);                    /* 122 */
+    ADD(w, 0, AS_OP_FORK, 0, 999, 0, 0);                         /* 123 */
+    {
+        as_rec_t m = rec(AS_OP_MARK, 0, 0, 0, 0);                /* 124 */
+        char name[24] = "phase-one-long-name-24b";
+        memcpy(&m.a, name, 8);
+        memcpy(&m.b, name + 8, 8);
+        memcpy(&m.size, name + 16, 8);
+        assert_int_equal(as_writer_add(w, 0, &m), AS_OK);
+    }
+    as_sample_t s = {123 << 12, 7 << 12, 1 << 20, 0, 5000, 6000};
+    assert_int_equal(as_writer_sample(w, 125, &s), AS_OK);
+    g_seq = 130;                                                  /* a seq gap */
+    ADD(w, 0, AS_OP_EXEC, 0, 0, 0, 0);                           /* 130 */
+    uint64_t bytes, events;
+    as_writer_totals(w, &bytes, &events);
+    assert_int_equal(events, 27);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+
+    as_reader_t *r = open_reader(path);
+    const as_header_t *h = as_reader_header(r);
+    assert_int_equal(h->version, AS_TRACE_VERSION);
+    assert_int_equal(h->flags, AS_HDRF_COMPLETE);
+    assert_int_equal(h->pid, 4242);
+    assert_int_equal(h->ppid, 17);
+    assert_int_equal(h->page_size, 4096);
+    assert_int_equal(h->ncpus, 2);
+    assert_int_equal(h->tracer_options, AS_OPT_CALLSITE);
+    assert_true(h->start_time_ns == 1700000000123456789ull);
+    assert_string_equal(h->exe, "/usr/bin/prog");
+    assert_int_equal(h->argv_len, 14);
+    assert_memory_equal(h->argv, "prog\0--flag\0x", 14);
+    assert_string_equal(h->libc_version, "2.36");
+    assert_null(h->python_version);
+
+    as_event_t ev;
+    expect_ev(r, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(ev.seq, 100);
+    assert_int_equal(ev.time_ns, 5000000);
+    assert_int_equal(ev.thread, 0);
+    assert_int_equal(ev.size, 16);
+    assert_true(ev.addr == A);
+    uint32_t idA = ev.id;
+    expect_ev(r, &ev, AS_OP_CALLOC, 0);
+    assert_int_equal(ev.size, 32);
+    assert_int_equal(ev.arg, 4);
+    assert_true(ev.addr == B);
+    uint32_t idB = ev.id;
+    assert_int_not_equal(idA, idB);
+    expect_ev(r, &ev, AS_OP_REALLOC, 0);
+    assert_int_equal(ev.old_id, idA);
+    assert_true(ev.addr == C && ev.old_addr == A);
+    assert_int_equal(ev.size, 64);
+    uint32_t idC = ev.id;
+    assert_int_not_equal(idC, idA);
+    assert_int_not_equal(idC, idB);
+    expect_ev(r, &ev, AS_OP_REALLOC, 0);
+    assert_int_equal(ev.old_id, AS_NO_ID);
+    assert_true(ev.addr == D);
+    uint32_t idD = ev.id;
+    assert_int_not_equal(idD, AS_NO_ID);
+    expect_ev(r, &ev, AS_OP_REALLOC, AS_EVF_FREED);
+    assert_int_equal(ev.old_id, idD);
+    assert_int_equal(ev.id, AS_NO_ID);
+    assert_true(ev.old_addr == D);
+    expect_ev(r, &ev, AS_OP_MALLOC, AS_EVF_FAILED);
+    assert_int_equal(ev.id, AS_NO_ID);
+    assert_true(ev.size == 1ull << 50);
+    expect_ev(r, &ev, AS_OP_POSIX_MEMALIGN, AS_EVF_FAILED);
+    assert_int_equal(ev.arg, 3);
+    assert_int_equal(ev.id, AS_NO_ID);
+    expect_ev(r, &ev, AS_OP_MEMALIGN, 0);
+    assert_int_equal(ev.arg, 256);
+    assert_true(ev.addr == E);
+    uint32_t idE = ev.id;
+    expect_ev(r, &ev, AS_OP_REALLOC, AS_EVF_FAILED);
+    assert_int_equal(ev.id, AS_NO_ID);
+    assert_int_equal(ev.old_id, AS_NO_ID);
+    assert_true(ev.old_addr == C);
+    expect_ev(r, &ev, AS_OP_FREE, 0);
+    assert_int_equal(ev.id, idB);
+    assert_true(ev.addr == B);
+    expect_ev(r, &ev, AS_OP_FREE, AS_EVF_UNKNOWN);
+    assert_int_equal(ev.id, AS_NO_ID);
+    assert_true(ev.addr == 0xdead0000);
+    expect_ev(r, &ev, AS_OP_FREE, 0);
+    assert_int_equal(ev.id, AS_NO_ID);
+    assert_true(ev.addr == 0);
+    expect_ev(r, &ev, AS_OP_FREE_SIZED, 0);
+    assert_int_equal(ev.id, idE);
+    assert_int_equal(ev.size, 100);
+    assert_true(ev.addr == E);
+    expect_ev(r, &ev, AS_OP_MMAP, 0);
+    assert_true(ev.addr == 0x7f1000000000);
+    assert_int_equal(ev.size, 1 << 20);
+    assert_int_equal(ev.arg, 1 << 20);
+    assert_true(ev.arg2 == (int64_t)(3 | (uint64_t)0x22 << 32));
+    expect_ev(r, &ev, AS_OP_MUNMAP, 0);
+    assert_true(ev.addr == 0x7f1000000000);
+    assert_int_equal(ev.size, 4096);
+    expect_ev(r, &ev, AS_OP_MREMAP, 0);
+    assert_int_equal(ev.seq, 115);
+    assert_true(ev.addr == 0x7f2000000000 && ev.old_addr == 0x7f1000001000);
+    assert_int_equal(ev.size, 8192);
+    assert_int_equal(ev.arg, 4096);
+    assert_int_equal(ev.arg2, 1);
+    assert_int_equal(ev.time_ns, 5000000);
+    expect_ev(r, &ev, AS_OP_BRK, 0);
+    assert_int_equal(ev.time_ns, 7000000);
+    assert_true(ev.addr == 0x560000021000 && ev.old_addr == 0x560000000000);
+    expect_ev(r, &ev, AS_OP_SBRK, 0);
+    assert_int_equal(ev.arg2, 4096);
+    expect_ev(r, &ev, AS_OP_MALLOC_TRIM, 0);
+    assert_int_equal(ev.arg, 128);
+    assert_int_equal(ev.arg2, 1);
+    expect_ev(r, &ev, AS_OP_MALLOPT, 0);
+    assert_int_equal(ev.arg, (uint64_t)-3);
+    assert_int_equal(ev.arg2, 65536);
+    assert_int_equal(ev.size, 1);
+    expect_ev(r, &ev, AS_OP_THREAD_START, 0);
+    assert_int_equal(ev.thread, 1);
+    expect_ev(r, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(ev.thread, 1);
+    assert_int_equal(ev.seq, 121);
+    assert_int_not_equal(ev.callsite, 0);
+    {
+        const char *mod, *bid;
+        uint64_t off;
+        assert_int_equal(as_reader_callsite(r, ev.callsite, &mod, &off, &bid), 0);
+        assert_string_equal(mod, "/usr/lib/libfoo.so");
+        assert_int_equal(off, 0x123);
+        assert_string_equal(bid, "abcd");
+        assert_int_equal(as_reader_callsite(r, ev.callsite + 1, &mod, &off, &bid), -1);
+    }
+    expect_ev(r, &ev, AS_OP_THREAD_EXIT, 0);
+    assert_int_equal(ev.callsite, 0);
+    expect_ev(r, &ev, AS_OP_FORK, 0);
+    assert_int_equal(ev.thread, 0);
+    assert_int_equal(ev.arg2, 999);
+    expect_ev(r, &ev, AS_OP_MARK, 0);
+    assert_string_equal(ev.name, "phase-one-long-name-24b");
+    expect_ev(r, &ev, AS_OP_SAMPLE, 0);
+    assert_int_equal(ev.seq, 125);
+    assert_non_null(ev.sample);
+    assert_int_equal(ev.sample->rss, 123 << 12);
+    assert_int_equal(ev.sample->tracer_rss, 7 << 12);
+    assert_int_equal(ev.sample->arena, 1 << 20);
+    assert_int_equal(ev.sample->uordblks, 5000);
+    assert_int_equal(ev.sample->fordblks, 6000);
+    expect_ev(r, &ev, AS_OP_EXEC, 0);
+    assert_int_equal(ev.seq, 130);
+    assert_int_equal(next(r, &ev), 0);
+    assert_int_equal(next(r, &ev), 0);
+
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.events, 27);
+    assert_int_equal(st.chunks, 1);
+    assert_int_equal(st.chunks_damaged, 0);
+    assert_int_equal(st.truncated, 0);
+    assert_int_equal(st.complete, 1);
+    assert_int_equal(st.unknown_frees, 1);
+    assert_int_equal(st.repairs, 0);
+    assert_true(st.max_id >= 3 && st.max_id <= 5);
+    char detail[200];
+    assert_int_equal(as_reader_problem(r, detail, sizeof detail), AS_OK);
+    as_reader_close(r);
+    unlink(path);
+}
+
+/* ---- cross-thread realloc race ----------------------------------------------------- */
+
+static void test_race_repair(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("race");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 1;
+    const uint64_t P = 0x600000, Q = 0x700000;
+    ADD(w, 0, AS_OP_MALLOC, 0, P, 0, 100);          /* thread 0 owns P (X) */
+    /* thread 0: realloc(P) -> Q, P freed inside; thread 1 mallocs P before the
+     * realloc record is logged */
+    ADD(w, 1, AS_OP_MALLOC, 0, P, 0, 100);          /* P still live: repair */
+    ADD(w, 0, AS_OP_REALLOC, 0, Q, P, 200);         /* consumes the orphan */
+    ADD(w, 1, AS_OP_FREE, 0, 0, P, 0);              /* thread 1's block Y */
+    ADD(w, 0, AS_OP_FREE, 0, 0, Q, 0);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    expect_ev(r, &ev, AS_OP_MALLOC, 0);
+    uint32_t X = ev.id;
+    expect_ev(r, &ev, AS_OP_MALLOC, AS_EVF_REPAIRED);
+    uint32_t Y = ev.id;
+    assert_int_not_equal(X, Y);
+    assert_true(ev.addr == P);
+    expect_ev(r, &ev, AS_OP_REALLOC, 0);
+    assert_int_equal(ev.old_id, X);
+    uint32_t Z = ev.id;
+    assert_int_not_equal(Z, Y);
+    expect_ev(r, &ev, AS_OP_FREE, 0);
+    assert_int_equal(ev.id, Y);
+    expect_ev(r, &ev, AS_OP_FREE, 0);
+    assert_int_equal(ev.id, Z);
+    assert_int_equal(next(r, &ev), 0);
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.repairs, 1);
+    assert_int_equal(st.unknown_frees, 0);
+    as_reader_close(r);
+    unlink(path);
+}
+
+/* ---- random workload: exact pairing across many chunks ------------------------------- */
+
+typedef struct model_blk {
+    uint64_t addr, size;
+    int live;
+    uint32_t id;        /* as read back */
+} model_blk_t;
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+#define NSLOT 4096
+typedef struct expect_ev_rec {
+    uint64_t seq;
+    uint16_t op;
+    uint32_t thread;
+    int slot, old_slot;        /* -1 = none */
+    uint64_t size, addr, time;
+} xrec_t;
+
+/* Writes a random trace; returns the expected records (caller frees). */
+static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t *nx)
+{
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    model_blk_t *slots = calloc(NSLOT, sizeof *slots);
+    xrec_t *x = calloc(n, sizeof *x);
+    /* fake allocator: per-size-class LIFO of freed addresses (like tcache), else bump */
+    uint64_t freed[64][16];
+    int nf[64] = {0};
+    uint64_t top = 0x5555000000, seq = 1, t = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s = (int)(rnd() % NSLOT);
+        uint32_t th = (rnd() % 16) == 0 ? (uint32_t)(rnd() % 3) : 0;
+        if ((rnd() % 64) == 0)
+            seq += rnd() % 5;           /* gaps: seqs used by other processes' ... */
+        if ((rnd() % 200) == 0) {
+            t += rnd() % 3000000;
+            assert_int_equal(as_writer_time(w, seq, t), AS_OK);
+        }
+        xrec_t *e = &x[k];
+        e->seq = seq;
+        e->thread = th;
+        e->slot = e->old_slot = -1;
+        e->time = t;
+        as_rec_t r;
+        if (!slots[s].live) {
+            uint64_t size = rnd() % 8 ? 8 + rnd() % 300 : 300 + rnd() % 20000;
+            unsigned c = (unsigned)((size + 23) / 16) & 63;
+            uint64_t a;
+            if (nf[c] && rnd() % 4)
+                a = freed[c][--nf[c]];
+            else {
+                a = top;
+                top += (size + 23) & ~15ull;
+            }
+            unsigned op = rnd() % 5 == 0 ? AS_OP_CALLOC : AS_OP_MALLOC;
+            r = (as_rec_t){as_rec_pack(seq, op, 0), a, op == AS_OP_CALLOC ? 1 : 0, size};
+            slots[s] = (model_blk_t){a, size, 1, 0};
+            e->op = (uint16_t)op;
+            e->slot = s;
+            e->size = size;
+            e->addr = a;
+        } else if (rnd() % 4 == 0) {
+            uint64_t size = 8 + rnd() % 500, a = top;
+            top += (size + 23) & ~15ull;
+            r = (as_rec_t){as_rec_pack(seq, AS_OP_REALLOC, 0), a, slots[s].addr, size};
+            e->op = AS_OP_REALLOC;
+            e->old_slot = s;
+            e->slot = NSLOT + (int)i;    /* reassigned below */
+            e->size = size;
+            e->addr = a;
+            slots[s].addr = a;
+            slots[s].size = size;
+            e->slot = s;
+        } else {
+            r = (as_rec_t){as_rec_pack(seq, AS_OP_FREE, 0), 0, slots[s].addr, 0};
+            unsigned c = (unsigned)((slots[s].size + 23) / 16) & 63;
+            if (nf[c] < 16)
+                freed[c][nf[c]++] = slots[s].addr;
+            slots[s].live = 0;
+            e->op = AS_OP_FREE;
+            e->old_slot = s;
+            e->addr = slots[s].addr;
+        }
+        assert_int_equal(as_writer_add(w, th, &r), AS_OK);
+        seq++;
+        k++;
+        if (flush_every && (i % (size_t)flush_every) == (size_t)flush_every - 1)
+            assert_int_equal(as_writer_flush(w), AS_OK);
+    }
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    free(slots);
+    *nx = k;
+    return x;
+}
+
+/* Reads path and checks it against x[from..]: pairing by slot. With `alone`
+ * (a single chunk decoded by itself) the first events may release ids the
+ * chunk never created: those are not checked against slots. */
+static size_t check_trace(const char *path, const xrec_t *x, size_t nx, size_t from,
+                          uint32_t *slot_id, int alone)
+{
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    size_t i = from;
+    uint32_t live = 0, peak = 0;
+    int *known = calloc(NSLOT, sizeof *known);
+    while (next(r, &ev) == 1) {
+        assert_true(i < nx);
+        const xrec_t *e = &x[i];
+        assert_int_equal(ev.seq, e->seq);
+        assert_int_equal(ev.op, e->op);
+        assert_int_equal(ev.thread, e->thread);
+        assert_int_equal(ev.time_ns, e->time);
+        assert_int_equal(ev.flags, 0);
+        if (e->op == AS_OP_FREE) {
+            if (known[e->old_slot] || !alone) {
+                assert_int_equal(ev.id, slot_id[e->old_slot]);
+                assert_true(ev.addr == e->addr);
+            }
+            live--;
+            known[e->old_slot] = 0;
+        } else if (e->op == AS_OP_REALLOC) {
+            if (known[e->old_slot] || !alone)
+                assert_int_equal(ev.old_id, slot_id[e->old_slot]);
+            assert_true(ev.addr == e->addr);
+            assert_int_equal(ev.size, e->size);
+            assert_int_not_equal(ev.id, ev.old_id);
+            slot_id[e->slot] = ev.id;
+            known[e->slot] = 1;
+        } else {
+            assert_true(ev.addr == e->addr);
+            assert_int_equal(ev.size, e->size);
+            slot_id[e->slot] = ev.id;
+            known[e->slot] = 1;
+            if (++live > peak)
+                peak = live;
+        }
+        i++;
+    }
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    if (!alone)
+        assert_true(st.max_id <= peak + 1);
+    /* a chunk alone: the chunks before it count as lost */
+    assert_int_equal(st.chunks_damaged, alone ? (uint64_t)alone - 1 : 0);
+    as_reader_close(r);
+    free(known);
+    return i - from;
+}
+
+static void test_random_pairing(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("rand");
+    size_t nx;
+    xrec_t *x = random_trace(path, 300000, 7777, &nx);
+    uint32_t *ids = calloc(NSLOT, sizeof *ids);
+    assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    free(ids);
+    free(x);
+    unlink(path);
+}
+
+/* ---- file surgery helpers ----------------------------------------------------------- */
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*n ? *n : 1);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Offsets of the chunks of a trace file (and of the end record, last). */
+static size_t chunk_offsets(const uint8_t *b, size_t n, size_t *off, size_t max)
+{
+    size_t k = 0, o = get32(b + 12);
+    while (o + 32 <= n && k < max) {
+        off[k++] = o;
+        if (!memcmp(b + o, "ASEN", 4))
+            break;
+        assert_memory_equal(b + o, "ASCK", 4);
+        o += 32 + get32(b + o + 4);
+    }
+    return k;
+}
+
+static void test_chunk_independence(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("indep"), *one = tmp_path("one");
+    size_t nx;
+    xrec_t *x = random_trace(path, 40000, 5000, &nx);
+    size_t n, off[64];
+    uint8_t *b = slurp(path, &n);
+    size_t nc = chunk_offsets(b, n, off, 64);
+    assert_true(nc >= 8);                 /* 8 chunks + end record */
+    uint32_t *ids = calloc(NSLOT, sizeof *ids);
+    /* ids as the full read assigns them */
+    uint32_t *full_ids = calloc(nx, sizeof *full_ids);
+    {
+        as_reader_t *r = open_reader(path);
+        as_event_t ev;
+        size_t i = 0;
+        while (next(r, &ev) == 1)
+            full_ids[i++] = ev.op == AS_OP_FREE ? ev.id : ev.id;
+        as_reader_close(r);
+    }
+    size_t hdr = get32(b + 12), from = 0;
+    for (size_t k = 0; k + 1 < nc; k++) {
+        size_t len = off[k + 1] - off[k];
+        uint8_t *f = malloc(hdr + len);
+        memcpy(f, b, hdr);
+        memcpy(f + hdr, b + off[k], len);
+        spit(one, f, hdr + len);
+        free(f);
+        /* the chunk alone: same events, same ids as in the full read */
+        as_reader_t *r = open_reader(one);
+        as_event_t ev;
+        size_t i = from;
+        while (next(r, &ev) == 1) {
+            assert_int_equal(ev.seq, x[i].seq);
+            assert_int_equal(ev.op, x[i].op);
+            assert_int_equal(ev.id, full_ids[i]);
+            if (ev.op != AS_OP_FREE)
+                assert_true(ev.addr == x[i].addr);
+            i++;
+        }
+        as_reader_close(r);
+        size_t got = check_trace(one, x, nx, from, ids, (int)k + 1);
+        assert_int_equal(got, i - from);
+        from = i;
+    }
+    assert_int_equal(from, nx);
+    free(full_ids);
+    free(ids);
+    free(b);
+    free(x);
+    unlink(path);
+    unlink(one);
+}
+
+/* ---- damage: bytes flipped inside a middle chunk ------------------------------------- */
+
+static void test_damaged_chunk(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("dmg"), *bad = tmp_path("bad");
+    size_t nx;
+    xrec_t *x = random_trace(path, 20000, 2500, &nx);
+    size_t n, off[64];
+    uint8_t *b = slurp(path, &n);
+    size_t nc = chunk_offsets(b, n, off, 64);
+    assert_true(nc >= 8);
+    /* three kinds of damage in chunk 3: payload, header, magic */
+    for (int kind = 0; kind < 3; kind++) {
+        uint8_t *c = malloc(n);
+        memcpy(c, b, n);
+        size_t at = kind == 0 ? off[3] + 32 + (off[4] - off[3] - 32) / 2
+                  : kind == 1 ? off[3] + 5 : off[3];
+        c[at] ^= 0x5a;
+        spit(bad, c, n);
+        free(c);
+        as_reader_t *r = open_reader(bad);
+        as_event_t ev;
+        size_t i = 0, got = 0;
+        uint64_t lost_lo = x[0].seq, lost_hi = 0;
+        (void)lost_lo;
+        while (next(r, &ev) == 1) {
+            while (i < nx && x[i].seq != ev.seq)
+                i++;
+            assert_true(i < nx);
+            assert_int_equal(ev.op, x[i].op);
+            got++;
+            i++;
+        }
+        (void)lost_hi;
+        as_read_stats_t st;
+        as_reader_stats(r, &st);
+        assert_int_equal(st.chunks_damaged, 1);
+        assert_int_equal(st.chunks, nc - 2);
+        assert_true(got < nx && got >= nx - 2600);
+        assert_int_equal(st.truncated, 0);
+        char detail[200];
+        assert_int_equal(as_reader_problem(r, detail, sizeof detail), AS_ERR_CORRUPT);
+        assert_non_null(strstr(detail, "chunk 3"));
+        as_reader_close(r);
+    }
+    free(b);
+    free(x);
+    unlink(path);
+    unlink(bad);
+}
+
+/* ---- truncation at every byte offset ---------------------------------------------------- */
+
+static void test_truncation_everywhere(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("trunc"), *cut = tmp_path("cut");
+    size_t nx;
+    xrec_t *x = random_trace(path, 600, 100, &nx);
+    size_t n, off[64];
+    uint8_t *b = slurp(path, &n);
+    size_t nc = chunk_offsets(b, n, off, 64);
+    size_t hdr = get32(b + 12);
+    for (size_t len = 0; len < n; len++) {
+        spit(cut, b, len);
+        as_err_t err;
+        as_reader_t *r = as_reader_open(cut, &err);
+        if (len < hdr) {
+            assert_null(r);
+            assert_int_equal(err, len < 8 ? AS_ERR_NOT_TRACE : AS_ERR_HEADER);
+            continue;
+        }
+        assert_non_null(r);
+        as_event_t ev;
+        size_t got = 0;
+        while (next(r, &ev) == 1) {
+            assert_int_equal(ev.seq, x[got].seq);
+            got++;
+        }
+        /* every complete chunk is read */
+        size_t complete = 0;
+        for (size_t k = 0; k + 1 < nc; k++)
+            if (off[k + 1] <= len)
+                complete++;
+        as_read_stats_t st;
+        as_reader_stats(r, &st);
+        assert_int_equal(st.chunks, complete);
+        assert_int_equal(st.chunks_damaged, 0);
+        assert_int_equal(st.truncated, 1);
+        assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
+        as_reader_close(r);
+    }
+    free(b);
+    free(x);
+    unlink(path);
+    unlink(cut);
+}
+
+/* ---- open errors ------------------------------------------------------------------------- */
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    const char *p = tmp_path("err");
+    as_err_t err;
+    spit(p, "", 0);
+    assert_null(as_reader_open(p, &err));
+    assert_int_equal(err, AS_ERR_NOT_TRACE);
+    spit(p, "hello world, this is not a trace at all, not at all.....", 56);
+    assert_null(as_reader_open(p, &err));
+    assert_int_equal(err, AS_ERR_NOT_TRACE);
+    assert_null(as_reader_open("/nonexistent/dir/x.ast", &err));
+    assert_int_equal(err, AS_ERR_IO);
+
+    /* a real header with another version, then with a damaged byte */
+    size_t nx;
+    free(random_trace(p, 10, 0, &nx));
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    b[8] = 2;
+    spit(p, b, n);
+    assert_null(as_reader_open(p, &err));
+    assert_int_equal(err, AS_ERR_VERSION);
+    b[8] = 1;
+    b[90] ^= 1;                             /* inside the exe string */
+    spit(p, b, n);
+    assert_null(as_reader_open(p, &err));
+    assert_int_equal(err, AS_ERR_HEADER);
+    b[90] ^= 1;
+    b[16] = 0;                              /* flags are outside the checksum */
+    spit(p, b, n);
+    as_reader_t *r = as_reader_open(p, &err);
+    assert_non_null(r);
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.complete, 0);
+    as_reader_close(r);
+    free(b);
+    unlink(p);
+}
+
+/* ---- close with a stop reason; writer memory only through as_mem_t ------------------------- */
+
+static size_t g_live_bytes, g_allocs;
+static void *count_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    g_live_bytes += n;
+    g_allocs++;
+    return calloc(1, n);
+}
+static void count_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    g_live_bytes -= n;
+    free(p);
+}
+
+static void test_incomplete_and_mem(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("inc");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    as_header_t h = test_header();
+    as_mem_t mem = {count_alloc, count_free, NULL};
+    as_err_t err;
+    as_writer_t *w = as_writer_create(fd, &h, &mem, 1, &err);
+    assert_non_null(w);
+    g_seq = 0;
+    for (uint64_t i = 0; i < 100000; i++)   /* grows the id map and stacks */
+        ADD(w, 0, AS_OP_MALLOC, 0, 0x10000 + 32 * i, 0, 16);
+    for (uint64_t i = 0; i < 100000; i++)
+        ADD(w, 0, AS_OP_FREE, 0, 0, 0x10000 + 32 * i, 0);
+    assert_true(g_allocs > 5);
+    assert_int_equal(as_writer_close(w, AS_ERR_NOSPACE), AS_OK);
+    assert_int_equal(g_live_bytes, 0);      /* balanced: sizes passed back right */
+    close(fd);
+    as_reader_t *r = open_reader(path);
+    assert_int_equal(as_reader_header(r)->flags, AS_HDRF_INCOMPLETE);
+    assert_int_equal(as_reader_header(r)->stop_reason, AS_ERR_NOSPACE);
+    as_event_t ev;
+    size_t k = 0;
+    while (next(r, &ev) == 1)
+        k++;
+    assert_int_equal(k, 200000);
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.max_id, 100000);
+    assert_int_equal(st.complete, 0);
+    as_reader_close(r);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_ops),
+        cmocka_unit_test(test_race_repair),
+        cmocka_unit_test(test_random_pairing),
+        cmocka_unit_test(test_chunk_independence),
+        cmocka_unit_test(test_damaged_chunk),
+        cmocka_unit_test(test_truncation_everywhere),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_incomplete_and_mem),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
