@@ -9,12 +9,12 @@
 
 extern const as_model_t as_model_ideal;
 extern const as_model_t as_model_mmap_threshold;
-/* extern const as_model_t as_model_glibc;   -- glibc engineer: add with its line below */
+extern const as_model_t as_model_glibc;
 
 const as_model_t *const as_models[] = {
     &as_model_ideal,
     &as_model_mmap_threshold,
-    /* &as_model_glibc, -- sim/glibc.c */
+    &as_model_glibc,
     NULL,
 };
 
