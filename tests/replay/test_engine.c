@@ -1,0 +1,178 @@
+/* tests/replay/test_engine.c — the engine on hand-written event sequences:
+ * exact RSS per model and touch rule, the edge cases of issue 3 §1 (realloc
+ * NULL/0, failed calls, unknown frees), J&W measures, predicted process RSS
+ * from samples, and -j 1 == -j 2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+
+#include "evseq.h"
+
+#define assert_double_equal(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
+
+static const char *const MT[] = {"mmap-threshold"};
+static const char *const ID[] = {"ideal"};
+
+static void mmap_threshold_exact_rss(void **state)
+{
+    (void)state;
+    evseq_t q = {0};
+    MALLOC(&q, 0, 100);          /* heap 132 KiB mapped, page 0 written */
+    MALLOC(&q, 1, 200000);       /* 200704-byte mapping, all written */
+    FREE(&q, 1);                 /* threshold -> 200704 */
+    CALLOC(&q, 1, 200000);       /* now from brk: cleared by calloc */
+    FREE(&q, 1);
+    FREE(&q, 0);
+    as_engine_t *e = evseq_run(&q, MT, 1, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    const as_result_t *r = as_engine_result(e, 0);
+    assert_int_equal(as_engine_events(e), 6);
+    assert_int_equal(r->peak_rss, 4096 + 200704);
+    assert_int_equal(r->peak_event, 1);
+    assert_int_equal(r->peak_live, 200100);
+    assert_int_equal(r->live_at_peak, 200100);
+    assert_int_equal(r->peak_mapped, 135168 + 200704);
+    assert_int_equal(r->model.mmap_threshold, 200704);
+    /* The calloc grew the heap from 135168 to 331776 and took its chunk from
+     * the old top at offset 112: it clears only what lay below the old break
+     * (glibc's MORECORE_CLEARS rule), pages 0..32, plus the new top's size
+     * word in page 48. Freed back into top, not trimmed (331664 < 401408). */
+    assert_int_equal(r->final_live, 0);
+    assert_int_equal(r->final_rss, 34 * 4096);
+    assert_double_equal(r->fragmentation, 1.0 - 200100.0 / (4096 + 200704), 1e-12);
+    as_engine_free(e);
+
+    /* --touch=first: the user writes one byte per block. */
+    e = evseq_run(&q, MT, 1, AS_TOUCH_FIRST, 1);
+    r = as_engine_result(e, 0);
+    assert_int_equal(r->peak_rss, 34 * 4096);  /* the calloc clearing dominates */
+    assert_int_equal(r->peak_event, 3);
+    as_engine_free(e);
+
+    /* --touch=none: only the allocator's writes (header of the mapping). */
+    evseq_t q2 = {0};
+    MALLOC(&q2, 0, 100);
+    MALLOC(&q2, 1, 200000);
+    e = evseq_run(&q2, MT, 1, AS_TOUCH_NONE, 1);
+    r = as_engine_result(e, 0);
+    assert_int_equal(r->peak_rss, 4096 + 4096);
+    as_engine_free(e);
+}
+
+static void edge_cases(void **state)
+{
+    (void)state;
+    evseq_t q = {0};
+    REALLOC(&q, AS_NO_ID, 0, 5000);            /* realloc(NULL) = malloc */
+    MALLOC(&q, 1, 100)->flags = AS_EVF_FAILED;  /* failed: nothing */
+    FREE(&q, 7)->flags = AS_EVF_UNKNOWN;        /* never seen: a counted no-op */
+    ev_add(&q, AS_OP_FREE, AS_NO_ID, 0);        /* free(NULL): nothing */
+    REALLOC(&q, 0, 1, 9000);                   /* moves to a new id */
+    REALLOC(&q, 1, AS_NO_ID, 0)->flags = AS_EVF_FREED; /* realloc(p, 0) frees */
+    MALLOC(&q, 0, 4096);
+    as_engine_t *e = evseq_run(&q, ID, 1, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    const as_result_t *r = as_engine_result(e, 0);
+    assert_int_equal(r->peak_live, 9000);
+    assert_int_equal(r->peak_rss, 12288);
+    assert_int_equal(r->final_live, 4096);
+    assert_int_equal(r->final_rss, 4096);
+    assert_int_equal(r->failed_calls, 1);
+    assert_int_equal(r->unknown_frees, 1);
+    assert_int_equal(r->model_failures, 0);
+    as_engine_free(e);
+}
+
+static void jw_measures_and_process_rss(void **state)
+{
+    (void)state;
+    evseq_t q = {0};
+    /* ideal: live 8192 then 4096: RSS == live, all measures 0. */
+    MALLOC(&q, 0, 4096);
+    MALLOC(&q, 1, 4096);
+    q.t = 5000000;                             /* 5 ms */
+    SAMPLE(&q, 10 << 20, 1 << 20, 3 << 20, 0); /* process 10 MiB, tracer 1, heap 3 */
+    FREE(&q, 0);
+    SAMPLE(&q, 9 << 20, 1 << 20, 2 << 20, 0);
+    as_engine_t *e = evseq_run(&q, ID, 1, AS_TOUCH_ALL, 1);
+    const as_result_t *r = as_engine_result(e, 0);
+    for (int i = 0; i < 4; i++)
+        assert_double_equal(r->jw[i], 0.0, 1e-12);
+    /* 10 - 1 - 3 MiB + 8192 model bytes, then 9 - 1 - 2 MiB + 4096. */
+    assert_int_equal(r->peak_process_rss, (6u << 20) + 8192);
+    as_engine_free(e);
+
+    /* mmap-threshold: RSS 4096 for live 100, then 8192 for 100 + 4000. */
+    evseq_t p = {0};
+    MALLOC(&p, 0, 100);
+    MALLOC(&p, 1, 4000);
+    FREE(&p, 1);
+    e = evseq_run(&p, MT, 1, AS_TOUCH_ALL, 1);
+    r = as_engine_result(e, 0);
+    assert_int_equal(r->peak_rss, 8192);
+    assert_int_equal(r->peak_live, 4100);
+    /* #1: sum RSS / sum live - 1 over the three events. */
+    assert_double_equal(r->jw[0], (4096.0 + 8192 + 8192) / (100.0 + 4100 + 100) - 1, 1e-12);
+    assert_double_equal(r->jw[1], 8192.0 / 4100 - 1, 1e-12);
+    assert_double_equal(r->jw[2], 8192.0 / 4100 - 1, 1e-12);
+    assert_double_equal(r->jw[3], 8192.0 / 4100 - 1, 1e-12);
+    assert_int_equal(r->peak_process_rss, AS_RESULT_NULL);
+    size_t n;
+    const as_series_point_t *s = as_engine_series(e, 0, &n);
+    assert_true(n >= 2);
+    assert_int_equal(s[n - 1].event, 2);
+    as_engine_free(e);
+}
+
+static void threads_match_single(void **state)
+{
+    (void)state;
+    static evseq_t q;                          /* big: off the stack */
+    memset(&q, 0, sizeof q);
+    uint32_t x = 12345;
+    for (int i = 0; i < 240; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t id = (x >> 8) % 24;
+        ev_add(&q, AS_OP_FREE, id, 0);       /* placeholder, rewritten below */
+        q.n--;
+        /* alternate: allocate ids 0..23 then free some, deterministically */
+        if (i < 24)
+            MALLOC(&q, (uint32_t)i, (x >> 4) % 300000);
+        else if (i % 2)
+            FREE(&q, (uint32_t)(i % 24));
+        else
+            MALLOC(&q, (uint32_t)((i - 1) % 24), (x >> 6) % 200000);
+    }
+    const char *const specs[] = {"ideal", "mmap-threshold", "mmap-threshold:mmap_threshold=64K",
+                                 "mmap-threshold:mmap_max=0", "mmap-threshold:top_pad=0"};
+    as_engine_t *a = evseq_run(&q, specs, 5, AS_TOUCH_ALL, 1);
+    as_engine_t *b = evseq_run(&q, specs, 5, AS_TOUCH_ALL, 2);
+    as_engine_t *c = evseq_run(&q, specs, 5, AS_TOUCH_ALL, 5);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    for (size_t i = 0; i < 5; i++) {
+        assert_memory_equal(as_engine_result(a, i), as_engine_result(b, i), sizeof(as_result_t));
+        assert_memory_equal(as_engine_result(a, i), as_engine_result(c, i), sizeof(as_result_t));
+    }
+    /* Different settings do give different answers on this sequence. */
+    assert_true(as_engine_result(a, 1)->peak_rss != as_engine_result(a, 3)->peak_rss);
+    as_engine_free(a);
+    as_engine_free(b);
+    as_engine_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mmap_threshold_exact_rss),
+        cmocka_unit_test(edge_cases),
+        cmocka_unit_test(jw_measures_and_process_rss),
+        cmocka_unit_test(threads_match_single),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
