@@ -1,0 +1,170 @@
+/*
+ * tests/glibc/glibc_e2e.c — end-to-end speed of the glibc model: a churn trace
+ * (the recorder issue's workload, written with the trace writer, addresses
+ * from the real glibc) read by the trace reader and replayed by the replay
+ * engine (replay/engine.h) through one model at a time, on one worker, beside
+ * the `ideal` model as the anchor in the same run. Prints events/s (median);
+ * asserts nothing (a benchmark, STYLE.md).
+ *
+ *   glibc_e2e [-n EVENTS] [-r RUNS] [-t all|first|none] [-o TRACE]
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replay/engine.h"
+#include "replay/trace.h"
+#include "sim/model.h"
+
+#define NSLOT 100000
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* churn: 100k slots, a live slot is freed, an empty one malloc'ed; sizes 90%
+ * 8-256 B, 9% 256 B-8 KiB, 1% 64 KiB-1 MiB */
+static int write_churn(const char *path, uint64_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    as_header_t h = {0};
+    h.page_size = 4096;
+    h.ncpus = 2;
+    h.exe = "churn";
+    h.argv = "churn";
+    h.argv_len = 6;
+    h.libc_version = "2.36";
+    as_err_t err;
+    as_writer_t *w = as_writer_create(fd, &h, NULL, 3, &err);
+    if (!w)
+        return -1;
+    void **slot = calloc(NSLOT, sizeof *slot);
+    for (uint64_t seq = 0; seq < n; seq++) {
+        uint64_t s = rnd() % NSLOT;
+        as_rec_t rec;
+        if (slot[s]) {
+            rec = (as_rec_t){as_rec_pack(seq, AS_OP_FREE, 0), 0, (uint64_t)slot[s], 0};
+            free(slot[s]);
+            slot[s] = NULL;
+        } else {
+            uint64_t p = rnd() % 100, size;
+            if (p < 90)
+                size = 8 + rnd() % 249;
+            else if (p < 99)
+                size = 256 + rnd() % (8192 - 256 + 1);
+            else
+                size = 65536 + rnd() % (1048576 - 65536 + 1);
+            slot[s] = malloc(size);
+            rec = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), (uint64_t)slot[s], 0, size};
+        }
+        if (seq % 32768 == 0)
+            as_writer_time(w, seq, seq * 30);
+        if (as_writer_add(w, 0, &rec))
+            return -1;
+    }
+    as_writer_close(w, AS_OK);
+    close(fd);
+    for (uint64_t s = 0; s < NSLOT; s++)
+        free(slot[s]);
+    free(slot);
+    return 0;
+}
+
+/* One replay of the whole trace through one model; events/s, or -1. */
+static double replay_once(const char *path, const as_model_t *m, as_touch_t touch, uint64_t *peak)
+{
+    as_err_t err;
+    as_reader_t *rd = as_reader_open(path, &err);
+    if (!rd)
+        return -1;
+    as_instance_t inst = {m, {{0}, 0}};
+    for (int i = 0; m->params && m->params[i].name; i++)
+        inst.params.v[i] = m->params[i].def;
+    as_engine_opts_t o = {touch, 1, 0, NULL, NULL};
+    as_model_ctx_t ctx = {4096, 2, 0};
+    char msg[256];
+    as_engine_t *e = as_engine_create(&o, &inst, 1, &ctx, msg, sizeof msg);
+    if (!e) {
+        fprintf(stderr, "glibc_e2e: %s\n", msg);
+        as_reader_close(rd);
+        return -1;
+    }
+    double t0 = now();
+    int rc = as_engine_run(e, as_engine_reader_next, rd, msg, sizeof msg);
+    double dt = now() - t0;
+    double rate = rc ? -1 : (double)as_engine_events(e) / dt;
+    *peak = as_engine_result(e, 0)->peak_rss;
+    as_engine_free(e);
+    as_reader_close(rd);
+    return rate;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t n = 10000000;
+    int runs = 3;
+    as_touch_t touch = AS_TOUCH_ALL;
+    const char *path = "/tmp/glibc_e2e_churn.ast";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-n"))
+            n = strtoull(argv[i + 1], NULL, 0);
+        else if (!strcmp(argv[i], "-r"))
+            runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-o"))
+            path = argv[i + 1];
+        else if (!strcmp(argv[i], "-t"))
+            touch = !strcmp(argv[i + 1], "none") ? AS_TOUCH_NONE
+                    : !strcmp(argv[i + 1], "first") ? AS_TOUCH_FIRST : AS_TOUCH_ALL;
+    }
+    if (runs < 1 || runs > 32)
+        runs = 3;
+    if (write_churn(path, n)) {
+        fprintf(stderr, "glibc_e2e: cannot write %s\n", path);
+        return 2;
+    }
+    const char *names[] = {"ideal", "glibc"};
+    double rate[2][32];
+    uint64_t peak[2] = {0, 0};
+    for (int r = 0; r < runs; r++)
+        for (int k = 0; k < 2; k++) {  /* side by side, alternating */
+            const as_model_t *m = as_model_find(names[k]);
+            if (!m) {
+                fprintf(stderr, "glibc_e2e: no model %s\n", names[k]);
+                return 2;
+            }
+            rate[k][r] = replay_once(path, m, touch, &peak[k]);
+        }
+    printf("churn trace, %llu events, touch=%s, 1 worker, median of %d:\n", (unsigned long long)n,
+           touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
+    for (int k = 0; k < 2; k++) {
+        qsort(rate[k], (size_t)runs, sizeof(double), cmp_d);
+        printf("  %-6s %6.1f M events/s (min %.1f, max %.1f)  peak RSS %.1f MiB\n", names[k],
+               rate[k][runs / 2] / 1e6, rate[k][0] / 1e6, rate[k][runs - 1] / 1e6,
+               (double)peak[k] / 1048576.0);
+    }
+    unlink(path);
+    return 0;
+}
