@@ -1,0 +1,170 @@
+/*
+ * tracer/rec_internal.h — shared state of liballocsim-record.so (the LD_PRELOAD
+ * interposer). Nothing here is exported: the library's only public symbols are
+ * the interposed libc functions and allocsim_mark().
+ *
+ * Shape (DESIGN.md "Data flows one way"; issue 2 §3):
+ *   hook (program thread)  --32-byte as_rec_t-->  its own SPSC ring (mmap'd)
+ *   writer thread          merges rings in global seq order --> as_writer_add
+ * Rules that hold everywhere in this library: no stdio, no malloc, no lock the
+ * program could hold inside a hook; the tracer's own memory comes from mmap.
+ */
+#ifndef AS_REC_INTERNAL_H
+#define AS_REC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "replay/trace.h"
+
+#define AS_HIDDEN __attribute__((visibility("hidden")))
+#define AS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- Global state -------------------------------------------------------- */
+enum as_state {
+    AS_ST_UNINIT = 0,  /* before the constructor (or a first hook) ran */
+    AS_ST_ON = 1,      /* hooks record */
+    AS_ST_OFF = 2,     /* never traced (AT_SECURE, --no-follow child, error) or
+                          stopped (disk full, exit): hooks pass straight through */
+};
+
+/* Ring capacity: 32768 records (1 MiB) per thread. At churn's ~40 M events/s
+ * that is ~0.8 ms of slack for the writer thread; a full ring makes the
+ * producer wait, never drop. */
+#define AS_RING_BITS 15
+#define AS_RING_CAP (1u << AS_RING_BITS)
+#define AS_RING_MASK (AS_RING_CAP - 1u)
+
+enum as_ring_state { AS_RING_FREE = 0, AS_RING_LIVE = 1, AS_RING_DEAD = 2 };
+
+/* One thread's single-producer single-consumer ring. A slot is published by
+ * storing its seq_op (never 0: op is never 0) and released by the consumer by
+ * storing 0 back, so a signal handler that interrupts a hook between reserving
+ * and publishing a slot simply reserves the next one: no record is lost. */
+typedef struct as_ring {
+    /* producer side: the owning thread and its signal handlers */
+    uint64_t reserve;          /* next slot index to hand out */
+    uint64_t limit;            /* cached tail + AS_RING_CAP */
+    uint32_t thread;           /* thread index written with its records */
+    uint32_t pad0;
+    void *(*start_fn)(void *); /* pthread_create trampoline payload */
+    void *start_arg;
+    char pad1[64 - 40];
+    /* consumer side: the writer thread */
+    _Atomic uint64_t tail;
+    uint64_t dead_ns;          /* when the writer first saw it DEAD and empty */
+    char pad2[64 - 16];
+    _Atomic int state;         /* as_ring_state */
+    struct as_ring *next;      /* all rings ever made (append-only list) */
+    char pad3[64 - 16];
+    as_rec_t slot[AS_RING_CAP];
+} as_ring_t;
+
+typedef struct as_thr {
+    as_ring_t *ring;
+    int guard;                 /* >0: tracer code runs; hooks pass through */
+    int exited;                /* our pthread key destructor ran */
+} as_thr_t;
+
+extern __thread as_thr_t as_t_thr __attribute__((tls_model("initial-exec"))) AS_HIDDEN;
+extern int as_g_state AS_HIDDEN;
+extern int as_g_multi AS_HIDDEN;       /* a second thread was ever created */
+extern int as_g_callsite AS_HIDDEN;    /* --callsite */
+extern uint64_t as_g_seq AS_HIDDEN;    /* next global sequence number */
+extern as_ring_t *_Atomic as_g_rings AS_HIDDEN;
+extern _Atomic uint32_t as_g_nthreads AS_HIDDEN;
+extern pid_t as_g_pid AS_HIDDEN;       /* the pid this state belongs to */
+
+/* ---- rec_ring.c ---------------------------------------------------------- */
+AS_HIDDEN void as_init(void);
+AS_HIDDEN as_ring_t *as_ring_attach(as_thr_t *t);   /* slow path: no ring yet */
+AS_HIDDEN as_ring_t *as_ring_new(void);              /* LIVE ring, new thread index */
+AS_HIDDEN void as_ring_wait(as_ring_t *r, uint64_t h);
+AS_HIDDEN void as_rings_reset_after_fork(as_ring_t *keep);
+AS_HIDDEN void *as_sys_mmap(size_t len);
+AS_HIDDEN void as_sys_munmap(void *p, size_t len);
+AS_HIDDEN uint64_t as_now_ns(void);
+AS_HIDDEN void as_say(const char *a, const char *b, const char *c);
+
+/* Signal-atomic increment of a per-thread (or single-thread) counter: one
+ * xadd without the lock prefix cannot be split by a signal handler, and costs
+ * no bus lock. */
+static inline uint64_t as_local_xadd(uint64_t *p, uint64_t v)
+{
+    __asm__ __volatile__("xaddq %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+}
+
+static inline uint64_t as_next_seq(uint64_t n)
+{
+    if (AS_LIKELY(!__atomic_load_n(&as_g_multi, __ATOMIC_RELAXED)))
+        return as_local_xadd(&as_g_seq, n);
+    return __atomic_fetch_add(&as_g_seq, n, __ATOMIC_RELAXED);
+}
+
+static inline as_rec_t *as_ring_slot(as_ring_t *r, uint64_t h)
+{
+    if (AS_UNLIKELY(h >= r->limit))
+        as_ring_wait(r, h);
+    return &r->slot[h & AS_RING_MASK];
+}
+
+static inline void as_publish(as_rec_t *s, uint64_t seq_op)
+{
+    __atomic_store_n(&s->seq_op, seq_op, __ATOMIC_RELEASE);
+}
+
+/* The hot path: one record into the calling thread's ring (callsite, if on,
+ * as an AS_REC_CALLSITE record with the same seq just before it). */
+AS_HIDDEN void as_emit_callsite(as_thr_t *t, as_ring_t *r, unsigned op, unsigned fl,
+                                uint64_t a, uint64_t b, uint64_t size);
+
+static inline void as_emit(as_thr_t *t, unsigned op, unsigned fl, uint64_t a,
+                           uint64_t b, uint64_t size)
+{
+    as_ring_t *r = t->ring;
+    if (AS_UNLIKELY(!r)) {
+        r = as_ring_attach(t);
+        if (!r)
+            return;
+    }
+    if (AS_UNLIKELY(as_g_callsite)) {
+        as_emit_callsite(t, r, op, fl, a, b, size);
+        return;
+    }
+    uint64_t h = as_local_xadd(&r->reserve, 1);
+    as_rec_t *s = as_ring_slot(r, h);
+    s->a = a;
+    s->b = b;
+    s->size = size;
+    as_publish(s, as_rec_pack(as_next_seq(1), op, fl));
+}
+
+/* Two records with one seq (event + its AS_REC_ARG continuation). */
+AS_HIDDEN void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
+                        uint64_t size, uint64_t a2, uint64_t b2, uint64_t size2);
+
+/* ---- rec_writer.c ------------------------------------------------------- */
+enum as_req { AS_REQ_NONE = 0, AS_REQ_FLUSH, AS_REQ_CLOSE, AS_REQ_RESUME };
+AS_HIDDEN int as_writer_start(int64_t ppid);   /* open the file, start the thread */
+AS_HIDDEN void as_writer_request(int req);     /* synchronous hand-shake */
+AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
+AS_HIDDEN void as_writer_modules_changed(void);
+AS_HIDDEN uint64_t as_tracer_resident(void);
+AS_HIDDEN void *as_mem_alloc(void *ctx, size_t size);
+AS_HIDDEN void as_mem_free(void *ctx, void *p, size_t size);
+
+/* ---- rec_callsite.c ------------------------------------------------------ */
+AS_HIDDEN void as_callsite_init(void);         /* our own range + wrapper ranges */
+AS_HIDDEN uint64_t as_callsite_find(void);     /* first frame outside tracer/wrappers */
+AS_HIDDEN void as_callsite_emit_modules(as_writer_t *w);
+
+/* ---- options (rec_ring.c) ----------------------------------------------- */
+extern char as_g_prefix[4096] AS_HIDDEN;
+extern int as_g_nofollow AS_HIDDEN;
+extern int as_g_level AS_HIDDEN;
+
+#endif /* AS_REC_INTERNAL_H */

@@ -1,0 +1,445 @@
+/*
+ * tracer/rec_proc.c — everything around the heap calls: application memory
+ * (mmap, munmap, mremap, brk, sbrk), threads (pthread_create trampoline; exit
+ * via the pthread key destructor in rec_ring.c), processes (fork, the exec
+ * family, posix_spawn, _exit/_Exit, the library destructor for exit) and
+ * dlopen (the module map is captured again for --callsite).
+ *
+ * glibc's malloc reaches mmap/munmap/brk through internal aliases, not the
+ * PLT, so the mmap events seen here are the application's own (tested).
+ * The real functions are found with dlsym(RTLD_NEXT) at init; a hook that runs
+ * before that resolves on the spot (never from inside a heap hook).
+ *
+ * Process rules (issue 2 §3): a forked child starts its own file with its
+ * parent's pid in the header (pthread_atfork child handler: the child has only
+ * the forking thread, so the rings are reset and a fresh writer thread starts);
+ * exec first flushes and closes the file (a failed exec opens the next name);
+ * posix_spawn flushes; exit, _exit and _Exit flush and close. A vfork child
+ * shares our memory, so it is recognised (getpid() differs from ours) and left
+ * alone: closing the parent's file from there would be wrong.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tracer/rec_internal.h"
+
+#define AS_EXPORT __attribute__((visibility("default")))
+
+extern char **environ;
+
+AS_HIDDEN int (*as_real_pthread_create)(pthread_t *, const pthread_attr_t *,
+                                        void *(*)(void *), void *);
+AS_HIDDEN extern int (*as_real_malloc_trim)(size_t);
+static pid_t (*real_fork)(void);
+static void *(*real_dlopen)(const char *, int);
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execvp)(const char *, char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                               const posix_spawnattr_t *, char *const[], char *const[]);
+static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                                const posix_spawnattr_t *, char *const[], char *const[]);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+static int (*real_brk)(void *);
+static void *(*real_sbrk)(intptr_t);
+
+static void *resolve(const char *name)
+{
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    void *p = dlsym(RTLD_NEXT, name);
+    t->guard--;
+    return p;
+}
+
+#define REAL(var, name) (var ? var : (*(void **)&var = resolve(name), var))
+
+static void child_after_fork(void);
+
+AS_HIDDEN void as_proc_init(void)
+{
+    REAL(as_real_pthread_create, "pthread_create");
+    REAL(as_real_malloc_trim, "malloc_trim");
+    REAL(real_fork, "fork");
+    REAL(real_dlopen, "dlopen");
+    REAL(real_execve, "execve");
+    REAL(real_execvp, "execvp");
+    REAL(real_execvpe, "execvpe");
+    REAL(real_fexecve, "fexecve");
+    REAL(real_posix_spawn, "posix_spawn");
+    REAL(real_posix_spawnp, "posix_spawnp");
+    REAL(real_mmap, "mmap");
+    REAL(real_munmap, "munmap");
+    REAL(real_mremap, "mremap");
+    REAL(real_brk, "brk");
+    REAL(real_sbrk, "sbrk");
+    pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+static inline int tracing(as_thr_t *t)
+{
+    if (AS_LIKELY(as_g_state == AS_ST_ON && !t->guard))
+        return 1;
+    if (as_g_state == AS_ST_UNINIT && !t->guard) {
+        as_init();
+        return as_g_state == AS_ST_ON && !t->guard;
+    }
+    return 0;
+}
+
+/* ---- Application memory ------------------------------------------------------ */
+static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (real_mmap)
+        return real_mmap(addr, len, prot, flags, fd, off);
+    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    return (void *)r;
+}
+
+AS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    as_thr_t *t = &as_t_thr;
+    int on = tracing(t);
+    void *p = do_mmap(addr, len, prot, flags, fd, off);
+    if (on)
+        as_emit(t, AS_OP_MMAP, p == MAP_FAILED ? AS_RECF_FAILED : 0,
+                p == MAP_FAILED ? 0 : (uintptr_t)p, len,
+                (uint64_t)(uint32_t)prot | (uint64_t)(uint32_t)flags << 32);
+    return p;
+}
+
+AS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+/* Logged before the real call, like free: the range may be mapped again by
+ * another thread as soon as it is gone. */
+AS_EXPORT int munmap(void *addr, size_t len)
+{
+    as_thr_t *t = &as_t_thr;
+    if (tracing(t))
+        as_emit(t, AS_OP_MUNMAP, 0, 0, (uintptr_t)addr, len);
+    if (real_munmap)
+        return real_munmap(addr, len);
+    return (int)syscall(SYS_munmap, addr, len);
+}
+
+AS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    as_thr_t *t = &as_t_thr;
+    int on = tracing(t);
+    void *naddr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        naddr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *p;
+    if (REAL(real_mremap, "mremap"))
+        p = real_mremap(old, old_len, new_len, flags, naddr);
+    else
+        p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, naddr);
+    if (on)
+        as_emit2(t, AS_OP_MREMAP, p == MAP_FAILED ? AS_RECF_FAILED : 0,
+                 p == MAP_FAILED ? 0 : (uintptr_t)p, (uintptr_t)old, new_len,
+                 old_len, 0, 0);
+    return p;
+}
+
+AS_EXPORT int brk(void *addr)
+{
+    as_thr_t *t = &as_t_thr;
+    int on = tracing(t);
+    REAL(real_sbrk, "sbrk");
+    void *old = real_sbrk ? real_sbrk(0) : NULL;
+    int rc = REAL(real_brk, "brk") ? real_brk(addr) : -1;
+    if (on)
+        as_emit(t, AS_OP_BRK, rc ? AS_RECF_FAILED : 0, rc ? 0 : (uintptr_t)addr,
+                (uintptr_t)old, 0);
+    return rc;
+}
+
+AS_EXPORT void *sbrk(intptr_t incr)
+{
+    as_thr_t *t = &as_t_thr;
+    int on = tracing(t);
+    void *old = REAL(real_sbrk, "sbrk") ? real_sbrk(incr) : (void *)-1;
+    if (on) {
+        int bad = old == (void *)-1;
+        as_emit(t, AS_OP_SBRK, bad ? AS_RECF_FAILED : 0,
+                bad ? 0 : (uintptr_t)old + (uintptr_t)incr, (uint64_t)(int64_t)incr, 0);
+    }
+    return old;
+}
+
+/* ---- Threads ------------------------------------------------------------------- */
+AS_HIDDEN void as_ring_bind_thread(as_ring_t *r);
+
+static void *thread_trampoline(void *arg)
+{
+    as_ring_t *r = arg;
+    void *(*fn)(void *) = r->start_fn;
+    void *fa = r->start_arg;
+    as_ring_bind_thread(r);
+    as_thr_t *t = &as_t_thr;
+    if (as_g_state == AS_ST_ON)
+        as_emit(t, AS_OP_THREAD_START, 0, 0, 0, 0);
+    return fn(fa);
+}
+
+AS_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
+                             void *(*fn)(void *), void *arg)
+{
+    as_thr_t *t = &as_t_thr;
+    if (!REAL(as_real_pthread_create, "pthread_create"))
+        return EAGAIN;
+    if (!tracing(t))
+        return as_real_pthread_create(th, attr, fn, arg);
+    t->guard++;
+    as_ring_t *r = as_ring_new();
+    t->guard--;
+    if (!r)
+        return as_real_pthread_create(th, attr, fn, arg);
+    r->start_fn = fn;
+    r->start_arg = arg;
+    /* From now on seqs come from a locked xadd: set before the thread exists. */
+    __atomic_store_n(&as_g_multi, 1, __ATOMIC_SEQ_CST);
+    int rc = as_real_pthread_create(th, attr, thread_trampoline, r);
+    if (rc != 0)
+        atomic_store(&r->state, AS_RING_FREE);
+    return rc;
+}
+
+/* ---- Processes -------------------------------------------------------------------- */
+static void child_after_fork(void)
+{
+    if (as_g_state != AS_ST_ON)
+        return;
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    pid_t parent = as_g_pid;
+    as_g_pid = getpid();
+    as_writer_abandon();
+    as_rings_reset_after_fork(t->ring);
+    if (!t->ring)
+        atomic_store(&as_g_nthreads, 0);
+    if (as_g_nofollow || as_writer_start(parent) != 0)
+        __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    t->guard--;
+}
+
+AS_EXPORT pid_t fork(void)
+{
+    as_thr_t *t = &as_t_thr;
+    int on = tracing(t);
+    pid_t parent = getpid();
+    if (!REAL(real_fork, "fork")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t r = real_fork();
+    if (r > 0 && on)
+        as_emit(t, AS_OP_FORK, 0, (uint64_t)r, 0, 0);
+    else if (r == 0 && as_g_state == AS_ST_ON && !t->guard)
+        as_emit(t, AS_OP_FORK, 0, 0, (uint64_t)parent, 0);
+    else if (r < 0 && on)
+        as_emit(t, AS_OP_FORK, AS_RECF_FAILED, 0, 0, 0);
+    return r;
+}
+
+/* Our own process (not a vfork child sharing our memory) and traced. */
+static int own_and_on(void)
+{
+    return as_g_state == AS_ST_ON && !as_t_thr.guard && getpid() == as_g_pid;
+}
+
+static int before_exec(void)
+{
+    if (as_g_state == AS_ST_UNINIT)
+        as_init();
+    if (!own_and_on())
+        return 0;
+    as_thr_t *t = &as_t_thr;
+    as_emit(t, AS_OP_EXEC, 0, 0, 0, 0);
+    t->guard++;
+    as_writer_request(AS_REQ_CLOSE);
+    t->guard--;
+    return 1;
+}
+
+/* The exec failed: this image goes on, in the next file name. */
+static void after_failed_exec(int flushed)
+{
+    if (!flushed)
+        return;
+    int e = errno;
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    as_writer_request(AS_REQ_RESUME);
+    t->guard--;
+    errno = e;
+}
+
+AS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    int f = before_exec();
+    int rc = REAL(real_execve, "execve") ? real_execve(path, argv, envp) : -1;
+    after_failed_exec(f);
+    return rc;
+}
+
+AS_EXPORT int execv(const char *path, char *const argv[])
+{
+    return execve(path, argv, environ);
+}
+
+AS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    int f = before_exec();
+    int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, envp) : -1;
+    after_failed_exec(f);
+    return rc;
+}
+
+AS_EXPORT int execvp(const char *file, char *const argv[])
+{
+    int f = before_exec();
+    int rc = REAL(real_execvp, "execvp") ? real_execvp(file, argv) : -1;
+    after_failed_exec(f);
+    return rc;
+}
+
+AS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    int f = before_exec();
+    int rc = REAL(real_fexecve, "fexecve") ? real_fexecve(fd, argv, envp) : -1;
+    after_failed_exec(f);
+    return rc;
+}
+
+/* execl, execle, execlp: collect the arguments on the stack (no malloc). */
+#define COLLECT_ARGS(arg0, envp_out)                                  \
+    va_list ap;                                                       \
+    size_t n = 1;                                                     \
+    va_start(ap, arg0);                                               \
+    while (va_arg(ap, char *))                                        \
+        n++;                                                          \
+    va_end(ap);                                                       \
+    char *argv[n + 1];                                                \
+    argv[0] = (char *)arg0;                                           \
+    va_start(ap, arg0);                                               \
+    for (size_t i = 1; i <= n; i++)                                   \
+        argv[i] = va_arg(ap, char *);                                 \
+    envp_out;                                                         \
+    va_end(ap)
+
+AS_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, (void)0);
+    return execve(path, argv, environ);
+}
+
+AS_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, (void)0);
+    return execvp(file, argv);
+}
+
+AS_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char **envp;
+    COLLECT_ARGS(arg, envp = va_arg(ap, char **));
+    return execve(path, argv, envp);
+}
+
+/* posix_spawn: the child is a new process with its own file; flush ours so the
+ * files read in order. */
+static void before_spawn(void)
+{
+    if (as_g_state == AS_ST_UNINIT)
+        as_init();
+    if (!own_and_on())
+        return;
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    as_writer_request(AS_REQ_FLUSH);
+    t->guard--;
+}
+
+AS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    before_spawn();
+    if (!REAL(real_posix_spawn, "posix_spawn"))
+        return ENOSYS;
+    return real_posix_spawn(pid, path, fa, at, argv, envp);
+}
+
+AS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    before_spawn();
+    if (!REAL(real_posix_spawnp, "posix_spawnp"))
+        return ENOSYS;
+    return real_posix_spawnp(pid, file, fa, at, argv, envp);
+}
+
+/* Ends tracing for good: everything published is written and the file closed
+ * as complete. Later calls (other threads still running, later destructors)
+ * pass straight through. */
+static void as_fini(void)
+{
+    if (!own_and_on())
+        return;
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    as_writer_request(AS_REQ_CLOSE);
+    __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    t->guard--;
+}
+
+/* exit(): our destructor runs after the program's own (it was initialised
+ * before the executable, so it is finalised after it). */
+__attribute__((destructor)) static void as_dtor(void) { as_fini(); }
+
+AS_EXPORT void _exit(int status)
+{
+    as_fini();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+AS_EXPORT void _Exit(int status)
+{
+    as_fini();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+/* ---- dlopen --------------------------------------------------------------------- */
+AS_EXPORT void *dlopen(const char *file, int mode)
+{
+    if (!REAL(real_dlopen, "dlopen"))
+        return NULL;
+    void *h = real_dlopen(file, mode);
+    if (h && as_g_callsite && as_g_state == AS_ST_ON && !as_t_thr.guard) {
+        as_thr_t *t = &as_t_thr;
+        t->guard++;
+        as_callsite_init();          /* wrappers may live in the new object */
+        t->guard--;
+        as_writer_modules_changed();
+    }
+    return h;
+}

@@ -1,0 +1,366 @@
+/*
+ * tracer/rec_ring.c — initialisation, options and the per-thread rings of
+ * liballocsim-record.so.
+ *
+ * Each program thread appends 32-byte as_rec_t records to its own ring (an
+ * mmap'd SPSC buffer, never malloc'd) and never blocks unless its ring is full;
+ * the writer thread (rec_writer.c) drains the rings. The global order is a
+ * 64-bit sequence number taken after the real call for allocations and before
+ * it for frees (DESIGN.md "Ordering"): a plain xadd while the process has one
+ * thread, a locked one after the first pthread_create.
+ *
+ * Environment read at start (set by `allocsim record`, see its --help):
+ *   ALLOCSIM_PREFIX  trace files are PREFIX.<pid>.ast (default allocsim.<prog>)
+ *   ALLOCSIM_OPTS    comma list: callsite, nofollow, level=N (zstd level)
+ * A process with AT_SECURE (set-uid, set-gid, capabilities) is never traced.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/rec_internal.h"
+
+__thread as_thr_t as_t_thr __attribute__((tls_model("initial-exec")));
+int as_g_state;
+int as_g_multi;
+int as_g_callsite;
+uint64_t as_g_seq = 1;            /* seq 0 is never used: a 0 seq_op means "empty" */
+as_ring_t *_Atomic as_g_rings;
+_Atomic uint32_t as_g_nthreads;
+pid_t as_g_pid;
+char as_g_prefix[4096];
+int as_g_nofollow;
+int as_g_level = 3;
+
+/* ---- Small system helpers (no libc state, usable anywhere) ---------------- */
+void *as_sys_mmap(size_t len)
+{
+    void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void as_sys_munmap(void *p, size_t len) { syscall(SYS_munmap, p, len); }
+
+uint64_t as_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One line on stderr with write(2): "allocsim: a b c". */
+void as_say(const char *a, const char *b, const char *c)
+{
+    char buf[1024];
+    size_t n = 0;
+    const char *parts[] = {"allocsim: ", a, b, c, "\n"};
+    for (size_t i = 0; i < 5; i++)
+        for (const char *p = parts[i]; p && *p && n < sizeof buf - 1; p++)
+            buf[n++] = *p;
+    if (buf[n - 1] != '\n')
+        buf[n++] = '\n';
+    int e = errno;
+    ssize_t w = write(2, buf, n);
+    (void)w;
+    errno = e;
+}
+
+/* ---- Rings ---------------------------------------------------------------- */
+static pthread_key_t g_key;
+static int g_key_ok;
+
+/* Runs at thread exit (pthread key destructor): THREAD_EXIT is the thread's
+ * last record. The ring stays attached, so a later key destructor's frees
+ * still land in order; the writer recycles the ring only after it has been
+ * dead and empty for a second. */
+static void thread_dtor(void *arg)
+{
+    as_thr_t *t = &as_t_thr;
+    as_ring_t *r = arg;
+    if (t->ring != r || t->exited)
+        return;
+    t->exited = 1;
+    if (as_g_state == AS_ST_ON)
+        as_emit(t, AS_OP_THREAD_EXIT, 0, 0, 0, 0);
+    __atomic_store_n(&r->state, AS_RING_DEAD, __ATOMIC_RELEASE);
+}
+
+as_ring_t *as_ring_new(void)
+{
+    as_ring_t *r;
+    for (r = atomic_load(&as_g_rings); r; r = r->next) {
+        int expect = AS_RING_FREE;
+        if (atomic_compare_exchange_strong(&r->state, &expect, AS_RING_LIVE))
+            break;
+    }
+    if (!r) {
+        r = as_sys_mmap(sizeof *r);
+        if (!r)
+            return NULL;
+        atomic_store(&r->state, AS_RING_LIVE);
+        as_ring_t *head = atomic_load(&as_g_rings);
+        do
+            r->next = head;
+        while (!atomic_compare_exchange_weak(&as_g_rings, &head, r));
+    }
+    r->limit = atomic_load(&r->tail) + AS_RING_CAP;
+    r->reserve = atomic_load(&r->tail);
+    r->dead_ns = 0;
+    r->start_fn = NULL;
+    r->start_arg = NULL;
+    r->thread = atomic_fetch_add(&as_g_nthreads, 1);
+    return r;
+}
+
+/* A thread we did not see start (created before our init, or by clone):
+ * give it a ring on its first event. */
+as_ring_t *as_ring_attach(as_thr_t *t)
+{
+    if (t->exited && t->ring)
+        return t->ring;
+    t->guard++;
+    as_ring_t *r = as_ring_new();
+    if (r) {
+        if (r->thread > 0)
+            __atomic_store_n(&as_g_multi, 1, __ATOMIC_SEQ_CST);
+        t->ring = r;
+        if (g_key_ok)
+            pthread_setspecific(g_key, r);
+    }
+    t->guard--;
+    return r;
+}
+
+/* The ring is full: wait for the writer (never drop, never change what the
+ * program does). If tracing has stopped nobody reads the ring any more, so the
+ * slot may simply be overwritten. */
+void as_ring_wait(as_ring_t *r, uint64_t h)
+{
+    int e = errno;
+    for (unsigned spins = 0;; spins++) {
+        uint64_t lim = atomic_load_explicit(&r->tail, memory_order_acquire) + AS_RING_CAP;
+        if (h < lim || as_g_state != AS_ST_ON) {
+            if (lim > r->limit)
+                r->limit = lim;
+            break;
+        }
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    errno = e;
+}
+
+/* In a fork child: every ring's unread records belong to the parent's trace
+ * (its writer drains them); the child keeps only the forking thread's ring,
+ * as thread 0 of a fresh numbering. */
+void as_rings_reset_after_fork(as_ring_t *keep)
+{
+    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
+        uint64_t tail = atomic_load(&r->tail);
+        uint64_t end = r->reserve;
+        if (end > tail + AS_RING_CAP)
+            end = tail + AS_RING_CAP;
+        for (uint64_t i = tail; i < end; i++)
+            r->slot[i & AS_RING_MASK].seq_op = 0;
+        atomic_store(&r->tail, r->reserve);
+        r->limit = r->reserve + AS_RING_CAP;
+        r->dead_ns = 0;
+        atomic_store(&r->state, r == keep ? AS_RING_LIVE : AS_RING_FREE);
+    }
+    atomic_store(&as_g_nthreads, 1);
+    if (keep)
+        keep->thread = 0;
+    as_g_multi = 0;
+}
+
+/* ---- Emitting several records with one seq -------------------------------- */
+void as_emit_callsite(as_thr_t *t, as_ring_t *r, unsigned op, unsigned fl,
+                      uint64_t a, uint64_t b, uint64_t size)
+{
+    t->guard++;
+    uint64_t cs = as_callsite_find();
+    t->guard--;
+    uint64_t h = as_local_xadd(&r->reserve, 2);
+    as_rec_t *s0 = as_ring_slot(r, h);
+    as_rec_t *s1 = as_ring_slot(r, h + 1);
+    uint64_t seq = as_next_seq(1);
+    s0->a = cs;
+    s0->b = 0;
+    s0->size = 0;
+    s1->a = a;
+    s1->b = b;
+    s1->size = size;
+    as_publish(s0, as_rec_pack(seq, AS_REC_CALLSITE, 0));
+    as_publish(s1, as_rec_pack(seq, op, fl));
+}
+
+void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
+              uint64_t size, uint64_t a2, uint64_t b2, uint64_t size2)
+{
+    as_ring_t *r = t->ring;
+    if (!r && !(r = as_ring_attach(t)))
+        return;
+    uint64_t cs = 0;
+    unsigned n = 2;
+    if (as_g_callsite) {
+        t->guard++;
+        cs = as_callsite_find();
+        t->guard--;
+        n = 3;
+    }
+    uint64_t h = as_local_xadd(&r->reserve, n);
+    as_rec_t *s[3];
+    for (unsigned i = 0; i < n; i++)
+        s[i] = as_ring_slot(r, h + i);
+    uint64_t seq = as_next_seq(1);
+    unsigned k = 0;
+    if (n == 3) {
+        s[0]->a = cs;
+        s[0]->b = s[0]->size = 0;
+        k = 1;
+    }
+    s[k]->a = a;
+    s[k]->b = b;
+    s[k]->size = size;
+    s[k + 1]->a = a2;
+    s[k + 1]->b = b2;
+    s[k + 1]->size = size2;
+    if (n == 3)
+        as_publish(s[0], as_rec_pack(seq, AS_REC_CALLSITE, 0));
+    as_publish(s[k], as_rec_pack(seq, op, fl));
+    as_publish(s[k + 1], as_rec_pack(seq, AS_REC_ARG, 0));
+}
+
+/* ---- Options ---------------------------------------------------------------- */
+static void parse_opts(const char *s)
+{
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 8 && !strncmp(s, "callsite", 8))
+            as_g_callsite = 1;
+        else if (n == 8 && !strncmp(s, "nofollow", 8))
+            as_g_nofollow = 1;
+        else if (n > 6 && !strncmp(s, "level=", 6))
+            as_g_level = atoi(s + 6);
+        s = e ? e + 1 : NULL;
+    }
+}
+
+static void default_prefix(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *base = "prog";
+    if (n > 0) {
+        exe[n] = '\0';
+        char *sl = strrchr(exe, '/');
+        base = sl ? sl + 1 : exe;
+    }
+    size_t k = 0;
+    for (const char *p = "allocsim."; *p; p++)
+        as_g_prefix[k++] = *p;
+    for (const char *p = base; *p && k < sizeof as_g_prefix - 1; p++)
+        as_g_prefix[k++] = *p;
+    as_g_prefix[k] = '\0';
+}
+
+/* --no-follow: children must not load us. Remove our own entry from
+ * LD_PRELOAD (others stay); this is the one visible change the option makes. */
+static void drop_self_from_preload(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    if (!pre)
+        return;
+    char out[4096];
+    size_t k = 0;
+    const char *s = pre;
+    while (*s) {
+        while (*s == ' ' || *s == ':')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != ':')
+            e++;
+        size_t n = (size_t)(e - s);
+        int self = memmem(s, n, "liballocsim-record", 18) != NULL;
+        if (n && !self && k + n + 2 < sizeof out) {
+            if (k)
+                out[k++] = ':';
+            memcpy(out + k, s, n);
+            k += n;
+        }
+        s = e;
+    }
+    out[k] = '\0';
+    if (k)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+AS_HIDDEN void as_proc_init(void);    /* rec_proc.c */
+
+void as_init(void)
+{
+    static int once;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+        return;   /* another thread initialises; its hooks pass through meanwhile */
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    if (getauxval(AT_SECURE)) {
+        __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+        t->guard--;
+        return;
+    }
+    const char *pfx = getenv("ALLOCSIM_PREFIX");
+    if (pfx && *pfx && strlen(pfx) < sizeof as_g_prefix)
+        strcpy(as_g_prefix, pfx);
+    else
+        default_prefix();
+    parse_opts(getenv("ALLOCSIM_OPTS"));
+    if (as_g_nofollow)
+        drop_self_from_preload();
+    as_g_pid = getpid();
+    g_key_ok = pthread_key_create(&g_key, thread_dtor) == 0;
+    as_proc_init();
+    if (as_g_callsite)
+        as_callsite_init();
+    t->ring = as_ring_new();
+    if (t->ring && g_key_ok)
+        pthread_setspecific(g_key, t->ring);
+    if (!t->ring || as_writer_start(getppid()) != 0) {
+        __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+        t->guard--;
+        return;
+    }
+    __atomic_store_n(&as_g_state, AS_ST_ON, __ATOMIC_RELEASE);
+    t->guard--;
+}
+
+/* pthread_create trampoline support (rec_proc.c). */
+AS_HIDDEN void as_ring_bind_thread(as_ring_t *r)
+{
+    as_thr_t *t = &as_t_thr;
+    t->ring = r;
+    t->exited = 0;
+    if (g_key_ok)
+        pthread_setspecific(g_key, r);
+}
+
+__attribute__((constructor(101))) static void as_ctor(void)
+{
+    if (as_g_state == AS_ST_UNINIT)
+        as_init();
+}

@@ -1,0 +1,576 @@
+/*
+ * tracer/rec_writer.c — the writer thread of liballocsim-record.so and the
+ * trace file's life cycle.
+ *
+ * The writer thread (all signals blocked, started at init) polls every ring,
+ * merges the records in global seq order and feeds as_writer_add (replay/
+ * trace.h). A record with seq s is emitted only once no thread can still
+ * publish a smaller seq: with several threads, only seqs below the counter read
+ * at the start of the previous round (a hook publishes within nanoseconds of
+ * taking its seq, a round is >= 200 us); a record that still arrives late is
+ * emitted anyway and counted. It also emits a time marker about every 1 ms (no
+ * hook reads a clock), a ground-truth sample every ~10 ms (RSS from
+ * /proc/self/statm, mallinfo2, the tracer's own resident bytes by mincore), and
+ * ends a chunk every ~100 ms so a SIGKILL loses at most that much.
+ *
+ * Files: PREFIX.<pid>.ast, created O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode
+ * 0600. A name already taken (an exec'd image of the same pid, whose previous
+ * image closed its own file before exec) moves on to PREFIX.<pid>.<n>.ast,
+ * n = 1, 2, ... A write error (disk full, file size limit) stops tracing: one
+ * line on stderr, the file is closed as incomplete with the reason, and the
+ * program runs on untraced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/rec_internal.h"
+
+AS_HIDDEN extern int (*as_real_pthread_create)(pthread_t *, const pthread_attr_t *,
+                                                void *(*)(void *), void *);
+
+static as_writer_t *g_w;
+static int g_fd = -1;
+static char g_path[4200];
+static int64_t g_ppid;
+static uint64_t g_t0;              /* CLOCK_MONOTONIC at trace start */
+static int g_running;              /* the writer thread exists in this process */
+static _Atomic int g_req;
+static _Atomic unsigned g_ack;
+static _Atomic int g_modules_dirty;
+static uint64_t g_late;            /* records that arrived after a larger seq */
+static uint64_t g_last_seq;        /* largest seq handed to as_writer_add */
+static uint64_t g_added;           /* records since the last flush */
+
+/* ---- The writer's memory: mmap only, tracked for the resident figure ------ */
+#define AS_MAPS_MAX 1024
+static struct { void *p; size_t len; } g_maps[AS_MAPS_MAX];
+static unsigned g_nmaps;
+
+static size_t page_round(size_t n)
+{
+    size_t pg = (size_t)getpagesize();
+    return (n + pg - 1) & ~(pg - 1);
+}
+
+void *as_mem_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    size_t len = page_round(size ? size : 1);
+    void *p = as_sys_mmap(len);
+    if (p && g_nmaps < AS_MAPS_MAX) {
+        g_maps[g_nmaps].p = p;
+        g_maps[g_nmaps].len = len;
+        g_nmaps++;
+    }
+    return p;
+}
+
+void as_mem_free(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    if (!p)
+        return;
+    size_t len = page_round(size ? size : 1);
+    for (unsigned i = 0; i < g_nmaps; i++) {
+        if (g_maps[i].p == p) {
+            len = g_maps[i].len;
+            g_maps[i] = g_maps[--g_nmaps];
+            break;
+        }
+    }
+    as_sys_munmap(p, len);
+}
+
+static const as_mem_t g_mem = {as_mem_alloc, as_mem_free, NULL};
+
+static uint64_t resident_of(void *p, size_t len)
+{
+    static unsigned char vec[4096];
+    size_t pg = (size_t)getpagesize();
+    uint64_t n = 0;
+    uintptr_t a = (uintptr_t)p & ~(pg - 1);
+    uintptr_t end = (uintptr_t)p + len;
+    while (a < end) {
+        size_t pages = (end - a + pg - 1) / pg;
+        if (pages > sizeof vec)
+            pages = sizeof vec;
+        if (mincore((void *)a, pages * pg, vec) == 0)
+            for (size_t i = 0; i < pages; i++)
+                n += vec[i] & 1;
+        a += pages * pg;
+    }
+    return n * pg;
+}
+
+uint64_t as_tracer_resident(void)
+{
+    uint64_t n = 0;
+    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next)
+        n += resident_of(r, sizeof *r);
+    for (unsigned i = 0; i < g_nmaps; i++)
+        n += resident_of(g_maps[i].p, g_maps[i].len);
+    return n;
+}
+
+/* ---- File creation --------------------------------------------------------- */
+static char *put_u(char *o, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+static int open_trace(void)
+{
+    for (unsigned n = 0; n < 1000; n++) {
+        char *o = g_path;
+        size_t plen = strlen(as_g_prefix);
+        memcpy(o, as_g_prefix, plen);
+        o += plen;
+        *o++ = '.';
+        o = put_u(o, (uint64_t)as_g_pid);
+        if (n) {
+            *o++ = '.';
+            o = put_u(o, n);
+        }
+        memcpy(o, AS_TRACE_EXT, sizeof AS_TRACE_EXT);
+        int fd = open(g_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+static char g_exe[4096];
+static char *g_argv;               /* /proc/self/cmdline, mmap'd */
+static size_t g_argv_len;
+
+static void read_cmdline(void)
+{
+    if (!g_argv)
+        g_argv = as_sys_mmap(1 << 20);
+    g_argv_len = 0;
+    if (!g_argv)
+        return;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n;
+    while (g_argv_len < (1 << 20) - 1 &&
+           (n = read(fd, g_argv + g_argv_len, (1 << 20) - 1 - g_argv_len)) > 0)
+        g_argv_len += (size_t)n;
+    close(fd);
+}
+
+/* Opens the next file and its as_writer. 0 on success; on failure says why on
+ * stderr (once) and returns -1: the caller stops tracing. */
+static int open_writer(void)
+{
+    int fd = open_trace();
+    if (fd < 0) {
+        char buf[200], why[256] = ": ";
+        const char *e = strerror_r(errno, buf, sizeof buf);
+        strncat(why, e ? e : "error", sizeof why - 3);
+        as_say("tracing stopped (the program runs on untraced): cannot create ",
+               g_path, why);
+        return -1;
+    }
+    ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
+    g_exe[n > 0 ? n : 0] = '\0';
+    read_cmdline();
+    cpu_set_t cs;
+    CPU_ZERO(&cs);
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    as_header_t h = {
+        .version = AS_TRACE_VERSION,
+        .page_size = (uint32_t)getpagesize(),
+        .ncpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? (uint32_t)CPU_COUNT(&cs) : 0,
+        .tracer_options = as_g_callsite ? AS_OPT_CALLSITE : 0,
+        .pid = as_g_pid,
+        .ppid = g_ppid,
+        .start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec,
+        .exe = g_exe,
+        .argv = g_argv ? g_argv : "",
+        .argv_len = g_argv_len,
+        .libc_version = gnu_get_libc_version(),
+        .python_version = NULL,
+    };
+    as_err_t err = AS_OK;
+    g_w = as_writer_create(fd, &h, &g_mem, as_g_level, &err);
+    if (!g_w) {
+        as_say("tracing stopped (the program runs on untraced): ", g_path,
+               err == AS_ERR_NOSPACE ? ": no space left on device" : ": cannot write the header");
+        close(fd);
+        return -1;
+    }
+    g_fd = fd;
+    g_t0 = as_now_ns();
+    g_last_seq = 0;
+    g_added = 0;
+    if (as_g_callsite)
+        as_callsite_emit_modules(g_w);
+    return 0;
+}
+
+/* A write failed: one line, mark the file incomplete, stop tracing. */
+static void stop_tracing(as_err_t err)
+{
+    char msg[160] = ": ";
+    strncat(msg, as_strerror(err), sizeof msg - 40);
+    strcat(msg, "; the program runs on untraced, the file is marked incomplete");
+    as_say("tracing stopped: ", g_path, msg);
+    __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    as_writer_close(g_w, err == AS_OK ? AS_ERR_IO : err);
+    g_w = NULL;
+    if (g_fd >= 0)
+        close(g_fd);
+    g_fd = -1;
+}
+
+/* ---- Markers (time, samples) wait for their place in seq order ------------- */
+#define AS_MARKS 64
+static struct mark {
+    uint64_t seq;
+    int is_sample;
+    uint64_t t;
+    as_sample_t s;
+} g_marks[AS_MARKS];
+static unsigned g_mhead, g_mcount;
+
+static void push_mark(uint64_t seq, int is_sample, uint64_t t, const as_sample_t *s)
+{
+    if (g_mcount == AS_MARKS)
+        return;   /* the writer is far behind; drop a marker, never an event */
+    struct mark *m = &g_marks[(g_mhead + g_mcount) % AS_MARKS];
+    m->seq = seq;
+    m->is_sample = is_sample;
+    m->t = t;
+    if (s)
+        m->s = *s;
+    g_mcount++;
+}
+
+/* Emit markers whose seq is <= upto; 0 or an error. */
+static as_err_t flush_marks(uint64_t upto)
+{
+    while (g_mcount && g_marks[g_mhead].seq <= upto) {
+        struct mark *m = &g_marks[g_mhead];
+        uint64_t seq = m->seq < g_last_seq ? g_last_seq : m->seq;
+        as_err_t e = m->is_sample ? as_writer_sample(g_w, seq, &m->s)
+                                  : as_writer_time(g_w, seq, m->t);
+        if (e)
+            return e;
+        g_mhead = (g_mhead + 1) % AS_MARKS;
+        g_mcount--;
+    }
+    return AS_OK;
+}
+
+static void take_sample(as_sample_t *s)
+{
+    memset(s, 0, sizeof *s);
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[128];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            const char *p = buf;
+            while (*p && *p != ' ')
+                p++;
+            uint64_t v = 0;
+            while (*p == ' ')
+                p++;
+            while (*p >= '0' && *p <= '9')
+                v = v * 10 + (uint64_t)(*p++ - '0');
+            s->rss = v * (uint64_t)getpagesize();
+        }
+    }
+    struct mallinfo2 mi = mallinfo2();
+    s->arena = mi.arena;
+    s->hblkhd = mi.hblkhd;
+    s->uordblks = mi.uordblks;
+    s->fordblks = mi.fordblks;
+    s->tracer_rss = as_tracer_resident();
+}
+
+/* ---- Draining the rings ------------------------------------------------------ */
+static inline uint64_t peek(as_ring_t *r)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    return __atomic_load_n(&r->slot[t & AS_RING_MASK].seq_op, __ATOMIC_ACQUIRE);
+}
+
+/* Emits every published record with seq < bound, merged across rings. Returns
+ * the number emitted, or -1 after an error stopped tracing. */
+static long drain(uint64_t bound)
+{
+    long total = 0;
+    for (;;) {
+        as_ring_t *best = NULL;
+        uint64_t bseq = bound, second = UINT64_MAX;
+        for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
+            uint64_t so = peek(r);
+            if (!so)
+                continue;
+            uint64_t s = so >> 16;
+            if (s < bseq) {
+                if (best && bseq < second)
+                    second = bseq;
+                best = r;
+                bseq = s;
+            } else if (s < second) {
+                second = s;
+            }
+        }
+        if (!best)
+            return total;
+        uint64_t stop = second < bound ? second : bound;
+        /* a run from one ring: every record below the other rings' heads
+         * (with one thread, the whole ring in one tight loop) */
+        uint64_t t = atomic_load_explicit(&best->tail, memory_order_relaxed);
+        for (;;) {
+            as_rec_t *slot = &best->slot[t & AS_RING_MASK];
+            uint64_t so = __atomic_load_n(&slot->seq_op, __ATOMIC_ACQUIRE);
+            if (!so)
+                break;
+            uint64_t s = so >> 16;
+            if (s >= stop && total)
+                break;
+            as_rec_t rec = {so, slot->a, slot->b, slot->size};
+            __atomic_store_n(&slot->seq_op, 0, __ATOMIC_RELAXED);
+            t++;
+            atomic_store_explicit(&best->tail, t, memory_order_release);
+            if (s < g_last_seq)
+                g_late++;
+            else
+                g_last_seq = s;
+            as_err_t e = g_mcount ? flush_marks(s) : AS_OK;
+            if (!e)
+                e = as_writer_add(g_w, best->thread, &rec);
+            if (e) {
+                stop_tracing(e);
+                return -1;
+            }
+            total++;
+            g_added++;
+            if (s >= stop)
+                break;
+        }
+    }
+}
+
+/* Discard what is left in the rings (tracing stopped). */
+static void discard_all(void)
+{
+    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
+        uint64_t t = atomic_load(&r->tail);
+        while (peek(r)) {
+            r->slot[t & AS_RING_MASK].seq_op = 0;
+            atomic_store(&r->tail, ++t);
+        }
+    }
+}
+
+/* Rings of threads that exited, drained and dead for a second, are reused. */
+static void recycle_rings(uint64_t now)
+{
+    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
+        if (atomic_load(&r->state) != AS_RING_DEAD || peek(r))
+            continue;
+        if (!r->dead_ns)
+            r->dead_ns = now;
+        else if (now - r->dead_ns > 1000000000u)
+            atomic_store(&r->state, AS_RING_FREE);
+    }
+}
+
+/* Everything published so far, then the chunk: before exec, posix_spawn,
+ * exit. */
+static void final_drain(void)
+{
+    if (!g_w)
+        return;
+    if (drain(UINT64_MAX) < 0)
+        return;
+    as_err_t e = flush_marks(UINT64_MAX);
+    if (!e)
+        e = as_writer_flush(g_w);
+    if (e)
+        stop_tracing(e);
+}
+
+static void close_file(void)
+{
+    if (!g_w)
+        return;
+    as_err_t e = as_writer_close(g_w, AS_OK);
+    g_w = NULL;
+    close(g_fd);
+    g_fd = -1;
+    if (e)
+        as_say("tracing stopped: ", g_path, ": could not finish the file");
+}
+
+static void ack(void)
+{
+    atomic_store(&g_req, AS_REQ_NONE);
+    atomic_fetch_add(&g_ack, 1);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    as_t_thr.guard = 1;          /* nothing this thread does is traced */
+    uint64_t prev_c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
+    uint64_t last_time = 0, last_time_seq = 0, last_sample = 0, last_flush = as_now_ns();
+    for (;;) {
+        int req = atomic_load(&g_req);
+        if (req == AS_REQ_FLUSH) {
+            final_drain();
+            ack();
+        } else if (req == AS_REQ_CLOSE) {
+            final_drain();
+            close_file();
+            ack();
+        } else if (req == AS_REQ_RESUME) {
+            if (!g_w && open_writer() != 0)
+                __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+            prev_c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
+            ack();
+        }
+        uint64_t now = as_now_ns();
+        if (!g_w) {
+            if (as_g_state == AS_ST_OFF)
+                discard_all();
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        uint64_t c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
+        if (now - last_time >= 1000000u && c != last_time_seq) {
+            push_mark(c, 0, now - g_t0, NULL);
+            last_time = now;
+            last_time_seq = c;
+        }
+        if (now - last_sample >= 10000000u) {
+            as_sample_t s;
+            take_sample(&s);
+            push_mark(c, 1, 0, &s);
+            last_sample = now;
+            recycle_rings(now);
+        }
+        int multi = __atomic_load_n(&as_g_multi, __ATOMIC_ACQUIRE);
+        long n = drain(multi ? prev_c : UINT64_MAX);
+        if (n < 0)
+            continue;
+        prev_c = c;
+        as_err_t e = flush_marks(multi ? prev_c : g_last_seq + 1);
+        if (!e && atomic_exchange(&g_modules_dirty, 0))
+            as_callsite_emit_modules(g_w);
+        if (!e && now - last_flush >= 100000000u) {
+            if (g_added)
+                e = as_writer_flush(g_w);
+            g_added = 0;
+            last_flush = now;
+        }
+        if (e) {
+            stop_tracing(e);
+            continue;
+        }
+        if (n == 0) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* Opens the file and starts the writer thread (in init, and in a fork child).
+ * The caller holds the recursion guard. */
+int as_writer_start(int64_t ppid)
+{
+    g_ppid = ppid;
+    g_running = 0;
+    atomic_store(&g_req, AS_REQ_NONE);
+    g_mhead = g_mcount = 0;
+    g_late = 0;
+    if (open_writer() != 0)
+        return -1;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 1u << 20);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int rc = as_real_pthread_create(&th, &attr, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        as_say("tracing stopped (the program runs on untraced): ", g_path,
+               ": cannot start the writer thread");
+        as_writer_close(g_w, AS_ERR_NOMEM);
+        g_w = NULL;
+        close(g_fd);
+        g_fd = -1;
+        return -1;
+    }
+    g_running = 1;
+    return 0;
+}
+
+/* Synchronous hand-shake with the writer thread (exec, posix_spawn, exit). */
+void as_writer_request(int req)
+{
+    if (!g_running)
+        return;
+    int e = errno;
+    int none = AS_REQ_NONE;
+    while (!atomic_compare_exchange_weak(&g_req, &none, req)) {
+        none = AS_REQ_NONE;
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    unsigned a = atomic_load(&g_ack);
+    /* the writer may already have acked between the CAS and this load only if
+     * it handled our request: then g_req is NONE again */
+    while (atomic_load(&g_ack) == a && atomic_load(&g_req) == req) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    errno = e;
+}
+
+/* In a fork child: the parent's writer thread does not exist here; drop its
+ * writer (the memory is ours to unmap, the file is the parent's). */
+void as_writer_abandon(void)
+{
+    g_running = 0;
+    g_w = NULL;
+    if (g_fd >= 0)
+        close(g_fd);
+    g_fd = -1;
+    for (unsigned i = 0; i < g_nmaps; i++)
+        as_sys_munmap(g_maps[i].p, g_maps[i].len);
+    g_nmaps = 0;
+}
+
+void as_writer_modules_changed(void) { atomic_store(&g_modules_dirty, 1); }
