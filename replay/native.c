@@ -97,7 +97,7 @@ typedef struct builder {
     uint64_t cap_ids, max_id;
     uint64_t live, peak_live, peak_live_gidx;
     uint32_t live_threads, max_live_threads;
-    uint64_t unknown;
+    uint64_t unknown, failed;
     char *detail;
     size_t detail_len;
 } builder_t;
@@ -323,8 +323,10 @@ static as_native_err_t add_event(builder_t *b, uint64_t evi, const as_event_t *e
     as_np_op_t o = {.ev = evi, .op = (uint8_t)op, .size = e->size, .arg = e->arg,
                     .id = AS_NO_ID, .old_id = AS_NO_ID};
     int failed = (e->flags & AS_EVF_FAILED) != 0;
-    if (failed)
+    if (failed) {
         o.flags |= AS_NPF_FAILED;
+        b->failed++;
+    }
     if (op == AS_OP_MALLOPT)
         o.arg2 = (int32_t)e->arg2;
     if (control)
@@ -598,6 +600,7 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     res->threads = b.nslots;
     res->peak_live = b.peak_live;
     res->unknown_frees = b.unknown;
+    res->failed_calls = b.failed;
 
     int status = 0;
     if ((err = spawn_runner(opts, b.fd, res_fd, &status, detail, detail_len)))
@@ -625,6 +628,9 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     res->peak_rss = r.peak_rss;
     res->peak_mapped = r.peak_mapped;
     res->live_at_peak = r.live_at_peak;
+    res->rss_at_peak_live = r.rss_at_peak_live;
+    res->final_rss = r.final_rss;
+    res->final_live = r.final_live;
     res->peak_event = r.peak_event;
     res->seconds = r.seconds;
     res->baseline_rss = r.baseline_rss;

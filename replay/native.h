@@ -125,6 +125,7 @@ typedef struct as_np_result {
     uint64_t rss_at_peak_live;
     uint64_t peak_mapped;     /* growth of the virtual size (statm size) */
     uint64_t baseline_rss;    /* the runner's own resident bytes, subtracted */
+    uint64_t final_rss, final_live;   /* after the last position */
     uint64_t samples;         /* periodic samples taken */
     double   rss_sum, live_sum;   /* over periodic samples (J&W #1) */
     double   seconds;         /* replay wall time */
@@ -163,6 +164,9 @@ typedef struct as_native_result {
     uint64_t peak_live;
     uint64_t peak_mapped;
     uint64_t live_at_peak;
+    uint64_t rss_at_peak_live;
+    uint64_t final_rss, final_live;
+    uint64_t failed_calls;    /* calls that failed in the trace (replayed too) */
     double   fragmentation;   /* 1 - live_at_peak / peak_rss */
     double   jw[4];           /* Johnstone & Wilson #1..#4 */
     uint64_t peak_event;      /* trace event index at the peak */

@@ -675,6 +675,12 @@ int main(int argc, char **argv)
         pending_join = -1;
     }
     sample();   /* the end is a candidate peak too */
+    {
+        uint64_t fsize, fres;
+        statm(&fsize, &fres);
+        R.final_rss = fres > base_res ? (fres - base_res) * page : 0;
+        R.final_live = live;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     R.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     R.ops_done = done_pos;
