@@ -1,8 +1,298 @@
-/* tools/cmd_replay.c — placeholder until the 'replay' subcommand lands. */
+/*
+ * tools/cmd_replay.c — `allocsim replay`: every trace through every model
+ * instance (--model, --sweep), one decode per trace (replay/engine.h), results
+ * through the shared emitter (tools/report.h). Issue 3 §5; doc/REPLAY.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replay/engine.h"
 #include "tools/cli.h"
+#include "tools/report.h"
+
+#define MAX_INST 256
+#define SERIES_POINTS 4096
+
+static void usage(FILE *f)
+{
+    fputs("usage: allocsim replay TRACE... [--model SPEC]... [--sweep 'SPEC:key=v1,v2,...']...\n"
+          "                       [--touch all|first|none] [--format text|json|csv]\n"
+          "                       [--series FILE.csv [-f]] [-j N]\n\n"
+          "Replays each trace through allocator models and prints, per model and\n"
+          "parameters, the predicted peak RSS, peak live and mapped bytes, the\n"
+          "predicted process RSS (traces with ground-truth samples), fragmentation\n"
+          "and Johnstone & Wilson's measures. Each trace is decoded once for all models.\n\n"
+          "  --model SPEC     NAME or NAME:key=value,key=value (sizes take K/M/G);\n"
+          "                   repeatable. Default: every model with its defaults.\n"
+          "  --sweep SPEC     NAME:[fixed=v,...,]key=v1,v2,...: one instance per value\n"
+          "                   of the last key, e.g. 'mmap-threshold:mmap_threshold=64K,128K,1M'.\n"
+          "  --touch RULE     what the program writes in each block it allocates:\n"
+          "                   all (default: every byte), first (its first byte), none.\n"
+          "                   Nothing after calloc: the model counts calloc's own clearing.\n"
+          "  --format FMT     text (default, human sizes), json or csv (exact bytes).\n"
+          "  --series FILE    write every model's RSS/mapped/live time series as CSV\n"
+          "                   (at most 4096 points per model); -f to overwrite.\n"
+          "  -j N             worker threads (default: all cores).\n"
+          "  -f, --force      overwrite the --series file.\n"
+          "  -h, --help       this text.\n\n"
+          "models:\n", f);
+    for (size_t i = 0; as_models[i]; i++) {
+        const as_model_t *m = as_models[i];
+        fprintf(f, "  %-15s %s\n", m->name, m->summary);
+        for (int k = 0; m->params && m->params[k].name; k++) {
+            const as_param_def_t *d = &m->params[k];
+            fprintf(f, "      %-16s %s (default %lld)\n", d->name, d->doc ? d->doc : "",
+                    (long long)d->def);
+        }
+    }
+    fputs("\nJSON schema and how each metric is computed: doc/REPLAY.md.\n"
+          "Exit status: 0 ok, 2 usage or input error (damaged traces: results are\n"
+          "printed for what could be read, then the error).\n", f);
+}
+
+/* Expands one --sweep into instances. */
+static int expand_sweep(const char *sweep, as_instance_t *in, size_t *n)
+{
+    char err[1024];
+    const char *eq = strrchr(sweep, '=');
+    const char *colon = strchr(sweep, ':');
+    if (!colon || !eq || eq < colon)
+        return as_cli_error(NULL, "--sweep '%s': expected NAME:key=v1,v2,...", sweep);
+    /* The swept key starts after the last ',' or ':' before the last '='. */
+    const char *k = eq;
+    while (k > colon && k[-1] != ',' && k[-1] != ':')
+        k--;
+    size_t base_len = (size_t)(k - sweep);
+    const char *v = eq + 1;
+    size_t count = 0;
+    while (*v || count == 0) {
+        const char *comma = strchr(v, ',');
+        size_t vlen = comma ? (size_t)(comma - v) : strlen(v);
+        if (*n >= MAX_INST)
+            return as_cli_error(NULL, "too many model instances (at most %d)", MAX_INST);
+        char spec[1024];
+        int w = snprintf(spec, sizeof spec, "%.*s%.*s%.*s", (int)base_len, sweep,
+                         (int)(eq + 1 - k), k, (int)vlen, v);
+        if (w < 0 || (size_t)w >= sizeof spec)
+            return as_cli_error(NULL, "--sweep: spec too long");
+        if (as_model_parse_spec(spec, &in[*n].model, &in[*n].params, err, sizeof err))
+            return as_cli_error(NULL, "%s", err);
+        (*n)++;
+        count++;
+        if (!comma)
+            break;
+        v = comma + 1;
+    }
+    return 0;
+}
+
+typedef struct progress {
+    const char *trace;
+    struct timespec last;
+    int drawn;
+} progress_t;
+
+static void progress_cb(void *ctx, uint64_t events)
+{
+    progress_t *p = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - p->last.tv_sec) + (double)(now.tv_nsec - p->last.tv_nsec) / 1e9;
+    if (dt < 0.1)                                   /* at most 10 Hz */
+        return;
+    p->last = now;
+    fprintf(stderr, "\rreplay: %s: %llu events", p->trace, (unsigned long long)events);
+    p->drawn = 1;
+}
+
+static uint64_t mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb << 10;
+}
 
 int cmd_replay(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    return as_cli_error(NULL, "'replay' is not built yet");
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"sweep", required_argument, NULL, 's'},
+        {"touch", required_argument, NULL, 't'}, {"format", required_argument, NULL, 'F'},
+        {"series", required_argument, NULL, 'S'}, {"force", no_argument, NULL, 'f'},
+        {"jobs", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static as_instance_t in[MAX_INST];
+    size_t n = 0;
+    as_engine_opts_t eo = {.touch = AS_TOUCH_ALL};
+    as_format_t fmt = AS_FMT_TEXT;
+    const char *series = NULL;
+    int force = 0, c;
+    char err[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:s:t:F:S:fj:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (n >= MAX_INST)
+                return as_cli_error(NULL, "too many model instances (at most %d)", MAX_INST);
+            if (as_model_parse_spec(optarg, &in[n].model, &in[n].params, err, sizeof err))
+                return as_cli_error(NULL, "%s", err);
+            n++;
+            break;
+        case 's':
+            if (expand_sweep(optarg, in, &n))
+                return AS_EXIT_USAGE;
+            break;
+        case 't':
+            if (!strcmp(optarg, "all")) eo.touch = AS_TOUCH_ALL;
+            else if (!strcmp(optarg, "first")) eo.touch = AS_TOUCH_FIRST;
+            else if (!strcmp(optarg, "none")) eo.touch = AS_TOUCH_NONE;
+            else return as_cli_error(NULL, "--touch '%s': expected all, first or none", optarg);
+            break;
+        case 'F':
+            if (as_cli_parse_format(optarg, 7, &fmt))
+                return as_cli_error(NULL, "--format '%s': expected text, json or csv", optarg);
+            break;
+        case 'S': series = optarg; break;
+        case 'f': force = 1; break;
+        case 'j': {
+            char *end;
+            long j = strtol(optarg, &end, 10);
+            if (*end || j < 1 || j > 1024)
+                return as_cli_error(NULL, "-j '%s': expected a thread count 1..1024", optarg);
+            eo.jobs = (unsigned)j;
+            break;
+        }
+        case 'h': usage(stdout); return AS_EXIT_OK;
+        default:
+            fputs("(try 'allocsim replay --help')\n", stderr);
+            return AS_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return as_cli_error(NULL, "replay needs at least one TRACE (try 'allocsim replay --help')");
+    if (!n) {
+        for (size_t i = 0; as_models[i] && n < MAX_INST; i++, n++)
+            as_model_parse_spec(as_models[i]->name, &in[n].model, &in[n].params, err, sizeof err);
+    }
+    size_t ntr = (size_t)(argc - optind);
+
+    FILE *sf = NULL;
+    if (series) {
+        int fd = open(series, O_WRONLY | O_CREAT | O_TRUNC | (force ? 0 : O_EXCL), 0644);
+        if (fd < 0)
+            return as_cli_error(series, errno == EEXIST ? "exists (use -f to overwrite)" : "%s",
+                                strerror(errno));
+        sf = fdopen(fd, "w");
+        as_report_series_header(sf);
+        eo.series_points = SERIES_POINTS;
+    }
+
+    as_report_trace_t *tr = calloc(ntr, sizeof *tr);
+    as_report_row_t *rows = calloc(ntr * n, sizeof *rows);
+    as_report_kv_t *kv = calloc(n, sizeof(as_report_kv_t) * AS_MAX_PARAMS);
+    as_engine_t **eng = calloc(ntr, sizeof *eng);
+    if (!tr || !rows || !kv || !eng)
+        return as_cli_error(NULL, "out of memory");
+    int status = AS_EXIT_OK;
+    const char *fail_file = NULL;
+    char fail_msg[1100] = "";
+    size_t done = 0;
+    for (size_t t = 0; t < ntr && !fail_file; t++) {
+        const char *path = argv[optind + (int)t];
+        as_err_t oe;
+        as_reader_t *r = as_reader_open(path, &oe);
+        if (!r) {
+            status = as_cli_error(path, "%s", as_strerror(oe));
+            break;
+        }
+        const as_header_t *h = as_reader_header(r);
+        as_model_ctx_t ctx = {.page_size = h->page_size ? h->page_size : 4096, .ncpus = h->ncpus};
+        /* Memory check before starting: the reader may not know max_id yet,
+         * so bound it by the file size (a live block costs at least its
+         * allocation event, and events take >= 1 compressed byte... roughly). */
+        as_read_stats_t st;
+        as_reader_stats(r, &st);
+        struct stat sb;
+        uint64_t hint = st.max_id ? st.max_id : (stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+        uint64_t need = 0, avail = mem_available();
+        for (size_t i = 0; i < n; i++)
+            need += as_engine_estimate(in[i].model, hint, eo.series_points);
+        if (avail && need > avail) {
+            char a[32], b[32];
+            status = as_cli_error(path, "%zu model instances would need about %s, only %s is "
+                                  "available: use fewer --model/--sweep values",
+                                  n, as_cli_human(a, sizeof a, need), as_cli_human(b, sizeof b, avail));
+            as_reader_close(r);
+            break;
+        }
+        progress_t pg = {.trace = path};
+        as_engine_opts_t o = eo;
+        if (as_cli_stderr_tty()) {
+            o.progress = progress_cb;
+            o.progress_ctx = &pg;
+        }
+        eng[t] = as_engine_create(&o, in, n, &ctx, err, sizeof err);
+        if (!eng[t]) {
+            status = as_cli_error(path, "%s", err);
+            as_reader_close(r);
+            break;
+        }
+        int rc = as_engine_run(eng[t], as_engine_reader_next, r, err, sizeof err);
+        if (pg.drawn)
+            fputs("\r\033[K", stderr);
+        char detail[512] = "";
+        if (rc < 0) {
+            fail_file = path;
+            snprintf(fail_msg, sizeof fail_msg, "%s", err);
+        } else if (as_reader_problem(r, detail, sizeof detail) != AS_OK) {
+            fail_file = path;
+            snprintf(fail_msg, sizeof fail_msg, "%s", detail);
+        }
+        as_reader_close(r);
+        tr[t].trace = path;
+        tr[t].events = as_engine_events(eng[t]);
+        tr[t].rows = &rows[t * n];
+        tr[t].nrows = n;
+        for (size_t i = 0; i < n; i++) {
+            as_report_row_t *row = &rows[t * n + i];
+            row->model = in[i].model->name;
+            row->params = &kv[i * AS_MAX_PARAMS];
+            row->nparams = as_report_params(in[i].model, &in[i].params, &kv[i * AS_MAX_PARAMS]);
+            row->r = as_engine_result(eng[t], i);
+            if (sf) {
+                size_t np;
+                const as_series_point_t *pts = as_engine_series(eng[t], i, &np);
+                as_report_series(sf, path, row, pts, np);
+            }
+        }
+        done = t + 1;
+    }
+    /* Print what was read, then the error (damaged traces). */
+    if (done)
+        as_report_print(stdout, fmt, tr, done);
+    fflush(stdout);
+    if (fail_file)
+        status = as_cli_error(fail_file, "%s", fail_msg);
+    if (sf && fclose(sf))
+        status = as_cli_error(series, "%s", strerror(errno));
+    for (size_t t = 0; t < ntr; t++)
+        as_engine_free(eng[t]);
+    free(eng);
+    free(kv);
+    free(rows);
+    free(tr);
+    return status;
 }
