@@ -1923,6 +1923,12 @@ static void gl_destroy(void *m)
 static void *gl_create(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
                        char *err, size_t errlen)
 {
+    for (int i = 0; gl_params[i].name; i++)  /* the parser checks too; callers may not */
+        if (p->v[i] < gl_params[i].min || p->v[i] > gl_params[i].max) {
+            snprintf(err, errlen, "%s=%lld is out of range %lld..%lld", gl_params[i].name,
+                     (long long)p->v[i], (long long)gl_params[i].min, (long long)gl_params[i].max);
+            return NULL;
+        }
     gl_t *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, errlen, "out of memory");
