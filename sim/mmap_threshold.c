@@ -482,7 +482,7 @@ static int mt_check(const void *vm, char *err, size_t errlen)
             return -1;
         }
     }
-    if (m->fr.count <= 4096) {                  /* full walks only while cheap */
+    if (m->fr.count <= 64) {                    /* full walks only while cheap */
         if (as_at_check(&m->fr)) {
             snprintf(err, errlen, "mmap-threshold: free tree order or sizes broken");
             return -1;

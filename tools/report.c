@@ -15,6 +15,7 @@ size_t as_report_params(const as_model_t *m, const as_params_t *p, as_report_kv_
         kv[n].key = m->params[i].name;
         kv[n].value = p->v[i];
         kv[n].flags = m->params[i].flags;
+        kv[n].set = (p->set >> i) & 1;
     }
     return n;
 }
@@ -44,11 +45,13 @@ static void fmt_params(char *buf, size_t len, const as_report_row_t *row, const 
     buf[0] = '\0';
     for (size_t i = 0; i < row->nparams && off < len; i++) {
         char v[40];
+        if (human && !row->params[i].set)   /* text: only what the user chose */
+            continue;
         if (human)
             fmt_param(v, sizeof v, &row->params[i]);
         else
             snprintf(v, sizeof v, "%" PRId64, row->params[i].value);
-        int n = snprintf(buf + off, len - off, "%s%s=%s", i ? sep : "", row->params[i].key, v);
+        int n = snprintf(buf + off, len - off, "%s%s=%s", off ? sep : "", row->params[i].key, v);
         if (n < 0)
             break;
         off += (size_t)n;
@@ -175,7 +178,7 @@ static void text_cells(const as_report_row_t *row, char cell[T_NCOL][160])
     snprintf(cell[T_MODEL], 160, "%s", row->model);
     fmt_params(cell[T_PARAMS], 160, row, ",", 1);
     if (!cell[T_PARAMS][0])
-        strcpy(cell[T_PARAMS], "-");
+        strcpy(cell[T_PARAMS], "defaults");
     as_cli_human(cell[T_RSS], 160, r->peak_rss);
     as_cli_human(cell[T_LIVE], 160, r->peak_live);
     as_cli_human(cell[T_MAPPED], 160, r->peak_mapped);

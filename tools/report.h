@@ -26,6 +26,7 @@ typedef struct as_report_kv {
     const char *key;
     int64_t value;
     unsigned flags;           /* AS_PARAM_SIZE: human size in text */
+    int set;                  /* given explicitly: text shows only these */
 } as_report_kv_t;
 
 typedef struct as_report_row {
