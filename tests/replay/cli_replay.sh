@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# tests/replay/cli_replay.sh BUILD_DIR — `allocsim replay` exit codes and
+# messages for bad input, and the JSON/CSV schema keys (doc/REPLAY.md).
+set -uo pipefail
+b=$(cd "$1" && pwd)
+A="$b/allocsim"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# expect STATUS STDERR-SUBSTRING -- ARGS...
+expect() {
+  local want=$1 msg=$2; shift 3
+  "$A" replay "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" = "$want" ] || fail "replay $*: exit $got, want $want ($(cat "$tmp/err"))"
+  [ -z "$msg" ] || grep -qF -- "$msg" "$tmp/err" || fail "replay $*: stderr lacks '$msg': $(cat "$tmp/err")"
+}
+
+"$b/as-gen-trace" "$tmp/t.ast" phases 20000 3 || fail "as-gen-trace"
+
+expect 0 "" -- --help
+grep -q "mmap-threshold" "$tmp/out" || fail "--help lists no models"
+expect 2 "needs at least one TRACE" --
+expect 2 "unknown model 'nope' (valid: ideal, mmap-threshold" -- "$tmp/t.ast" --model nope
+expect 2 "unknown parameter 'mmap_treshold' (valid: mmap_threshold=0.." -- "$tmp/t.ast" --model mmap-threshold:mmap_treshold=1M
+expect 2 "mmap_max=-5 is out of range" -- "$tmp/t.ast" --model mmap-threshold:mmap_max=-5
+expect 2 "not a valid value" -- "$tmp/t.ast" --sweep 'mmap-threshold:mmap_threshold=64K,12Q'
+expect 2 "expected NAME:key=v1,v2" -- "$tmp/t.ast" --sweep mmap-threshold
+expect 2 "--touch 'some'" -- "$tmp/t.ast" --touch some
+expect 2 "--format 'xml'" -- "$tmp/t.ast" --format xml
+expect 2 "-j '0'" -- "$tmp/t.ast" -j 0
+expect 2 "$tmp/missing.ast: " -- "$tmp/missing.ast"
+echo "not a trace at all, just text padding padding padding" >"$tmp/bad.ast"
+expect 2 "$tmp/bad.ast: " -- "$tmp/bad.ast"
+
+# A truncated trace: results for what was read go to stdout, then the error.
+size=$(stat -c %s "$tmp/t.ast")
+head -c $((size * 2 / 3)) "$tmp/t.ast" >"$tmp/cut.ast"
+expect 2 "$tmp/cut.ast: " -- "$tmp/cut.ast" --model ideal --format json
+grep -q '"peak_rss"' "$tmp/out" || fail "truncated trace: nothing printed before the error"
+
+# JSON keys (the documented schema) and a sweep's instance count.
+expect 0 "" -- "$tmp/t.ast" --model ideal --sweep 'mmap-threshold:top_pad=0,mmap_threshold=64K,256K,1M' --format json -j 2
+for k in '"trace": ' '"events": ' '"results": ' '"model": "ideal"' '"params": {}' \
+         '"peak_rss": ' '"peak_live": ' '"peak_mapped": ' '"peak_process_rss": ' \
+         '"fragmentation": ' '"jw": [' '"peak_event": ' '"peak_time": ' \
+         '"mmap_threshold": 65536' '"top_pad": 0'; do
+  grep -qF -- "$k" "$tmp/out" || fail "JSON lacks $k"
+done
+[ "$(grep -c '"model": "mmap-threshold"' "$tmp/out")" = 3 ] || fail "sweep did not give 3 instances"
+if command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["results"])==4; assert len(d["results"][0]["jw"])==4' "$tmp/out" || fail "JSON does not parse"
+fi
+
+# CSV header and --series refusing to overwrite without -f.
+expect 0 "" -- "$tmp/t.ast" --format csv --model ideal --series "$tmp/s.csv"
+head -1 "$tmp/out" | grep -q '^trace,events,model,params,peak_rss,peak_live,peak_mapped,peak_process_rss,fragmentation' || fail "CSV header"
+head -1 "$tmp/s.csv" | grep -q '^trace,model,params,event,time,rss,mapped,live,process_rss' || fail "series header"
+[ "$(wc -l <"$tmp/s.csv")" -gt 10 ] || fail "series has too few points"
+expect 2 "exists (use -f to overwrite)" -- "$tmp/t.ast" --model ideal --series "$tmp/s.csv"
+expect 0 "" -- "$tmp/t.ast" --model ideal --series "$tmp/s.csv" -f
+
+# Text: one row per instance, human sizes.
+expect 0 "" -- "$tmp/t.ast" --model ideal --model mmap-threshold:mmap_threshold=64K
+grep -q "mmap_threshold=64K" "$tmp/out" || fail "text row lacks params"
+grep -q "MiB" "$tmp/out" || fail "text lacks human sizes"
+
+[ "$fails" = 0 ] && echo "cli_replay: all passed"
+exit $((fails > 0))
