@@ -78,6 +78,7 @@ typedef struct tslot {
     uint64_t first_block, last_block_off, nops;
     uint32_t trace_thread;
     int started, exited;
+    int exit_deferred;        /* its exit event came before its last call */
 } tslot_t;
 
 typedef struct builder {
@@ -98,6 +99,8 @@ typedef struct builder {
     uint64_t live, peak_live, peak_live_gidx;
     uint32_t live_threads, max_live_threads;
     uint64_t unknown, failed;
+    uint64_t *last_real;      /* per trace thread: event index of its last call + 1 */
+    uint32_t nlast_real;
     char *detail;
     size_t detail_len;
 } builder_t;
@@ -283,7 +286,26 @@ static int is_alloc_op(unsigned op)
     }
 }
 
-static as_native_err_t add_event(builder_t *b, uint64_t evi, const as_event_t *e)
+/* A call that does something when replayed (free(NULL) and releases of
+ * blocks from before tracing do not). */
+static int is_real_call(const as_event_t *e)
+{
+    switch (e->op) {
+    case AS_OP_FREE: case AS_OP_FREE_SIZED: case AS_OP_FREE_ALIGNED_SIZED:
+        return !(e->flags & AS_EVF_UNKNOWN) && e->id != AS_NO_ID;
+    case AS_OP_MALLOC_TRIM: case AS_OP_MALLOPT: case AS_OP_REALLOC: case AS_OP_REALLOCARRAY:
+        return 1;
+    default:
+        return is_alloc_op(e->op);
+    }
+}
+
+static uint64_t last_real(const builder_t *b, uint32_t thread)
+{
+    return thread < b->nlast_real ? b->last_real[thread] : 0;
+}
+
+static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t *e)
 {
     as_native_err_t err;
     unsigned op = e->op;
@@ -298,18 +320,29 @@ static as_native_err_t add_event(builder_t *b, uint64_t evi, const as_event_t *e
     tslot_t *t = &b->slots[s];
 
     if (op == AS_OP_THREAD_START) {
-        if (s == 0 || t->started)
-            return AS_NATIVE_OK;   /* the main thread, or a repeated start */
-        if (t->exited)
+        if (s != 0 && (t->exited || t->exit_deferred))
             return damaged(b, evi, e, "thread index %llu started again after its exit",
                            e->thread);
+        if (s == 0 || t->started)
+            return AS_NATIVE_OK;   /* the main thread, or a repeated start */
         return add_start(b, s, evi);
+    }
+    if (heap && !is_real_call(e)) {
+        if (e->flags & AS_EVF_UNKNOWN)
+            b->unknown++;
+        return AS_NATIVE_OK;   /* free(NULL), or a block from before tracing */
     }
     if (s != 0 && t->exited)
         return damaged(b, evi, e, "thread %llu acts after its exit", e->thread);
     if (op == AS_OP_THREAD_EXIT) {
         if (s == 0 || !t->started)
             return AS_NATIVE_OK;   /* main's exit is the end; a thread never seen did nothing */
+        if (last_real(b, e->thread) > evi + 1) {
+            /* Calls logged after the exit (TLS destructors, libc's own
+             * teardown) still run on the thread: it exits after the last. */
+            t->exit_deferred = 1;
+            return AS_NATIVE_OK;
+        }
         as_np_op_t o = {.ev = evi, .op = AS_OP_THREAD_EXIT, .id = AS_NO_ID, .old_id = AS_NO_ID};
         if ((err = add_op(b, s, &o)))
             return err;
@@ -391,6 +424,55 @@ static as_native_err_t add_event(builder_t *b, uint64_t evi, const as_event_t *e
     return AS_NATIVE_OK;
 }
 
+static as_native_err_t add_event(builder_t *b, uint64_t evi, const as_event_t *e)
+{
+    as_native_err_t err = add_event_1(b, evi, e);
+    if (err || e->thread == 0 || !is_real_call(e) || last_real(b, e->thread) != evi + 1)
+        return err;
+    uint32_t s = b->slot_of[e->thread] - 1;
+    tslot_t *t = &b->slots[s];
+    if (!t->exit_deferred)
+        return AS_NATIVE_OK;
+    as_np_op_t o = {.ev = evi, .op = AS_OP_THREAD_EXIT, .id = AS_NO_ID, .old_id = AS_NO_ID};
+    if ((err = add_op(b, s, &o)))
+        return err;
+    t->exit_deferred = 0;
+    t->exited = 1;
+    b->live_threads--;
+    return AS_NATIVE_OK;
+}
+
+/* First pass: the last real call of each thread, so an exit logged before a
+ * thread's last calls can be moved after them. */
+static as_native_err_t scan_last_calls(const char *trace, builder_t *b)
+{
+    as_err_t oerr = AS_OK;
+    as_reader_t *r = as_reader_open(trace, &oerr);
+    if (!r)
+        return AS_NATIVE_OK;   /* the main pass reports it */
+    as_event_t ev;
+    for (uint64_t i = 0; as_reader_next(r, &ev) > 0; i++) {
+        if (!is_real_call(&ev) || ev.thread >= MAX_TRACE_THREAD)
+            continue;
+        if (ev.thread >= b->nlast_real) {
+            uint32_t cap = b->nlast_real ? b->nlast_real : 64;
+            while (cap <= ev.thread)
+                cap *= 2;
+            uint64_t *n = realloc(b->last_real, cap * sizeof *n);
+            if (!n) {
+                as_reader_close(r);
+                return AS_NATIVE_NOMEM;
+            }
+            memset(n + b->nlast_real, 0, (cap - b->nlast_real) * sizeof *n);
+            b->last_real = n;
+            b->nlast_real = cap;
+        }
+        b->last_real[ev.thread] = i + 1;
+    }
+    as_reader_close(r);
+    return AS_NATIVE_OK;
+}
+
 static void builder_free(builder_t *b)
 {
     for (uint32_t i = 0; i < b->nslots; i++)
@@ -399,6 +481,7 @@ static void builder_free(builder_t *b)
     free(b->slot_of);
     free(b->starts);
     free(b->sizes);
+    free(b->last_real);
 }
 
 static as_native_err_t read_problem(as_reader_t *r, const char *what, int rc, char *detail,
@@ -417,13 +500,15 @@ static as_native_err_t read_problem(as_reader_t *r, const char *what, int rc, ch
 static as_native_err_t build(const char *trace, builder_t *b, unsigned touch, int sample_all,
                              uint64_t *events)
 {
+    as_native_err_t err = scan_last_calls(trace, b);
+    if (err)
+        return err;
     as_err_t oerr = AS_OK;
     as_reader_t *r = as_reader_open(trace, &oerr);
     if (!r) {
         snprintf(b->detail, b->detail_len, "%s", as_strerror(oerr));
         return AS_NATIVE_READ;
     }
-    as_native_err_t err = AS_NATIVE_OK;
     uint32_t s0;
     if ((err = slot_for(b, 0, &s0)))   /* slot 0 is the main thread, always */
         goto out;
@@ -631,6 +716,9 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     res->rss_at_peak_live = r.rss_at_peak_live;
     res->final_rss = r.final_rss;
     res->final_live = r.final_live;
+    res->heap_bytes = r.heap_bytes;
+    res->free_bytes = r.free_bytes;
+    res->mmap_chunks = r.mmap_chunks;
     res->peak_event = r.peak_event;
     res->seconds = r.seconds;
     res->baseline_rss = r.baseline_rss;

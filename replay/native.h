@@ -126,6 +126,7 @@ typedef struct as_np_result {
     uint64_t peak_mapped;     /* growth of the virtual size (statm size) */
     uint64_t baseline_rss;    /* the runner's own resident bytes, subtracted */
     uint64_t final_rss, final_live;   /* after the last position */
+    uint64_t heap_bytes, free_bytes, mmap_chunks;   /* glibc mallinfo2() at the end */
     uint64_t samples;         /* periodic samples taken */
     double   rss_sum, live_sum;   /* over periodic samples (J&W #1) */
     double   seconds;         /* replay wall time */
@@ -175,6 +176,8 @@ typedef struct as_native_result {
     uint64_t baseline_rss;    /* replayer's own resident bytes (subtracted) */
     uint64_t diverged;
     uint64_t unknown_frees;   /* releases of blocks never seen (skipped) */
+    uint64_t heap_bytes, free_bytes, mmap_chunks;   /* glibc's mallinfo2() at the end
+                                                       (0 under another allocator) */
 } as_native_result_t;
 
 /* Finds allocsim-replayer: $ALLOCSIM_REPLAYER, next to the running binary,

@@ -681,6 +681,12 @@ int main(int argc, char **argv)
         R.final_rss = fres > base_res ? (fres - base_res) * page : 0;
         R.final_live = live;
     }
+    if (!H.sample_all) {   /* glibc's own view, after measuring (it may lock/allocate) */
+        struct mallinfo2 mi = mallinfo2();
+        R.heap_bytes = mi.arena + mi.hblkhd;
+        R.free_bytes = mi.fordblks + mi.fsmblks;
+        R.mmap_chunks = mi.hblks;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     R.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     R.ops_done = done_pos;

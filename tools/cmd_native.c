@@ -15,10 +15,11 @@
 #include "replay/engine.h"
 #include "replay/native.h"
 #include "tools/cli.h"
+#include "tools/report.h"
 
 static const char usage_text[] =
     "usage: allocsim native TRACE [--allocator NAME|PATH.so] [--tunable KEY=VALUE ...]\n"
-    "                       [--touch all|first|none] [--format text|json]\n"
+    "                       [--touch all|first|none] [--format text|json|csv]\n"
     "\n"
     "Replays TRACE against a real allocator in a fresh process (allocsim-replayer),\n"
     "one real thread per traced thread, in the recorded order, and measures the\n"
@@ -39,7 +40,9 @@ static const char usage_text[] =
     "                        all (default: every byte of malloc/memalign/realloc\n"
     "                        results), first (the first page), none; calloc results\n"
     "                        are never written (the same rules as the models)\n"
-    "  -f, --format FMT      text (default) or json (the schema of 'allocsim replay')\n"
+    "  -f, --format FMT      text (default), json or csv: the schema of 'allocsim replay',\n"
+    "                        model named native:ALLOCATOR; threads and replay speed\n"
+    "                        follow as 'native:' lines (on stderr for json/csv)\n"
     "  -h, --help            this help\n"
     "\n"
     "Measures: peak_rss is the exact peak of the replayer's resident set above its\n"
@@ -103,64 +106,28 @@ static void to_result(const as_native_result_t *n, as_result_t *r)
     r->failed_calls = n->failed_calls;
     r->model_failures = n->diverged;   /* calls the real allocator answered differently */
     memcpy(r->jw, n->jw, sizeof r->jw);
+    r->model.heap_bytes = n->heap_bytes;
+    r->model.free_bytes = n->free_bytes;
+    r->model.mmap_chunks = n->mmap_chunks;
 }
 
-/* JSON in the schema of tools/report.h, field list from AS_RESULT_FIELDS. */
-static void print_json(const char *trace, const char *model, const tunable_t *tun, int ntun,
-                       const char *touch, const as_native_result_t *n, const as_result_t *r)
+/* What replay's table does not show: threads, speed, divergences. */
+static void print_native_notes(FILE *f, const as_native_result_t *r)
 {
-    fputs("{\"trace\": ", stdout);
-    as_cli_json_str(stdout, trace);
-    printf(", \"events\": %llu, \"results\": [{\"model\": ", (unsigned long long)n->events);
-    as_cli_json_str(stdout, model);
-    fputs(", \"params\": {", stdout);
-    for (int i = 0; i < ntun; i++)
-        printf("%s\"%s\": %llu", i ? ", " : "", tun[i].key, tun[i].value);
-    fputs("}", stdout);
-#define J_U(name) printf(", \"%s\": %llu", #name, (unsigned long long)r->name);
-#define J_N(name)                                                                        \
-    if (r->name == AS_RESULT_NULL)                                                       \
-        printf(", \"%s\": null", #name);                                                 \
-    else                                                                                 \
-        printf(", \"%s\": %llu", #name, (unsigned long long)r->name);
-#define J_D(name) printf(", \"%s\": %.6f", #name, r->name);
-#define J_S(name) printf(", \"%s\": %.6f", #name, r->name);
-#define J_FIELD(name, kind, doc) J_##kind(name)
-    AS_RESULT_FIELDS(J_FIELD)
-#undef J_FIELD
-#undef J_U
-#undef J_N
-#undef J_D
-#undef J_S
-    printf(", \"jw\": [%.6f, %.6f, %.6f, %.6f]", r->jw[0], r->jw[1], r->jw[2], r->jw[3]);
-    printf(", \"touch\": \"%s\", \"threads\": %u, \"replay_seconds\": %.6f, "
-           "\"baseline_rss\": %llu, \"diverged\": %llu}]}\n",
-           touch, n->threads, n->seconds, (unsigned long long)n->baseline_rss,
-           (unsigned long long)n->diverged);
-}
-
-static void print_text(const char *trace, const char *model, const char *tunables,
-                       const as_native_result_t *r)
-{
-    char a[32], b[32], c[32];
-    printf("%s: %llu events, %u thread%s, replayed in %.3f s (%.2fM events/s)\n", trace,
-           (unsigned long long)r->events, r->threads, r->threads == 1 ? "" : "s", r->seconds,
-           r->seconds > 0 ? (double)r->ops / r->seconds / 1e6 : 0.0);
-    printf("%-24s %10s %10s %11s %6s %7s %10s %9s\n", "model", "peak RSS", "peak live",
-           "peak mapped", "frag", "J&W #4", "peak at", "peak time");
-    char name[4096 + 1100];
-    snprintf(name, sizeof name, "%s%s%s", model, tunables && *tunables ? ":" : "",
-             tunables ? tunables : "");
-    printf("%-24s %10s %10s %11s %5.1f%% %6.1f%% %10llu %8.3fs\n", name,
-           as_cli_human(a, sizeof a, r->peak_rss), as_cli_human(b, sizeof b, r->peak_live),
-           as_cli_human(c, sizeof c, r->peak_mapped), r->fragmentation * 100.0,
-           r->jw[3] * 100.0, (unsigned long long)r->peak_event, r->peak_time);
+    char b[32];
+    fprintf(f, "native: %u thread%s, %llu events (%llu calls) replayed in %.3f s "
+               "(%.2fM events/s), replayer baseline %s\n",
+            r->threads, r->threads == 1 ? "" : "s", (unsigned long long)r->events,
+            (unsigned long long)r->ops, r->seconds,
+            r->seconds > 0 ? (double)r->events / r->seconds / 1e6 : 0.0,
+            as_cli_human(b, sizeof b, r->baseline_rss));
     if (r->diverged)
-        printf("note: %llu call%s succeeded or failed differently from the trace\n",
-               (unsigned long long)r->diverged, r->diverged == 1 ? "" : "s");
+        fprintf(f, "native: %llu call%s succeeded or failed differently from the trace\n",
+                (unsigned long long)r->diverged, r->diverged == 1 ? "" : "s");
     if (r->unknown_frees)
-        printf("note: %llu release%s of blocks allocated before tracing began (skipped)\n",
-               (unsigned long long)r->unknown_frees, r->unknown_frees == 1 ? "" : "s");
+        fprintf(f, "native: %llu release%s of blocks allocated before tracing began "
+                   "(skipped)\n",
+                (unsigned long long)r->unknown_frees, r->unknown_frees == 1 ? "" : "s");
 }
 
 int cmd_native(int argc, char **argv)
@@ -218,8 +185,8 @@ int cmd_native(int argc, char **argv)
             touch = optarg;
             break;
         case 'f':
-            if (as_cli_parse_format(optarg, 1u << AS_FMT_TEXT | 1u << AS_FMT_JSON, &fmt))
-                return as_cli_error(NULL, "--format wants text or json, got '%s'", optarg);
+            if (as_cli_parse_format(optarg, 1u << AS_FMT_TEXT | 1u << AS_FMT_JSON | 1u << AS_FMT_CSV, &fmt))
+                return as_cli_error(NULL, "--format wants text, json or csv, got '%s'", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -266,14 +233,12 @@ int cmd_native(int argc, char **argv)
                                       "settings from the environment", alloc);
         o.preload = libpath;
     }
-    char tunables[1024] = "", shown[1024] = "";
-    size_t tl = 0, sl = 0;
+    char tunables[1024] = "";
+    size_t tl = 0;
     for (int i = 0; i < ntun; i++) {
         tl += (size_t)snprintf(tunables + tl, sizeof tunables - tl, "%sglibc.malloc.%s=%llu",
                                i ? ":" : "", tun[i].key, tun[i].value);
-        sl += (size_t)snprintf(shown + sl, sizeof shown - sl, "%s%s=%llu", i ? "," : "",
-                               tun[i].key, tun[i].value);
-        if (tl >= sizeof tunables || sl >= sizeof shown)
+        if (tl >= sizeof tunables)
             return as_cli_error(NULL, "too many --tunable options");
     }
     o.tunables = ntun ? tunables : NULL;
@@ -291,9 +256,15 @@ int cmd_native(int argc, char **argv)
         return as_cli_error(trace, "%s", detail[0] ? detail : as_native_strerror(err));
     as_result_t res;
     to_result(&r, &res);
-    if (fmt == AS_FMT_JSON)
-        print_json(trace, model, tun, ntun, touch, &r, &res);
-    else
-        print_text(trace, model, shown, &r);
+    as_report_kv_t kv[32];
+    for (int i = 0; i < ntun; i++) {
+        kv[i] = (as_report_kv_t){.key = tun[i].key, .value = (int64_t)tun[i].value};
+        if (strstr(tun[i].key, "threshold") || !strcmp(tun[i].key, "top_pad"))
+            kv[i].flags = AS_PARAM_SIZE;
+    }
+    as_report_row_t row = {.model = model, .params = kv, .nparams = (size_t)ntun, .r = &res};
+    as_report_trace_t t = {.trace = trace, .events = r.events, .rows = &row, .nrows = 1};
+    as_report_print(stdout, fmt, &t, 1);
+    print_native_notes(fmt == AS_FMT_TEXT ? stdout : stderr, &r);
     return AS_EXIT_OK;
 }
