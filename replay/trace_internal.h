@@ -28,14 +28,17 @@
 #define ASF_END_MAGIC      0x4E455341u /* "ASEN" */
 #define ASF_CHUNK_HDR      32u
 #define ASF_END_LEN        32u
-#define ASF_NSTREAMS       5u
+#define ASF_NSTREAMS       6u
 #define ASF_RAW_MAX        (4u << 20) /* reader's bound on a chunk's decoded size */
 #define ASF_COMP_MAX       (ASF_RAW_MAX + (ASF_RAW_MAX >> 7) + 4096u)
 /* Writer: a chunk is ended once its encoded streams reach this many bytes. */
-#define ASF_CHUNK_TARGET   (256u << 10)
+#define ASF_CHUNK_TARGET   (3u << 20)
 #define ASF_EVENT_MAX      160u       /* upper bound of one item's encoding */
 
-enum asf_stream { ASF_S_TOK, ASF_S_ID, ASF_S_SIZE, ASF_S_ADDR, ASF_S_MISC };
+/* Streams of a chunk, in payload order. ID holds released ids as 16-bit
+ * little-endian low halves (near-uniform bytes entropy-code best fixed-width),
+ * IDHI their high parts as varints (all zero below 65536 live blocks). */
+enum asf_stream { ASF_S_TOK, ASF_S_ID, ASF_S_IDHI, ASF_S_SIZE, ASF_S_ADDR, ASF_S_MISC };
 
 /* ---- Tokens (FORMAT.md §4): kind in the low 5 bits, aux in the high 3 ------ */
 enum asf_kind {
@@ -61,7 +64,12 @@ enum asf_kind {
 /* Address code of a block-creating event (FORMAT.md §4.2). */
 #define ASF_ADDR_LIFO    6u  /* codes 0..5: index into the size class's LIFO */
 #define ASF_ADDR_BUMP    6u  /* previous block's address + its chunk size */
-#define ASF_ADDR_DELTA   7u  /* zigzag delta from the previous block in ADDR */
+#define ASF_ADDR_DELTA   7u  /* tagged value in ADDR: see below */
+/* ADDR value of code 7, low 2 bits: 0 = zigzag(delta/16)<<2, 1 = zigzag(delta)
+ * <<2 | 1 (delta from the previous block of the same category), 2 = LIFO
+ * index k (ASF_ADDR_LIFO <= k < ASF_LIFO_DEPTH) << 2 | 2, 3 = (d-1) << 2 | 3:
+ * the address released d releases ago (any class; the release ring). */
+#define ASF_FRING        65536u /* release ring: addresses of in-chunk releases */
 
 /* ASF_K_EVENT layout bits (the "gm" byte). */
 #define ASF_G_CREATE     0x01u /* creates a block: id by the stack rule, a by code */
@@ -73,12 +81,15 @@ enum asf_kind {
 
 /* ---- Address prediction: per size class LIFOs of released addresses ------- */
 #define ASF_NCLASS       258u  /* chunk size / 16 up to 4 KiB, then one "large" */
-#define ASF_LIFO_DEPTH   6u
+#define ASF_LIFO_DEPTH   32u   /* a power of two: a ring */
+#define ASF_NCAT         3u    /* previous-block categories: <1 KiB, <64 KiB, more */
 
 typedef struct asf_lifo {
-    uint8_t n[ASF_NCLASS];
-    uint64_t a[ASF_NCLASS][ASF_LIFO_DEPTH]; /* a[c][n-1] is the newest */
+    uint8_t n[ASF_NCLASS], top[ASF_NCLASS];
+    uint64_t a[ASF_NCLASS][ASF_LIFO_DEPTH]; /* a[c][top] is the newest */
 } asf_lifo_t;
+
+static inline unsigned asf_cat(uint64_t n) { return n < 1024 ? 0 : n < 65536 ? 1 : 2; }
 
 /* glibc x86-64 request2size: what the allocator hands out for n bytes. It is
  * only a predictor here, so other allocators merely predict worse. */
@@ -92,24 +103,39 @@ static inline unsigned asf_class(uint64_t n)
     uint64_t c = asf_csize(n) >> 4;
     return c < ASF_NCLASS - 1 ? (unsigned)c : ASF_NCLASS - 1;
 }
+#define ASF_RING(i) ((i) & (ASF_LIFO_DEPTH - 1))
 static inline void asf_lifo_push(asf_lifo_t *l, unsigned c, uint64_t addr)
 {
-    unsigned n = l->n[c];
-    if (n == ASF_LIFO_DEPTH) {
-        memmove(&l->a[c][0], &l->a[c][1], (ASF_LIFO_DEPTH - 1) * sizeof(uint64_t));
-        n--;
-    }
-    l->a[c][n] = addr;
-    l->n[c] = (uint8_t)(n + 1);
+    unsigned t = ASF_RING(l->top[c] + 1u);
+    l->a[c][t] = addr;
+    l->top[c] = (uint8_t)t;
+    if (l->n[c] < ASF_LIFO_DEPTH)
+        l->n[c]++;           /* else the oldest is overwritten */
 }
-/* Removes entry k counted from the newest (0) and returns it. */
+/* Entry k counted from the newest (0); k < n. */
+static inline uint64_t asf_lifo_get(const asf_lifo_t *l, unsigned c, unsigned k)
+{
+    return l->a[c][ASF_RING(l->top[c] - k)];
+}
+/* Removes entry k (k < n) and returns it: the k newer entries move down. */
 static inline uint64_t asf_lifo_take(asf_lifo_t *l, unsigned c, unsigned k)
 {
-    unsigned n = l->n[c], i = n - 1 - k;
-    uint64_t v = l->a[c][i];
-    memmove(&l->a[c][i], &l->a[c][i + 1], (n - 1 - i) * sizeof(uint64_t));
-    l->n[c] = (uint8_t)(n - 1);
+    unsigned t = l->top[c];
+    uint64_t v = l->a[c][ASF_RING(t - k)];
+    for (unsigned j = k; j > 0; j--)
+        l->a[c][ASF_RING(t - j)] = l->a[c][ASF_RING(t - j + 1)];
+    l->top[c] = (uint8_t)ASF_RING(t - 1);
+    l->n[c]--;
     return v;
+}
+/* Index of addr in class c's LIFO, or -1. */
+static inline int asf_lifo_find(const asf_lifo_t *l, unsigned c, uint64_t addr)
+{
+    unsigned n = l->n[c], t = l->top[c];
+    for (unsigned k = 0; k < n; k++)
+        if (l->a[c][ASF_RING(t - k)] == addr)
+            return (int)k;
+    return -1;
 }
 
 /* ---- Little-endian fixed fields and varints --------------------------------- */

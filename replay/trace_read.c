@@ -73,8 +73,10 @@ struct as_reader {
     uint64_t expect_seq, time_ns, last_time;
     uint32_t thread, cs_next;
     int64_t last_xid;
-    uint64_t last_addr, last_csize;
+    uint64_t last_addr[ASF_NCAT], last_csize[ASF_NCAT];
     asf_lifo_t lifo;
+    uint32_t fserial;
+    uint64_t *fring;
     uint32_t *local;
     size_t nlocal, local_cap;
 
@@ -272,7 +274,8 @@ as_reader_t *as_reader_open(const char *path, as_err_t *err)
     }
     r->size = (uint64_t)sb.st_size;
     as_err_t e = parse_header(r);
-    if (!e && !(r->dctx = ZSTD_createDCtx()))
+    if (!e && (!(r->dctx = ZSTD_createDCtx()) ||
+               !(r->fring = malloc(ASF_FRING * sizeof *r->fring))))
         e = AS_ERR_NOMEM;
     if (e) {
         *err = e;
@@ -346,9 +349,12 @@ static void chunk_reset(as_reader_t *r, uint64_t first_seq)
     r->thread = 0;
     r->cs_next = 0;
     r->last_xid = -1;
-    r->last_addr = r->last_csize = 0;
+    memset(r->last_addr, 0, sizeof r->last_addr);
+    memset(r->last_csize, 0, sizeof r->last_csize);
     r->nlocal = 0;
     memset(r->lifo.n, 0, sizeof r->lifo.n);
+    memset(r->lifo.top, 0, sizeof r->lifo.top);
+    r->fserial = 0;
 }
 
 /* Loads the next intact chunk. 1: loaded; 0: no more; <0: -as_err_t fatal. */
@@ -496,25 +502,44 @@ static void chunk_bad(as_reader_t *r, const char *why)
 
 static int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
 {
-    unsigned c = asf_class(n);
+    unsigned c = asf_class(n), g = asf_cat(n);
     uint64_t a;
     if (code < ASF_ADDR_BUMP) {
         if (code >= r->lifo.n[c])
             return -1;
-        a = asf_lifo_take(&r->lifo, c, code);
+        *addr = asf_lifo_take(&r->lifo, c, code);
+        return 0;      /* reused blocks do not move the bump/delta base */
     } else if (code == ASF_ADDR_BUMP) {
-        if (!r->last_csize)
+        if (!r->last_csize[g])
             return -1;
-        a = r->last_addr + r->last_csize;
+        a = r->last_addr[g] + r->last_csize[g];
     } else {
         uint64_t v;
         if (rv(&r->s[ASF_S_ADDR], &v))
             return -1;
-        int64_t d = v & 1 ? asf_unzz(v >> 1) : (int64_t)((uint64_t)asf_unzz(v >> 1) << 4);
-        a = r->last_addr + (uint64_t)d;
+        switch (v & 3) {
+        case 0:
+            a = r->last_addr[g] + ((uint64_t)asf_unzz(v >> 2) << 4);
+            break;
+        case 1:
+            a = r->last_addr[g] + (uint64_t)asf_unzz(v >> 2);
+            break;
+        case 2:
+            if ((v >> 2) < ASF_ADDR_LIFO || (v >> 2) >= r->lifo.n[c])
+                return -1;
+            *addr = asf_lifo_take(&r->lifo, c, (unsigned)(v >> 2));
+            return 0;
+        default: {
+            uint64_t d = (v >> 2) + 1;
+            if (d > r->fserial || d > ASF_FRING)
+                return -1;
+            a = r->fring[(r->fserial - d) & (ASF_FRING - 1)];
+            break;
+        }
+        }
     }
-    r->last_addr = a;
-    r->last_csize = asf_csize(n);
+    r->last_addr[g] = a;
+    r->last_csize[g] = asf_csize(n);
     *addr = a;
     return 0;
 }
@@ -526,7 +551,7 @@ static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
         id = r->local[--r->nlocal];
     } else {
         uint64_t v;
-        if (rv(&r->s[ASF_S_ID], &v))
+        if (rv(&r->s[ASF_S_MISC], &v))
             return -1;
         id = (uint64_t)(r->last_xid + 1 + asf_unzz(v));
         if (id >= AS_READER_ID_LIMIT)
@@ -546,10 +571,12 @@ static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
 
 static int dec_release_id(as_reader_t *r, uint32_t *idp)
 {
-    uint64_t id;
-    if (rv(&r->s[ASF_S_ID], &id) || id >= AS_READER_ID_LIMIT)
+    cursor_t *c = &r->s[ASF_S_ID];
+    uint64_t hi;
+    if (c->e - c->p < 2 || rv(&r->s[ASF_S_IDHI], &hi) || hi >= (AS_READER_ID_LIMIT >> 16))
         return -1;
-    *idp = (uint32_t)id;
+    *idp = (uint32_t)(hi << 16 | c->p[0] | (uint32_t)c->p[1] << 8);
+    c->p += 2;
     return 0;
 }
 
@@ -565,8 +592,10 @@ static int do_release(as_reader_t *r, uint32_t id)
         grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
         return -1;
     r->local[r->nlocal++] = id;
-    if (id < r->ids_cap && r->ids[id].epoch == r->epoch)
+    if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
         asf_lifo_push(&r->lifo, asf_class(r->ids[id].size), r->ids[id].addr);
+        r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
+    }
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
     return 0;
@@ -617,7 +646,7 @@ static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
         /* the create id precedes the released id in ID */
         uint64_t v = 0;
         int from_local = r->nlocal != 0;
-        if (!from_local && rv(&r->s[ASF_S_ID], &v))
+        if (!from_local && rv(m, &v))
             return -1;
         if ((gm & ASF_G_RELEASE) && dec_release_id(r, &rid))
             return -1;
@@ -625,8 +654,8 @@ static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
             if (!(rid < r->ids_cap && r->ids[rid].epoch == r->epoch))
                 return -1;
             a = r->ids[rid].addr;
-            r->last_addr = a;
-            r->last_csize = asf_csize(size);
+            r->last_addr[asf_cat(size)] = a;
+            r->last_csize[asf_cat(size)] = asf_csize(size);
         } else if (dec_addr(r, code, size, &a)) {
             return -1;
         }
@@ -962,6 +991,7 @@ void as_reader_close(as_reader_t *r)
         close(r->fd);
     ZSTD_freeDCtx(r->dctx);
     free(r->cbuf);
+    free(r->fring);
     free(r->raw);
     free(r->strings);
     free(r->local);

@@ -30,6 +30,7 @@
 #define NPEND_SAMPLE   8u
 #define MODULE_PATH_MAX 4096u
 #define BUILD_ID_MAX   64u
+#define FTAB           (1u << 17) /* direct-mapped: address -> ring serial */
 
 typedef struct went {          /* a live block */
     uint64_t ptr, size;
@@ -67,8 +68,11 @@ struct as_writer {
     uint64_t first_seq, expect_seq;
     uint32_t nevents, cur_thread, local_depth;
     int64_t last_xid;
-    uint64_t last_addr, last_csize, last_time;
+    uint64_t last_addr[ASF_NCAT], last_csize[ASF_NCAT], last_time;
     asf_lifo_t lifo;
+    uint32_t fserial;          /* releases pushed on the ring in this chunk */
+    uint64_t *fring;
+    struct ftab { uint64_t addr; uint32_t serial; } *ftab;
 
     /* time markers and samples wait for the first record they apply to */
     uint64_t tq_seq[NPEND_TIME], tq_ns[NPEND_TIME];
@@ -275,9 +279,12 @@ static void chunk_open(as_writer_t *w, uint64_t seq)
     w->cur_thread = 0;
     w->local_depth = 0;
     w->last_xid = -1;
-    w->last_addr = w->last_csize = 0;
+    memset(w->last_addr, 0, sizeof w->last_addr);
+    memset(w->last_csize, 0, sizeof w->last_csize);
     w->last_time = 0;
     memset(w->lifo.n, 0, sizeof w->lifo.n);
+    memset(w->lifo.top, 0, sizeof w->lifo.top);
+    w->fserial = 0;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         w->p[i] = w->s[i];
     if (w->have_time)          /* so the chunk's first events have a time alone */
@@ -476,27 +483,41 @@ static void emit_callsite(as_writer_t *w, uint32_t slot_plus1)
 /* Address code of a new block at addr of n bytes (FORMAT.md §4.2). */
 static unsigned addr_code(as_writer_t *w, uint64_t addr, uint64_t n)
 {
-    unsigned c = asf_class(n), code = ASF_ADDR_DELTA;
-    asf_lifo_t *l = &w->lifo;
-    for (unsigned k = 0; k < l->n[c]; k++) {
-        if (l->a[c][l->n[c] - 1 - k] == addr) {
-            asf_lifo_take(l, c, k);
-            code = k;
-            break;
-        }
-    }
-    if (code == ASF_ADDR_DELTA) {
-        if (addr == w->last_addr + w->last_csize && w->last_csize) {
-            code = ASF_ADDR_BUMP;
+    unsigned c = asf_class(n), g = asf_cat(n), code = ASF_ADDR_DELTA;
+    int k = asf_lifo_find(&w->lifo, c, addr);
+    if (k >= 0) {
+        asf_lifo_take(&w->lifo, c, (unsigned)k);
+        if (k < (int)ASF_ADDR_LIFO)
+            code = (unsigned)k;
+        else
+            put_v(w, ASF_S_ADDR, (uint64_t)k << 2 | 2);
+        return code;   /* reused blocks do not move the bump/delta base */
+    } else if (w->last_csize[g] && addr == w->last_addr[g] + w->last_csize[g]) {
+        code = ASF_ADDR_BUMP;
+    } else {
+        const struct ftab *f = &w->ftab[((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
+        uint32_t d = w->fserial - f->serial;
+        if (f->addr == addr && f->serial < w->fserial && d <= ASF_FRING &&
+            w->fring[f->serial & (ASF_FRING - 1)] == addr) {
+            put_v(w, ASF_S_ADDR, (uint64_t)(d - 1) << 2 | 3);
         } else {
-            int64_t d = (int64_t)(addr - w->last_addr);
-            uint64_t v = (d & 15) ? asf_zz(d) << 1 | 1 : asf_zz(d >> 4) << 1;
-            put_v(w, ASF_S_ADDR, v);
+            int64_t dd = (int64_t)(addr - w->last_addr[g]);
+            put_v(w, ASF_S_ADDR, (dd & 15) ? asf_zz(dd) << 2 | 1 : asf_zz(dd >> 4) << 2);
         }
     }
-    w->last_addr = addr;
-    w->last_csize = asf_csize(n);
+    w->last_addr[g] = addr;
+    w->last_csize[g] = asf_csize(n);
     return code;
+}
+
+/* Released ids: low 16 bits fixed-width in ID, the rest as a varint in IDHI. */
+static void put_rid(as_writer_t *w, uint32_t id)
+{
+    uint8_t *p = w->p[ASF_S_ID];
+    p[0] = (uint8_t)id;
+    p[1] = (uint8_t)(id >> 8);
+    w->p[ASF_S_ID] = p + 2;
+    put_v(w, ASF_S_IDHI, id >> 16);
 }
 
 /* Gives the block at addr a fresh id (stack rule, FORMAT.md §4.1). Returns
@@ -523,7 +544,7 @@ static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t
         w->local_depth--;
     } else {
         e.id = w->nfree ? w->freeids[--w->nfree] : w->next_id++;
-        put_v(w, ASF_S_ID, asf_zz((int64_t)e.id - (w->last_xid + 1)));
+        put_v(w, ASF_S_MISC, asf_zz((int64_t)e.id - (w->last_xid + 1)));
         w->last_xid = e.id;
     }
     *err = map_put(w, &e);
@@ -536,8 +557,13 @@ static as_err_t release_block(as_writer_t *w, const went_t *e)
 {
     as_err_t err = free_push(w, e->id);
     w->local_depth++;
-    if (e->chunk == w->chunk)
+    if (e->chunk == w->chunk) {
         asf_lifo_push(&w->lifo, asf_class(e->size), e->ptr);
+        w->fring[w->fserial & (ASF_FRING - 1)] = e->ptr;
+        struct ftab *f = &w->ftab[((e->ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
+        f->addr = e->ptr;
+        f->serial = w->fserial++;
+    }
     return err;
 }
 
@@ -591,7 +617,7 @@ static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
             return AS_OK;
         }
         put_tok(w, ASF_K_FREE, ASF_FREE_KNOWN);
-        put_v(w, ASF_S_ID, e->id);
+        put_rid(w, e->id);
         went_t v = *e;
         map_del(w, e);
         return release_block(w, &v);
@@ -665,19 +691,21 @@ static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
     else
         code = 0;
     if (inplace) {
-        w->last_addr = a;
-        w->last_csize = asf_csize(r->size);
+        w->last_addr[asf_cat(r->size)] = a;
+        w->last_csize[asf_cat(r->size)] = asf_csize(r->size);
     }
-    if (creates)
-        evf |= create_block(w, a, r->size, &err);
+    if (creates && map_find(w, a))
+        evf |= AS_EVF_REPAIRED;          /* create_block repairs it below */
     put_tok(w, ASF_K_EVENT, code);
     uint8_t *m = w->p[ASF_S_MISC];
     *m++ = (uint8_t)op;
     *m++ = (uint8_t)evf;
     *m++ = (uint8_t)gm;
     w->p[ASF_S_MISC] = m;
+    if (creates)                         /* its explicit id, if any, in MISC */
+        create_block(w, a, r->size, &err);
     if (have_rel)
-        put_v(w, ASF_S_ID, rel.id);
+        put_rid(w, rel.id);
     if (gm & ASF_G_A)
         put_v(w, ASF_S_MISC, a);
     if (gm & ASF_G_B)
@@ -731,7 +759,9 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
     w->out = m_alloc(w, w->out_cap);
     ZSTD_customMem zm = {z_alloc, z_free, &w->mem};
     w->cctx = ZSTD_createCCtx_advanced(zm);
-    if (!w->out || !w->cctx || map_grow(w))
+    w->fring = m_alloc(w, ASF_FRING * sizeof *w->fring);
+    w->ftab = m_alloc(w, FTAB * sizeof *w->ftab);
+    if (!w->out || !w->cctx || !w->fring || !w->ftab || map_grow(w))
         goto nomem;
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level ? zstd_level : 3);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
@@ -789,6 +819,8 @@ nomem:
     m_free(w, w->out, w->out_cap);
     ZSTD_freeCCtx(w->cctx);
     m_free(w, w->map, w->map_cap * sizeof *w->map);
+    m_free(w, w->fring, ASF_FRING * sizeof *w->fring);
+    m_free(w, w->ftab, FTAB * sizeof *w->ftab);
     m_free(w, w, sizeof *w);
     return NULL;
 }
@@ -975,6 +1007,8 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
     ZSTD_freeCCtx(w->cctx);
     m_free(w, w->map, w->map_cap * sizeof *w->map);
     m_free(w, w->freeids, w->free_cap * sizeof *w->freeids);
+    m_free(w, w->fring, ASF_FRING * sizeof *w->fring);
+    m_free(w, w->ftab, FTAB * sizeof *w->ftab);
     for (size_t i = 0; i < w->nmods; i++) {
         m_free(w, w->mods[i].path, w->mods[i].path_len + 1);
         m_free(w, w->mods[i].bid, w->mods[i].bid_len + 1);

@@ -1,0 +1,163 @@
+/*
+ * tests/format/gen_churn.c — the churn workload of issue 2 fed straight into the
+ * trace writer, to measure the format: bytes/event after zstd and decode speed.
+ *
+ * One thread, random malloc/free over 100k slots (a slot is freed if live,
+ * else allocated), sizes 90% 8–256 B, 9% 256 B–8 KiB, 1% 64 KiB–1 MiB. The
+ * addresses are the real glibc's (the generator calls malloc/free), so address
+ * prediction is measured against the real allocator. Deterministic (xorshift).
+ *
+ *   gen_churn [-n EVENTS] [-l ZSTD_LEVEL] [-r DECODE_RUNS] [-o FILE]
+ * prints one table row: events, file bytes, bytes/event, encode ns/event,
+ * decode events/s (median of the runs, single core).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replay/trace.h"
+
+#define NSLOT 100000
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t n = 10000000;
+    int level = 3, runs = 5;
+    const char *path = "/tmp/gen_churn.ast";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-n"))
+            n = strtoull(argv[i + 1], NULL, 0);
+        else if (!strcmp(argv[i], "-l"))
+            level = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-r"))
+            runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-o"))
+            path = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: gen_churn [-n EVENTS] [-l LEVEL] [-r RUNS] [-o FILE]\n");
+            return 2;
+        }
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        perror(path);
+        return 2;
+    }
+    as_header_t h = {0};
+    h.page_size = 4096;
+    h.ncpus = 1;
+    h.exe = "gen_churn";
+    h.argv = "gen_churn";
+    h.argv_len = 10;
+    h.libc_version = "2.36";
+    as_err_t err;
+    as_writer_t *w = as_writer_create(fd, &h, NULL, level, &err);
+    if (!w) {
+        fprintf(stderr, "gen_churn: %s\n", as_strerror(err));
+        return 2;
+    }
+    void **slot = calloc(NSLOT, sizeof *slot);
+    /* generate a batch with the real allocator, then time feeding it */
+    enum { BATCH = 65536 };
+    as_rec_t *batch = malloc(BATCH * sizeof *batch);
+    double enc = 0;
+    for (uint64_t seq = 0; seq < n;) {
+        uint64_t first = seq;
+        unsigned k = 0;
+        for (; k < BATCH && seq < n; k++, seq++) {
+            uint64_t s = rnd() % NSLOT;
+            if (slot[s]) {
+                batch[k] = (as_rec_t){as_rec_pack(seq, AS_OP_FREE, 0), 0, (uint64_t)slot[s], 0};
+                free(slot[s]);
+                slot[s] = NULL;
+            } else {
+                uint64_t p = rnd() % 100, size;
+                if (p < 90)
+                    size = 8 + rnd() % 249;
+                else if (p < 99)
+                    size = 256 + rnd() % (8192 - 256 + 1);
+                else
+                    size = 65536 + rnd() % (1048576 - 65536 + 1);
+                slot[s] = malloc(size);
+                batch[k] = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), (uint64_t)slot[s], 0, size};
+            }
+        }
+        double t0 = now();
+        for (unsigned i = 0; i < k; i++) {
+            uint64_t q = first + i;
+            if (q % 32768 == 0)       /* ~1 ms of untraced churn */
+                as_writer_time(w, q, q * 30);
+            if (as_writer_add(w, 0, &batch[i])) {
+                fprintf(stderr, "gen_churn: write failed\n");
+                return 2;
+            }
+        }
+        enc += now() - t0;
+    }
+    free(batch);
+    uint64_t bytes, events;
+    as_writer_close(w, AS_OK);
+    close(fd);
+    for (uint64_t s = 0; s < NSLOT; s++)
+        free(slot[s]);
+    free(slot);
+
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    bytes = (uint64_t)ftell(f);
+    fclose(f);
+    double *dt = calloc((size_t)runs, sizeof *dt);
+    events = 0;
+    for (int k = 0; k < runs; k++) {
+        as_reader_t *rd = as_reader_open(path, &err);
+        if (!rd) {
+            fprintf(stderr, "gen_churn: %s\n", as_strerror(err));
+            return 2;
+        }
+        as_event_t ev;
+        uint64_t m = 0, chk = 0;
+        double t0 = now();
+        while (as_reader_next(rd, &ev) == 1) {
+            m++;
+            chk += ev.id;
+        }
+        dt[k] = now() - t0;
+        events = m;
+        as_reader_close(rd);
+        if (chk == 42)
+            puts("");
+    }
+    qsort(dt, (size_t)runs, sizeof *dt, cmp_d);
+    printf("%-10s %-6s %-12s %-10s %-12s %-14s\n", "events", "level", "file_bytes",
+           "bytes/ev", "encode_ns/ev", "decode_Mev/s");
+    printf("%-10llu %-6d %-12llu %-10.3f %-12.1f %-14.1f\n", (unsigned long long)events, level,
+           (unsigned long long)bytes, (double)bytes / (double)events,
+           1e9 * enc / (double)events, (double)events / dt[runs / 2] / 1e6);
+    free(dt);
+    return events == n ? 0 : 1;
+}
