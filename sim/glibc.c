@@ -558,10 +558,14 @@ static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
             unlink_chunk(g, nx);
             size += R(nx).size;
             rec_del(g, nx);
+            R(c).size = size;
+            set_foot_free(g, c);
+        } else {  /* set_foot into the next chunk, which we already hold */
+            R(c).size = size;
+            R(nx).pfree = 1;
+            R(nx).prev_size = size;
         }
-        R(c).size = size;
         unsorted_push(g, a, c);
-        set_foot_free(g, c);
         touch_free_hdr(g, R(c).addr, size);
     } else {
         size += R(nx).size;

@@ -6,7 +6,7 @@
  * the `ideal` model as the anchor in the same run. Prints events/s (median);
  * asserts nothing (a benchmark, STYLE.md).
  *
- *   glibc_e2e [-n EVENTS] [-r RUNS] [-t all|first|none] [-o TRACE]
+ *   glibc_e2e [-n EVENTS] [-r RUNS] [-t all|first|none] [-o TRACE (kept)]
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     uint64_t n = 10000000;
     int runs = 3;
     as_touch_t touch = AS_TOUCH_ALL;
-    const char *path = "/tmp/glibc_e2e_churn.ast";
+    const char *defpath = "/tmp/glibc_e2e_churn.ast", *path = defpath;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n"))
             n = strtoull(argv[i + 1], NULL, 0);
@@ -165,6 +165,7 @@ int main(int argc, char **argv)
                rate[k][runs / 2] / 1e6, rate[k][0] / 1e6, rate[k][runs - 1] / 1e6,
                (double)peak[k] / 1048576.0);
     }
-    unlink(path);
+    if (path == defpath)
+        unlink(path);  /* -o FILE keeps the trace (for allocsim replay) */
     return 0;
 }
