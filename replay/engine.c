@@ -82,6 +82,7 @@ struct as_engine {
     inst_t *inst;
     size_t n;
     unsigned nworkers;
+    int threaded;                         /* -j >= 2: decode on the caller, models on workers */
     uint64_t events;
     batch_t *ring;
     pthread_mutex_t mu;
@@ -153,6 +154,8 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         jobs = c2 > 0 ? (unsigned)c2 : 1;
     }
     e->nworkers = jobs < n ? jobs : (unsigned)(n ? n : 1);
+    /* With -j 2 and even one instance, decoding overlaps the model. */
+    e->threaded = jobs >= 2 && n > 0;
     return e;
 }
 
@@ -537,7 +540,7 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
     e->ran = 1;
     uint64_t last_time = 0;
     int rc = 1;
-    if (e->nworkers <= 1) {
+    if (!e->threaded) {
         batch_t *b = malloc(sizeof *b);
         if (!b) {
             snprintf(err, errlen, "out of memory");
