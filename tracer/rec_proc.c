@@ -294,7 +294,9 @@ static void after_failed_exec(int flushed)
 
 AS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    int f = before_exec();
+    /* A shell searching PATH calls execve on every candidate: only a file
+     * that can be executed is worth closing the trace for. */
+    int f = access(path, X_OK) == 0 ? before_exec() : 0;
     int rc = REAL(real_execve, "execve") ? real_execve(path, argv, envp) : -1;
     after_failed_exec(f);
     return rc;

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# tests/tracer/run.sh NAME — one recorder integration test (ctest runs each).
+# Programs from tests/tracer/ run under `allocsim record`; tr_check reads the
+# traces back through the public reader. Environment (set by CMakeLists.txt):
+#   ALLOCSIM  the allocsim binary    TR  dir of the test programs
+#   TR_SRC    this source dir (golden files)
+# Regenerate the golden file: UPDATE=1 tests/tracer/run.sh golden (same env).
+set -u
+name=$1
+W=$(mktemp -d "${TMPDIR:-/tmp}/allocsim-tr.XXXXXX")
+trap 'cd /; umount "$W/mnt" 2>/dev/null; rm -rf "$W"' EXIT
+cd "$W"
+fail() { echo "FAIL($name): $*" >&2; exit 1; }
+stat_of() { "$TR/tr_check" stats "$1" | sed -n "s/^$2=//p"; }
+files() { ls "$W"/"$1".*.ast 2>/dev/null; }
+nfiles() { files "$1" | wc -l; }
+
+case $name in
+golden)
+    "$TR/tr_golden" >plain.out; prc=$?
+    "$ALLOCSIM" record -q -o g -- "$TR/tr_golden" >traced.out; trc=$?
+    [ "$prc" = 3 ] && [ "$trc" = 3 ] || fail "exit $prc untraced, $trc traced (want 3)"
+    diff plain.out traced.out || fail "output differs with the tracer"
+    [ "$(nfiles g)" = 1 ] || fail "want one trace file"
+    "$TR/tr_check" dump "$(files g)" >events.txt || fail "dump failed"
+    if [ "${UPDATE:-}" = 1 ]; then cp events.txt "$TR_SRC/golden.expected"; fi
+    diff -u "$TR_SRC/golden.expected" events.txt || fail "event sequence differs from golden.expected"
+    ;;
+usable)
+    "$TR/tr_usable" >plain.out; prc=$?
+    "$ALLOCSIM" record -q -o u -- "$TR/tr_usable" >traced.out; trc=$?
+    [ "$prc" = 5 ] && [ "$trc" = 5 ] || fail "exit $prc untraced, $trc traced (want 5)"
+    cmp plain.out traced.out || fail "malloc_usable_size/layout differs with the tracer"
+    [ "$(stat_of "$(files u)" complete)" = 1 ] || fail "trace incomplete"
+    [ "$(stat_of "$(files u)" unknown_frees)" = 0 ] || fail "unknown frees"
+    ;;
+threads)
+    "$ALLOCSIM" record -q -o t -- "$TR/tr_threads" >out.txt || fail "exit status"
+    grep -q "consumed 60000" out.txt || fail "program output"
+    f=$(files t)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "incomplete"
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees: pairing lost"
+    [ "$(stat_of "$f" threads)" -ge 6 ] || fail "threads: $(stat_of "$f" threads)"
+    [ "$(stat_of "$f" thread_start)" = 5 ] || fail "thread_start $(stat_of "$f" thread_start)"
+    [ "$(stat_of "$f" thread_exit)" = 5 ] || fail "thread_exit $(stat_of "$f" thread_exit)"
+    [ "$(stat_of "$f" malloc)" -ge 120000 ] || fail "mallocs $(stat_of "$f" malloc)"
+    ;;
+fork)
+    "$ALLOCSIM" record -q -o f -- "$TR/tr_fork" >out.txt || fail "exit status"
+    grep -q "children ok 20" out.txt || fail "children failed"
+    [ "$(nfiles f)" = 21 ] || fail "want 21 files, got $(nfiles f)"
+    parent=""
+    for x in $(files f); do
+        [ "$(stat_of "$x" complete)" = 1 ] || fail "$x incomplete"
+        [ "$(stat_of "$x" fork)" -ge 1 ] || fail "$x: no fork event"
+        [ "$(stat_of "$x" fork)" = 20 ] && parent=$(stat_of "$x" pid)
+    done
+    [ -n "$parent" ] || fail "no parent file with 20 forks"
+    nchild=0
+    for x in $(files f); do [ "$(stat_of "$x" ppid)" = "$parent" ] && nchild=$((nchild + 1)); done
+    [ "$nchild" = 20 ] || fail "children naming the parent's pid: $nchild"
+    ;;
+nofollow)
+    "$ALLOCSIM" record -q --no-follow -o n -- "$TR/tr_fork" >out.txt || fail "exit status"
+    [ "$(nfiles n)" = 1 ] || fail "--no-follow: want 1 file, got $(nfiles n)"
+    ;;
+exec)
+    "$ALLOCSIM" record -q -o e -- sh -c "exec sh -c 'exec \"$TR/tr_golden\"'" >out.txt; rc=$?
+    [ "$rc" = 3 ] || fail "exit $rc (want 3)"
+    [ "$(nfiles e)" = 3 ] || fail "want 3 files (sh, sh, tr_golden), got: $(files e)"
+    pid=$(stat_of "$(files e | head -1)" pid)
+    for x in e.$pid.ast e.$pid.1.ast e.$pid.2.ast; do
+        [ -f "$x" ] || fail "missing $x"
+        [ "$(stat_of "$x" complete)" = 1 ] || fail "$x incomplete"
+    done
+    [ "$(stat_of e.$pid.ast exec)" = 1 ] || fail "no exec event"
+    "$TR/tr_check" dump e.$pid.2.ast | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
+        fail "the exec'd image's trace is not the golden sequence"
+    ;;
+dlopen)
+    for cs in "" --callsite; do
+        rm -f d.*.ast
+        "$ALLOCSIM" record -q $cs -o d -- "$TR/tr_dlopen" "$TR/tr_dlmod.so" >out.txt || fail "exit $cs"
+        grep -q "dlopen ok" out.txt || fail "output $cs"
+        f=$(files d)
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "incomplete $cs"
+        [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees $cs"
+        [ "$(stat_of "$f" malloc)" -ge 10 ] || fail "mallocs $cs"
+    done
+    ;;
+cxx)
+    "$TR/tr_cxx" >plain.out || fail "untraced run"
+    "$ALLOCSIM" record -q -o x -- "$TR/tr_cxx" >traced.out || fail "traced exit status"
+    diff plain.out traced.out || fail "output differs"
+    f=$(files x)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "incomplete"
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees"
+    [ "$(stat_of "$f" malloc)" -ge 120 ] || fail "mallocs $(stat_of "$f" malloc)"
+    [ "$(stat_of "$f" aligned_alloc)$(stat_of "$f" memalign)$(stat_of "$f" posix_memalign)" != 000 ] ||
+        fail "aligned new not seen"
+    "$ALLOCSIM" record -q --callsite -o xc -- "$TR/tr_cxx" >traced2.out || fail "--callsite exit"
+    diff plain.out traced2.out || fail "--callsite output differs"
+    ;;
+signal)
+    "$ALLOCSIM" record -q -o s -- "$TR/tr_signal" >out.txt || fail "exit status"
+    grep -q enough out.txt || fail "handler did not run"
+    f=$(files s)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "incomplete"
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees"
+    ;;
+ctor)
+    "$ALLOCSIM" record -q -o c -- "$TR/tr_ctor" >out.txt || fail "exit status"
+    f=$(files c)
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "the constructor's malloc was not recorded"
+    ;;
+sigkill)
+    mkfifo go
+    "$ALLOCSIM" record -q -o k -- "$TR/tr_spin" >go 2>err.txt &
+    rpid=$!
+    read -r line <go || fail "no go line"
+    sleep 0.5
+    f=$(files k)
+    pid=${f##*/k.}; pid=${pid%.ast}
+    kill -9 "$pid"
+    wait $rpid; rc=$?
+    [ "$rc" = 137 ] || fail "exit $rc (want 128+9)"
+    [ "$(stat_of "$f" complete)" = 0 ] || fail "a killed trace reads as complete"
+    ev=$(stat_of "$f" events)
+    [ "$ev" -ge 2000000 ] || fail "only $ev events recovered (4M made before the go line)"
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    ;;
+unwritable)
+    "$TR/tr_usable" >plain.out
+    "$ALLOCSIM" record -q -o "$W/no/such/dir/p" -- "$TR/tr_usable" >traced.out 2>err.txt; rc=$?
+    [ "$rc" = 5 ] || fail "exit $rc (want 5)"
+    cmp plain.out traced.out || fail "output changed"
+    [ "$(grep -c 'tracing stopped' err.txt)" = 1 ] || fail "want one 'tracing stopped' line: $(cat err.txt)"
+    ;;
+diskfull)
+    mkdir mnt
+    if mount -t tmpfs -o size=64k tmpfs mnt 2>/dev/null; then how=tmpfs; else how=ulimit; fi
+    "$TR/tr_usable" 200000 >plain.out
+    if [ $how = tmpfs ]; then
+        "$ALLOCSIM" record -q -o "$W/mnt/p" -- "$TR/tr_usable" 200000 >traced.out 2>err.txt; rc=$?
+    else
+        (ulimit -f 64; "$ALLOCSIM" record -q -o "$W/mnt/p" -- "$TR/tr_usable" 200000 >traced.out 2>err.txt); rc=$?
+    fi
+    [ "$rc" = 5 ] || fail "exit $rc (want 5) [$how]"
+    cmp plain.out traced.out || fail "output changed [$how]"
+    [ "$(grep -c 'tracing stopped' err.txt)" = 1 ] || fail "want one 'tracing stopped' line: $(cat err.txt)"
+    f=$(ls mnt/p.*.ast)
+    [ "$(stat_of "$f" complete)" = 0 ] || fail "file not marked incomplete"
+    [ "$(stat_of "$f" stop_reason)" != 0 ] || fail "no stop reason in the header"
+    ;;
+refuse)
+    "$ALLOCSIM" record -q -o r -- "$TR/tr_static" 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && grep -q "statically linked" err.txt || fail "static: exit $rc, $(cat err.txt)"
+    cp "$TR/tr_usable" ./suid && chmod u+s ./suid
+    "$ALLOCSIM" record -q -o r -- ./suid 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && grep -q "set-uid" err.txt || fail "setuid: exit $rc, $(cat err.txt)"
+    [ "$(nfiles r)" = 0 ] || fail "files written for a refused program"
+    ;;
+force)
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_ctor" >/dev/null || fail "first run"
+    first=$(files p)
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_ctor" >/dev/null 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && grep -q "exists" err.txt || fail "no refusal: exit $rc"
+    [ "$(files p)" = "$first" ] || fail "files changed by a refused run"
+    "$ALLOCSIM" record -f -o p -- "$TR/tr_ctor" >/dev/null 2>err.txt || fail "-f run"
+    [ "$(nfiles p)" = 1 ] && [ "$(files p)" != "$first" ] || fail "-f did not replace the old file"
+    grep -q "events" err.txt || fail "no summary line: $(cat err.txt)"
+    [ "$(stat -c %a "$(files p)")" = 600 ] || fail "mode is not 0600"
+    ;;
+*)
+    fail "unknown test"
+    ;;
+esac
+exit 0
