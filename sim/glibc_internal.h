@@ -22,4 +22,8 @@ typedef struct as_glibc_chunk {
 /* Describes the user block at mem; returns -1 if mem is not one. */
 int as_glibc_chunk_info(const void *model, uint64_t mem, as_glibc_chunk_t *out);
 
+/* The model's invariants, always in full (the method table's check paces
+ * itself on big heaps); 0 if they hold, else -1 and why in err. */
+int as_glibc_check_full(const void *model, char *err, size_t errlen);
+
 #endif /* AS_GLIBC_INTERNAL_H */

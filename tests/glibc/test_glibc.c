@@ -111,7 +111,7 @@ static void drv_close(drv_t *d)
 static void check(drv_t *d, const char *line)
 {
     char err[512] = "";
-    if (as_model_glibc.check(d->m, err, sizeof err))
+    if (as_glibc_check_full(d->m, err, sizeof err))
         fail_msg("invariant broken after \"%s\": %s", line, err);
 }
 
