@@ -17,13 +17,25 @@
 
 typedef struct as_at_node {
     uint64_t key, len, max;   /* interval [key, key+len); max = max len in subtree */
-    uint32_t l, r, prio, pad;
+    uint32_t l, r;            /* priority: as_at_prio(index), no storage (32-byte nodes) */
 } as_at_node_t;
+
+/* Treap priorities: a hash of the node index (murmur3's finalizer),
+ * independent of the keys, which is all a treap needs for expected O(log n)
+ * depth. */
+static inline uint32_t as_at_prio(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
 
 typedef struct as_atree {
     as_at_node_t *n;          /* n[0] is nil (max 0) */
     uint32_t cap, used, free_head, root;
-    uint32_t rng;
     uint64_t count;           /* live nodes */
 } as_atree_t;
 
@@ -34,7 +46,6 @@ static inline int as_at_init(as_atree_t *t)
     t->used = 1;
     t->free_head = 0;
     t->root = 0;
-    t->rng = 0x9e3779b9u;
     t->count = 0;
     return t->n ? 0 : -1;
 }
@@ -74,14 +85,10 @@ static inline uint32_t as_at_alloc(as_atree_t *t, uint64_t key, uint64_t len)
         }
         x = t->used++;
     }
-    t->rng ^= t->rng << 13;
-    t->rng ^= t->rng >> 17;
-    t->rng ^= t->rng << 5;
     as_at_node_t *p = &t->n[x];
     p->key = key;
     p->len = p->max = len;
     p->l = p->r = 0;
-    p->prio = t->rng;
     t->count++;
     return x;
 }
@@ -109,7 +116,7 @@ static uint32_t as_at_merge(as_atree_t *t, uint32_t a, uint32_t b)
         return b;
     if (!b)
         return a;
-    if (t->n[a].prio > t->n[b].prio) {
+    if (as_at_prio(a) > as_at_prio(b)) {
         t->n[a].r = as_at_merge(t, t->n[a].r, b);
         as_at_pull(t, a);
         return a;
@@ -123,7 +130,7 @@ static uint32_t as_at_insert_rec(as_atree_t *t, uint32_t x, uint32_t nx)
 {
     if (!x)
         return nx;
-    if (t->n[nx].prio > t->n[x].prio) {
+    if (as_at_prio(nx) > as_at_prio(x)) {
         as_at_split(t, x, t->n[nx].key, &t->n[nx].l, &t->n[nx].r);
         as_at_pull(t, nx);
         return nx;
@@ -247,6 +254,60 @@ static inline uint32_t as_at_first_fit(const as_atree_t *t, uint64_t need)
         else
             x = t->n[x].r;
     }
+}
+
+/* First fit that also records the path from the root (path[0] = root,
+ * path[*depth - 1] = the node found), so the caller can change or remove that
+ * node without a second descent (as_at_path_fix, as_at_path_remove).
+ * Returns 0 if nothing fits or the path would exceed cap. */
+static inline uint32_t as_at_first_fit_path(const as_atree_t *t, uint64_t need, uint32_t *path,
+                                            unsigned cap, unsigned *depth)
+{
+    uint32_t x = t->root;
+    unsigned d = 0;
+    if (!x || t->n[x].max < need)
+        return 0;
+    for (;;) {
+        if (d == cap)
+            return 0;
+        path[d++] = x;
+        uint32_t l = t->n[x].l;
+        if (l && t->n[l].max >= need) {
+            x = l;
+        } else if (t->n[x].len >= need) {
+            *depth = d;
+            return x;
+        } else {
+            x = t->n[x].r;
+        }
+    }
+}
+
+/* After changing len (or an order-preserving key) of path[depth - 1]. */
+static inline void as_at_path_fix(as_atree_t *t, const uint32_t *path, unsigned depth)
+{
+    while (depth--)
+        as_at_pull(t, path[depth]);
+}
+
+/* Removes path[depth - 1]. */
+static inline void as_at_path_remove(as_atree_t *t, const uint32_t *path, unsigned depth)
+{
+    uint32_t x = path[depth - 1];
+    uint32_t rep = as_at_merge(t, t->n[x].l, t->n[x].r);
+    if (depth == 1) {
+        t->root = rep;
+    } else {
+        uint32_t p = path[depth - 2];
+        if (t->n[p].l == x)
+            t->n[p].l = rep;
+        else
+            t->n[p].r = rep;
+        as_at_path_fix(t, path, depth - 1);
+    }
+    t->n[x].l = t->free_head;
+    t->free_head = x;
+    t->count--;
 }
 
 /* Highest-addressed interval with len >= need (top-down placement). */

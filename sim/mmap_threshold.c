@@ -32,7 +32,10 @@
  * chunk; realloc's copy.
  *
  * Free chunks live in an augmented address tree (sim/atree_internal.h): first
- * fit is O(log n). In-use blocks: user address -> size in a hash map.
+ * fit is one O(log n) descent whose path is reused to split or unlink the
+ * chunk found. Neighbours for coalescing come from two hash maps (free chunk
+ * by start, by end), the boundary tags glibc keeps in the chunks themselves.
+ * In-use blocks: user address -> size in a hash map.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +73,12 @@ typedef struct mt {
     uint64_t heap_lo, top, top_size, brk_hw; /* heap_lo 0: no heap yet */
     uint64_t free_bytes, used_bytes;
     as_atree_t fr;                           /* free chunks: key = chunk, len = size */
+    as_hmap_t fs, fe;                        /* free chunks by start (a = size) and by
+                                                end (a = start): glibc's boundary tags */
     as_hmap_t blocks;                        /* mem -> a = size | MMAPPED, b = mapping base */
 } mt_t;
+
+#define PATH_MAX_DEPTH 96
 
 static inline uint64_t req2size(uint64_t n)
 {
@@ -87,9 +94,13 @@ static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_c
                        char *err, size_t errlen)
 {
     mt_t *m = calloc(1, sizeof *m);
-    if (!m || as_at_init(&m->fr) || as_hm_init(&m->blocks, 10)) {
+    if (!m || as_at_init(&m->fr) || as_hm_init(&m->blocks, 10) || as_hm_init(&m->fs, 10) ||
+        as_hm_init(&m->fe, 10)) {
         if (m) {
             as_at_fini(&m->fr);
+            as_hm_fini(&m->blocks);
+            as_hm_fini(&m->fs);
+            as_hm_fini(&m->fe);
             free(m);
         }
         snprintf(err, errlen, "mmap-threshold: out of memory");
@@ -113,6 +124,8 @@ static void mt_destroy(void *vm)
         return;
     as_at_fini(&m->fr);
     as_hm_fini(&m->blocks);
+    as_hm_fini(&m->fs);
+    as_hm_fini(&m->fe);
     free(m);
 }
 
@@ -129,33 +142,73 @@ static void systrim(mt_t *m, uint64_t pad)
     m->top_size -= extra;
 }
 
+/* Free-chunk index: tree (first fit) + boundary tags (neighbours in O(1)). */
+static void fc_add(mt_t *m, uint64_t c, uint64_t sz)
+{
+    as_at_insert(&m->fr, c, sz);
+    as_hm_put(&m->fs, c, sz, 0);
+    as_hm_put(&m->fe, c + sz, c, 0);
+    m->free_bytes += sz;
+}
+
+static void fc_del_tags(mt_t *m, uint64_t c, uint64_t sz)
+{
+    as_hm_slot_t *x = as_hm_get(&m->fs, c);
+    if (x)
+        as_hm_del(&m->fs, x);
+    if ((x = as_hm_get(&m->fe, c + sz)))
+        as_hm_del(&m->fe, x);
+    m->free_bytes -= sz;
+}
+
 /* Gives chunk [c, c+sz) back to the heap: coalesce, merge into top, trim. */
 static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
 {
     m->used_bytes -= sz;
-    uint32_t p = c ? as_at_find_le(&m->fr, c - 1) : 0;
-    if (p && m->fr.n[p].key + m->fr.n[p].len == c) {
-        uint64_t pk = m->fr.n[p].key, pl = m->fr.n[p].len;
-        as_at_remove(&m->fr, pk);
-        m->free_bytes -= pl;
-        c = pk;
-        sz += pl;
-    }
+    as_hm_slot_t *pv = as_hm_get(&m->fe, c);          /* a free chunk ending at c */
+    uint64_t pk = pv ? pv->a : 0, pl = pv ? c - pk : 0;
     if (c + sz == m->top) {
+        if (pv) {
+            as_at_remove(&m->fr, pk);
+            fc_del_tags(m, pk, pl);
+            c = pk;
+        }
         m->top = c;
-        m->top_size += sz;
+        m->top_size += sz + pl;
         sz = m->top_size;
         touch(m, c + 8, 8);                     /* new top's size word */
     } else {
-        uint32_t n = as_at_find_ge(&m->fr, c + sz);
-        if (n && m->fr.n[n].key == c + sz) {
-            uint64_t nl = m->fr.n[n].len;
+        as_hm_slot_t *nx = as_hm_get(&m->fs, c + sz); /* a free chunk starting at c+sz */
+        uint64_t nl = nx ? nx->a : 0;
+        if (pv && nx) {
             as_at_remove(&m->fr, c + sz);
-            m->free_bytes -= nl;
+            fc_del_tags(m, c + sz, nl);
+            fc_del_tags(m, pk, pl);
+            c = pk;
+            sz += pl + nl;
+            as_at_modify(&m->fr, pk, pk, sz);
+            as_hm_put(&m->fs, c, sz, 0);
+            as_hm_put(&m->fe, c + sz, c, 0);
+            m->free_bytes += sz;
+        } else if (pv) {
+            fc_del_tags(m, pk, pl);
+            c = pk;
+            sz += pl;
+            as_at_modify(&m->fr, pk, pk, sz);
+            as_hm_put(&m->fs, c, sz, 0);
+            as_hm_put(&m->fe, c + sz, c, 0);
+            m->free_bytes += sz;
+        } else if (nx) {
+            uint64_t nk = c + sz;
+            fc_del_tags(m, nk, nl);
             sz += nl;
+            as_at_modify(&m->fr, nk, c, sz);   /* order kept: nothing free between */
+            as_hm_put(&m->fs, c, sz, 0);
+            as_hm_put(&m->fe, c + sz, c, 0);
+            m->free_bytes += sz;
+        } else {
+            fc_add(m, c, sz);
         }
-        as_at_insert(&m->fr, c, sz);
-        m->free_bytes += sz;
         touch(m, c + 8, 24);                    /* size, fd, bk */
         touch(m, c + sz, 8);                    /* prev_size footer */
     }
@@ -168,17 +221,36 @@ static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
 static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_end)
 {
     *fresh_end = UINT64_MAX;
-    uint32_t x = m->fr.root && m->fr.n[m->fr.root].max >= nb ? as_at_first_fit(&m->fr, nb) : 0;
+    uint32_t path[PATH_MAX_DEPTH];
+    unsigned depth = 0;
+    uint32_t x = m->fr.root && m->fr.n[m->fr.root].max >= nb
+                     ? as_at_first_fit_path(&m->fr, nb, path, PATH_MAX_DEPTH, &depth) : 0;
+    if (!x && m->fr.root && m->fr.n[m->fr.root].max >= nb) {
+        /* A path deeper than PATH_MAX_DEPTH (vanishingly rare in a treap). */
+        x = as_at_first_fit(&m->fr, nb);
+        depth = 0;
+    }
     if (x) {
         uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
+        fc_del_tags(m, c, sz);
         if (sz - nb >= MINSIZE) {
-            as_at_modify(&m->fr, c, c + nb, sz - nb);
+            /* The remainder keeps its place in address order. */
+            m->fr.n[x].key = c + nb;
+            m->fr.n[x].len = sz - nb;
+            if (depth)
+                as_at_path_fix(&m->fr, path, depth);
+            else
+                as_at_modify(&m->fr, c + nb, c + nb, sz - nb);
+            as_hm_put(&m->fs, c + nb, sz - nb, 0);
+            as_hm_put(&m->fe, c + sz, c + nb, 0);
+            m->free_bytes += sz - nb;
             touch(m, c + nb + 8, 24);           /* remainder: size, fd, bk */
             sz = nb;
+        } else if (depth) {
+            as_at_path_remove(&m->fr, path, depth);
         } else {
             as_at_remove(&m->fr, c);
         }
-        m->free_bytes -= sz;
         m->used_bytes += sz;
         touch(m, c + 8, 8);
         *got = sz;
@@ -399,11 +471,11 @@ static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
         touch(m, m->top + 8, 8);
         return mem;
     }
-    uint32_t fn = as_at_find_ge(&m->fr, next);
-    if (fn && m->fr.n[fn].key == next && size + m->fr.n[fn].len >= nb) {
-        uint64_t nl = m->fr.n[fn].len;
+    as_hm_slot_t *fn = as_hm_get(&m->fs, next);
+    if (fn && size + fn->a >= nb) {
+        uint64_t nl = fn->a;
         as_at_remove(&m->fr, next);
-        m->free_bytes -= nl;
+        fc_del_tags(m, next, nl);
         m->used_bytes += nl;
         uint64_t ns = size + nl;
         if (ns - nb >= MINSIZE) {
@@ -482,6 +554,12 @@ static int mt_check(const void *vm, char *err, size_t errlen)
             return -1;
         }
     }
+    if (m->fs.count != m->fr.count || m->fe.count != m->fr.count) {
+        snprintf(err, errlen, "mmap-threshold: %llu free chunks, %llu/%llu boundary tags",
+                 (unsigned long long)m->fr.count, (unsigned long long)m->fs.count,
+                 (unsigned long long)m->fe.count);
+        return -1;
+    }
     if (m->fr.count <= 64) {                    /* full walks only while cheap */
         if (as_at_check(&m->fr)) {
             snprintf(err, errlen, "mmap-threshold: free tree order or sizes broken");
@@ -495,6 +573,12 @@ static int mt_check(const void *vm, char *err, size_t errlen)
             uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
             if (c == prev_end || c + sz >= m->top || sz < MINSIZE || (sz & 15)) {
                 snprintf(err, errlen, "mmap-threshold: free chunk %#llx+%llu uncoalesced or bad",
+                         (unsigned long long)c, (unsigned long long)sz);
+                return -1;
+            }
+            as_hm_slot_t *tag = as_hm_get(&m->fs, c);
+            if (!tag || tag->a != sz || !(tag = as_hm_get(&m->fe, c + sz)) || tag->a != c) {
+                snprintf(err, errlen, "mmap-threshold: boundary tags of %#llx+%llu wrong",
                          (unsigned long long)c, (unsigned long long)sz);
                 return -1;
             }
