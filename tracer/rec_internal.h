@@ -40,19 +40,23 @@ enum as_state {
 
 enum as_ring_state { AS_RING_FREE = 0, AS_RING_LIVE = 1, AS_RING_DEAD = 2 };
 
-/* One thread's single-producer single-consumer ring. A slot is published by
- * storing its seq_op (never 0: op is never 0) and released by the consumer by
- * storing 0 back, so a signal handler that interrupts a hook between reserving
- * and publishing a slot simply reserves the next one: no record is lost. */
+/* One thread's single-producer single-consumer ring. The producer (the
+ * owning thread, and signal handlers that interrupt it) reserves slots with a
+ * signal-atomic xadd, fills them, and publishes by storing `commit`; only the
+ * outermost hook on a thread publishes (depth counter), so a handler that
+ * interrupts a hook between reserve and fill can never publish the outer
+ * hook's half-written slot: it is published with the outer one. The consumer
+ * never writes a slot, so slot cache lines only travel producer -> consumer. */
 typedef struct as_ring {
     /* producer side: the owning thread and its signal handlers */
     uint64_t reserve;          /* next slot index to hand out */
     uint64_t limit;            /* cached tail + AS_RING_CAP */
+    _Atomic uint64_t commit;   /* slots below are filled (release store) */
     uint32_t thread;           /* thread index written with its records */
     uint32_t pad0;
     void *(*start_fn)(void *); /* pthread_create trampoline payload */
     void *start_arg;
-    char pad1[64 - 40];
+    char pad1[64 - 48];
     /* consumer side: the writer thread */
     _Atomic uint64_t tail;
     uint64_t dead_ns;          /* when the writer first saw it DEAD and empty */
@@ -66,6 +70,7 @@ typedef struct as_ring {
 typedef struct as_thr {
     as_ring_t *ring;
     int guard;                 /* >0: tracer code runs; hooks pass through */
+    int depth;                 /* >0: inside as_emit (a signal may nest) */
     int exited;                /* our pthread key destructor ran */
 } as_thr_t;
 
@@ -112,9 +117,12 @@ static inline as_rec_t *as_ring_slot(as_ring_t *r, uint64_t h)
     return &r->slot[h & AS_RING_MASK];
 }
 
-static inline void as_publish(as_rec_t *s, uint64_t seq_op)
+/* Publish every filled slot, unless an outer hook on this thread is still
+ * filling one (then it publishes ours too). */
+static inline void as_commit(as_thr_t *t, as_ring_t *r)
 {
-    __atomic_store_n(&s->seq_op, seq_op, __ATOMIC_RELEASE);
+    if (--t->depth == 0)
+        __atomic_store_n(&r->commit, *(volatile uint64_t *)&r->reserve, __ATOMIC_RELEASE);
 }
 
 /* The hot path: one record into the calling thread's ring (callsite, if on,
@@ -135,12 +143,14 @@ static inline void as_emit(as_thr_t *t, unsigned op, unsigned fl, uint64_t a,
         as_emit_callsite(t, r, op, fl, a, b, size);
         return;
     }
+    t->depth++;
     uint64_t h = as_local_xadd(&r->reserve, 1);
     as_rec_t *s = as_ring_slot(r, h);
     s->a = a;
     s->b = b;
     s->size = size;
-    as_publish(s, as_rec_pack(as_next_seq(1), op, fl));
+    s->seq_op = as_rec_pack(as_next_seq(1), op, fl);
+    as_commit(t, r);
 }
 
 /* Two records with one seq (event + its AS_REC_ARG continuation). */
@@ -166,5 +176,6 @@ AS_HIDDEN void as_callsite_emit_modules(as_writer_t *w);
 extern char as_g_prefix[4096] AS_HIDDEN;
 extern int as_g_nofollow AS_HIDDEN;
 extern int as_g_level AS_HIDDEN;
+extern int as_g_discard AS_HIDDEN;
 
 #endif /* AS_REC_INTERNAL_H */

@@ -68,21 +68,21 @@ static void child_after_fork(void);
 
 AS_HIDDEN void as_proc_init(void)
 {
-    REAL(as_real_pthread_create, "pthread_create");
-    REAL(as_real_malloc_trim, "malloc_trim");
-    REAL(real_fork, "fork");
-    REAL(real_dlopen, "dlopen");
-    REAL(real_execve, "execve");
-    REAL(real_execvp, "execvp");
-    REAL(real_execvpe, "execvpe");
-    REAL(real_fexecve, "fexecve");
-    REAL(real_posix_spawn, "posix_spawn");
-    REAL(real_posix_spawnp, "posix_spawnp");
-    REAL(real_mmap, "mmap");
-    REAL(real_munmap, "munmap");
-    REAL(real_mremap, "mremap");
-    REAL(real_brk, "brk");
-    REAL(real_sbrk, "sbrk");
+    (void)REAL(as_real_pthread_create, "pthread_create");
+    (void)REAL(as_real_malloc_trim, "malloc_trim");
+    (void)REAL(real_fork, "fork");
+    (void)REAL(real_dlopen, "dlopen");
+    (void)REAL(real_execve, "execve");
+    (void)REAL(real_execvp, "execvp");
+    (void)REAL(real_execvpe, "execvpe");
+    (void)REAL(real_fexecve, "fexecve");
+    (void)REAL(real_posix_spawn, "posix_spawn");
+    (void)REAL(real_posix_spawnp, "posix_spawnp");
+    (void)REAL(real_mmap, "mmap");
+    (void)REAL(real_munmap, "munmap");
+    (void)REAL(real_mremap, "mremap");
+    (void)REAL(real_brk, "brk");
+    (void)REAL(real_sbrk, "sbrk");
     pthread_atfork(NULL, NULL, child_after_fork);
 }
 
@@ -162,7 +162,7 @@ AS_EXPORT int brk(void *addr)
 {
     as_thr_t *t = &as_t_thr;
     int on = tracing(t);
-    REAL(real_sbrk, "sbrk");
+    (void)REAL(real_sbrk, "sbrk");
     void *old = real_sbrk ? real_sbrk(0) : NULL;
     int rc = REAL(real_brk, "brk") ? real_brk(addr) : -1;
     if (on)

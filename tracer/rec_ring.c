@@ -11,7 +11,9 @@
  *
  * Environment read at start (set by `allocsim record`, see its --help):
  *   ALLOCSIM_PREFIX  trace files are PREFIX.<pid>.ast (default allocsim.<prog>)
- *   ALLOCSIM_OPTS    comma list: callsite, nofollow, level=N (zstd level)
+ *   ALLOCSIM_OPTS    comma list: callsite, nofollow, level=N (zstd level),
+ *                    discard (benchmarks only: the writer thread drains and
+ *                    merges the rings but encodes nothing: the hand-off cost)
  * A process with AT_SECURE (set-uid, set-gid, capabilities) is never traced.
  */
 #include <errno.h>
@@ -38,6 +40,7 @@ pid_t as_g_pid;
 char as_g_prefix[4096];
 int as_g_nofollow;
 int as_g_level = 3;
+int as_g_discard;
 
 /* ---- Small system helpers (no libc state, usable anywhere) ---------------- */
 void *as_sys_mmap(size_t len)
@@ -90,7 +93,7 @@ static void thread_dtor(void *arg)
     t->exited = 1;
     if (as_g_state == AS_ST_ON)
         as_emit(t, AS_OP_THREAD_EXIT, 0, 0, 0, 0);
-    __atomic_store_n(&r->state, AS_RING_DEAD, __ATOMIC_RELEASE);
+    atomic_store_explicit(&r->state, AS_RING_DEAD, memory_order_release);
 }
 
 as_ring_t *as_ring_new(void)
@@ -113,6 +116,7 @@ as_ring_t *as_ring_new(void)
     }
     r->limit = atomic_load(&r->tail) + AS_RING_CAP;
     r->reserve = atomic_load(&r->tail);
+    atomic_store(&r->commit, r->reserve);
     r->dead_ns = 0;
     r->start_fn = NULL;
     r->start_arg = NULL;
@@ -168,12 +172,7 @@ void as_ring_wait(as_ring_t *r, uint64_t h)
 void as_rings_reset_after_fork(as_ring_t *keep)
 {
     for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
-        uint64_t tail = atomic_load(&r->tail);
-        uint64_t end = r->reserve;
-        if (end > tail + AS_RING_CAP)
-            end = tail + AS_RING_CAP;
-        for (uint64_t i = tail; i < end; i++)
-            r->slot[i & AS_RING_MASK].seq_op = 0;
+        atomic_store(&r->commit, r->reserve);
         atomic_store(&r->tail, r->reserve);
         r->limit = r->reserve + AS_RING_CAP;
         r->dead_ns = 0;
@@ -192,6 +191,7 @@ void as_emit_callsite(as_thr_t *t, as_ring_t *r, unsigned op, unsigned fl,
     t->guard++;
     uint64_t cs = as_callsite_find();
     t->guard--;
+    t->depth++;
     uint64_t h = as_local_xadd(&r->reserve, 2);
     as_rec_t *s0 = as_ring_slot(r, h);
     as_rec_t *s1 = as_ring_slot(r, h + 1);
@@ -199,11 +199,12 @@ void as_emit_callsite(as_thr_t *t, as_ring_t *r, unsigned op, unsigned fl,
     s0->a = cs;
     s0->b = 0;
     s0->size = 0;
+    s0->seq_op = as_rec_pack(seq, AS_REC_CALLSITE, 0);
     s1->a = a;
     s1->b = b;
     s1->size = size;
-    as_publish(s0, as_rec_pack(seq, AS_REC_CALLSITE, 0));
-    as_publish(s1, as_rec_pack(seq, op, fl));
+    s1->seq_op = as_rec_pack(seq, op, fl);
+    as_commit(t, r);
 }
 
 void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
@@ -220,6 +221,7 @@ void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
         t->guard--;
         n = 3;
     }
+    t->depth++;
     uint64_t h = as_local_xadd(&r->reserve, n);
     as_rec_t *s[3];
     for (unsigned i = 0; i < n; i++)
@@ -229,18 +231,18 @@ void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
     if (n == 3) {
         s[0]->a = cs;
         s[0]->b = s[0]->size = 0;
+        s[0]->seq_op = as_rec_pack(seq, AS_REC_CALLSITE, 0);
         k = 1;
     }
     s[k]->a = a;
     s[k]->b = b;
     s[k]->size = size;
+    s[k]->seq_op = as_rec_pack(seq, op, fl);
     s[k + 1]->a = a2;
     s[k + 1]->b = b2;
     s[k + 1]->size = size2;
-    if (n == 3)
-        as_publish(s[0], as_rec_pack(seq, AS_REC_CALLSITE, 0));
-    as_publish(s[k], as_rec_pack(seq, op, fl));
-    as_publish(s[k + 1], as_rec_pack(seq, AS_REC_ARG, 0));
+    s[k + 1]->seq_op = as_rec_pack(seq, AS_REC_ARG, 0);
+    as_commit(t, r);
 }
 
 /* ---- Options ---------------------------------------------------------------- */
@@ -253,6 +255,8 @@ static void parse_opts(const char *s)
             as_g_callsite = 1;
         else if (n == 8 && !strncmp(s, "nofollow", 8))
             as_g_nofollow = 1;
+        else if (n == 7 && !strncmp(s, "discard", 7))
+            as_g_discard = 1;
         else if (n > 6 && !strncmp(s, "level=", 6))
             as_g_level = atoi(s + 6);
         s = e ? e + 1 : NULL;

@@ -311,10 +311,13 @@ static void take_sample(as_sample_t *s)
 }
 
 /* ---- Draining the rings ------------------------------------------------------ */
+/* seq_op of the ring's oldest published record, 0 if none. */
 static inline uint64_t peek(as_ring_t *r)
 {
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    return __atomic_load_n(&r->slot[t & AS_RING_MASK].seq_op, __ATOMIC_ACQUIRE);
+    if (t >= atomic_load_explicit(&r->commit, memory_order_acquire))
+        return 0;
+    return r->slot[t & AS_RING_MASK].seq_op;
 }
 
 /* Emits every published record with seq < bound, merged across rings. Returns
@@ -343,49 +346,48 @@ static long drain(uint64_t bound)
             return total;
         uint64_t stop = second < bound ? second : bound;
         /* a run from one ring: every record below the other rings' heads
-         * (with one thread, the whole ring in one tight loop) */
+         * (with one thread, the whole ring in one tight loop); the tail is
+         * released every 1024 records so a waiting producer moves on */
         uint64_t t = atomic_load_explicit(&best->tail, memory_order_relaxed);
-        for (;;) {
-            as_rec_t *slot = &best->slot[t & AS_RING_MASK];
-            uint64_t so = __atomic_load_n(&slot->seq_op, __ATOMIC_ACQUIRE);
-            if (!so)
+        uint64_t c = atomic_load_explicit(&best->commit, memory_order_acquire);
+        long run = 0;
+        while (t < c) {
+            const as_rec_t *slot = &best->slot[t & AS_RING_MASK];
+            uint64_t s = slot->seq_op >> 16;
+            if (s >= stop && run)
                 break;
-            uint64_t s = so >> 16;
-            if (s >= stop && total)
-                break;
-            as_rec_t rec = {so, slot->a, slot->b, slot->size};
-            __atomic_store_n(&slot->seq_op, 0, __ATOMIC_RELAXED);
             t++;
-            atomic_store_explicit(&best->tail, t, memory_order_release);
+            run++;
             if (s < g_last_seq)
                 g_late++;
             else
                 g_last_seq = s;
             as_err_t e = g_mcount ? flush_marks(s) : AS_OK;
-            if (!e)
-                e = as_writer_add(g_w, best->thread, &rec);
+            if (!e && !as_g_discard)
+                e = as_writer_add(g_w, best->thread, slot);
             if (e) {
+                atomic_store_explicit(&best->tail, t, memory_order_release);
                 stop_tracing(e);
                 return -1;
             }
-            total++;
-            g_added++;
+            if ((run & 1023) == 0)
+                atomic_store_explicit(&best->tail, t, memory_order_release);
+            if (t == c)
+                c = atomic_load_explicit(&best->commit, memory_order_acquire);
             if (s >= stop)
                 break;
         }
+        atomic_store_explicit(&best->tail, t, memory_order_release);
+        total += run;
+        g_added += (uint64_t)run;
     }
 }
 
 /* Discard what is left in the rings (tracing stopped). */
 static void discard_all(void)
 {
-    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next) {
-        uint64_t t = atomic_load(&r->tail);
-        while (peek(r)) {
-            r->slot[t & AS_RING_MASK].seq_op = 0;
-            atomic_store(&r->tail, ++t);
-        }
-    }
+    for (as_ring_t *r = atomic_load(&as_g_rings); r; r = r->next)
+        atomic_store(&r->tail, atomic_load(&r->commit));
 }
 
 /* Rings of threads that exited, drained and dead for a second, are reused. */

@@ -20,6 +20,9 @@
 #pragma GCC diagnostic ignored "-Walloc-size-larger-than="
 #pragma GCC diagnostic ignored "-Wuse-after-free"
 #endif
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wnon-power-of-two-alignment"
+#endif
 
 void allocsim_mark(const char *name) __attribute__((weak));
 static void mark(const char *n) { if (allocsim_mark) allocsim_mark(n); }
