@@ -816,6 +816,45 @@ static void test_incomplete_and_mem(void **state)
     unlink(path);
 }
 
+/* ---- a full disk: ENOSPC becomes AS_ERR_NOSPACE, sticky ------------------------------ */
+
+static void test_disk_full(void **state)
+{
+    (void)state;
+    as_header_t h = test_header();
+    as_err_t err;
+    int full = open("/dev/full", O_WRONLY);
+    if (full < 0)
+        skip();
+    assert_null(as_writer_create(full, &h, NULL, 3, &err));
+    assert_int_equal(err, AS_ERR_NOSPACE);
+
+    const char *path = tmp_path("full");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 0;
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
+    assert_int_equal(as_writer_flush(w), AS_OK);
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 16);
+    assert_true(dup2(full, fd) == fd);       /* the disk fills up */
+    assert_int_equal(as_writer_flush(w), AS_ERR_NOSPACE);
+    as_rec_t r = rec(AS_OP_FREE, 0, 0, 0x1000, 0);
+    assert_int_equal(as_writer_add(w, 0, &r), AS_ERR_NOSPACE);
+    assert_int_not_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    close(full);
+    /* the first chunk, written before the disk filled, is readable */
+    as_reader_t *rd = open_reader(path);
+    as_event_t ev;
+    expect_ev(rd, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(next(rd, &ev), 0);
+    as_read_stats_t st;
+    as_reader_stats(rd, &st);
+    assert_int_equal(st.chunks, 1);
+    as_reader_close(rd);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_truncation_everywhere),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_incomplete_and_mem),
+        cmocka_unit_test(test_disk_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
