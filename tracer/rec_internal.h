@@ -122,7 +122,8 @@ static inline as_rec_t *as_ring_slot(as_ring_t *r, uint64_t h)
 static inline void as_commit(as_thr_t *t, as_ring_t *r)
 {
     if (--t->depth == 0)
-        __atomic_store_n(&r->commit, *(volatile uint64_t *)&r->reserve, __ATOMIC_RELEASE);
+        atomic_store_explicit(&r->commit, *(volatile uint64_t *)&r->reserve,
+                              memory_order_release);
 }
 
 /* The hot path: one record into the calling thread's ring (callsite, if on,

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench/record.sh [BUILD_DIR] — the recorder's overhead table (issue 2
+# "Benchmarks"): wall time untraced vs `allocsim record`, heaptrack and glibc
+# mtrace, medians of RUNS runs (default 3) taken interleaved (u, t, h, m, u,
+# t, ...) so machine noise hits all columns alike; plus trace bytes/event from
+# `allocsim info --format json` of the last traced run. Run by hand, not in
+# ctest. Outputs go to bench/out/ (gitignored); the hg source repository is
+# made once by bench/make-hg-repo.sh and cached there.
+#
+#   WORKLOADS="churn threads python python-malloc hg hg-malloc"  (default all)
+#   TOOLS="traced heaptrack mtrace"                             (default all)
+#   RUNS=3
+#
+# Notes on the anchors:
+#  - heaptrack 1.4 (Debian): `heaptrack -o FILE CMD`. Its wall time includes
+#    heaptrack_interpret, which runs concurrently on a pipe, and the zstd of
+#    the interpreted file: it is what a user waits for.
+#  - mtrace: LD_PRELOAD=libc_malloc_debug.so plus bench/mtrace-on.so, whose
+#    constructor calls mtrace() (these programs never call it themselves);
+#    MALLOC_TRACE=file. Text output, one line per event, no thread ids.
+#  - traced: `allocsim record -q` (no summary at the end: reading the trace
+#    back is analysis, not recording; bytes/event come from allocsim info).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+B=$(cd "${1:-$root/build}" && pwd)
+OUT=$root/bench/out
+RUNS=${RUNS:-3}
+WORKLOADS=${WORKLOADS:-"churn threads python python-malloc hg hg-malloc"}
+TOOLS=${TOOLS:-"traced heaptrack mtrace"}
+PY=/usr/bin/python3
+mkdir -p "$OUT/tr" "$OUT/ht" "$OUT/mt"
+gcc -shared -fPIC -O2 -o "$OUT/mtrace-on.so" "$root/bench/mtrace-on.c"
+DEBUG_SO=/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so
+case " $WORKLOADS " in *" hg"*) "$root/bench/make-hg-repo.sh" "$OUT/hg-src" ;; esac
+
+# cmd_of WORKLOAD -> sets CMD (array) and ENVV (array of VAR=value)
+cmd_of() {
+    ENVV=()
+    case $1 in
+    churn) CMD=("$B/bench/bench-churn") ;;
+    threads) CMD=("$B/bench/bench-threads") ;;
+    python) CMD=("$PY" "$root/bench/pyalloc.py") ;;
+    python-malloc) CMD=("$PY" "$root/bench/pyalloc.py"); ENVV=(PYTHONMALLOC=malloc) ;;
+    hg) CMD=(/usr/bin/hg clone -q --pull "$OUT/hg-src" "$OUT/hg-dst") ;;
+    hg-malloc) CMD=(/usr/bin/hg clone -q --pull "$OUT/hg-src" "$OUT/hg-dst"); ENVV=(PYTHONMALLOC=malloc) ;;
+    *) echo "unknown workload $1" >&2; exit 2 ;;
+    esac
+}
+
+# run_once WORKLOAD TOOL -> prints seconds
+run_once() {
+    local w=$1 tool=$2 s e
+    cmd_of "$w"
+    rm -rf "$OUT/hg-dst" "$OUT/tr/$w".* "$OUT/ht/$w".* "$OUT/mt/$w".*
+    sync
+    s=$(date +%s%N)
+    case $tool in
+    untraced) env "${ENVV[@]}" "${CMD[@]}" >/dev/null 2>&1 ;;
+    traced) env "${ENVV[@]}" "$B/allocsim" record -q -f -o "$OUT/tr/$w" -- "${CMD[@]}" >/dev/null 2>&1 ;;
+    heaptrack) env "${ENVV[@]}" heaptrack -o "$OUT/ht/$w" "${CMD[@]}" >/dev/null 2>&1 ;;
+    mtrace) env "${ENVV[@]}" LD_PRELOAD="$DEBUG_SO:$OUT/mtrace-on.so" MALLOC_TRACE="$OUT/mt/$w.txt" \
+            "${CMD[@]}" >/dev/null 2>&1 ;;
+    esac
+    e=$(date +%s%N)
+    echo "scale=3; ($e - $s) / 1000000000" | bc
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-14s %9s %16s %16s %16s %12s %9s\n' workload untraced traced heaptrack mtrace events "B/event"
+for w in $WORKLOADS; do
+    declare -A T=()
+    for ((i = 0; i < RUNS; i++)); do
+        for tool in untraced $TOOLS; do
+            T[$tool]+="$(run_once "$w" "$tool") "
+        done
+    done
+    u=$(median ${T[untraced]})
+    line=$(printf '%-14s %8ss' "$w" "$u")
+    for tool in traced heaptrack mtrace; do
+        if [[ " $TOOLS " == *" $tool "* ]]; then
+            m=$(median ${T[$tool]})
+            line+=$(printf ' %8ss (%4.2fx)' "$m" "$(echo "scale=4; $m / $u" | bc)")
+        else
+            line+=$(printf ' %16s' -)
+        fi
+    done
+    ev=- bpe=-
+    if [[ " $TOOLS " == *" traced "* ]]; then
+        # the last traced run's files are still there
+        read -r ev bpe < <("$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null |
+            "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["events"], "%.3f" % d["bytes_per_event"])' 2>/dev/null ||
+            echo "- -")
+    fi
+    line+=$(printf ' %12s %9s' "$ev" "$bpe")
+    echo "$line"
+    echo "  runs: $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${T[$t]% }"; done)" >&2
+    unset T
+done
+rm -rf "$OUT/hg-dst"
