@@ -31,12 +31,12 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 out=bench/out/accuracy
 mkdir -p "$out"
 grep -v '^\s*#' bench/accuracy/workloads.txt | grep -v '^\s*$' | while IFS=: read -r name cmd; do
-  name=$(echo "$name" | tr -d ' ')
+  name=$(echo "$name" | awk '{print $1}')
   trace="$out/$name.ast"
   if [ "$rerecord" = 1 ] || [ ! -s "$trace" ]; then
     rm -f "$trace" "$out/$name".rec*
     read -r -a argv <<<"$cmd"
-    "$build/allocsim" record -o "$out/$name.rec" -- "$build/bench/${argv[0]}" "${argv[@]:1}" \
+    "$build/allocsim" record -f -q -o "$out/$name.rec" -- "$build/bench/${argv[0]}" "${argv[@]:1}" \
       </dev/null >/dev/null
     # The recorder names files PREFIX or PREFIX.<pid>: keep the first process.
     first=$(ls -t "$out/$name".rec* | tail -n 1)
@@ -45,5 +45,16 @@ grep -v '^\s*#' bench/accuracy/workloads.txt | grep -v '^\s*$' | while IFS=: rea
   fi
 done
 
+# The speed table wants a bigger trace: the churn workload at its default 10M ops.
+speed="$out/churn10m.ast"
+if [ "$rerecord" = 1 ] || [ ! -s "$speed" ]; then
+  rm -f "$speed" "$out"/churn10m.rec*
+  "$build/allocsim" record -f -q -o "$out/churn10m.rec" -- "$build/bench/bench-churn" 10000000 \
+    </dev/null >/dev/null
+  mv "$(ls -t "$out"/churn10m.rec* | tail -n 1)" "$speed"
+  rm -f "$out"/churn10m.rec*
+fi
+
 python3 bench/accuracy/accuracy.py --build "$build" --traces "$out" \
-  --workloads bench/accuracy/workloads.txt --runs "$runs" --out doc/ACCURACY.md
+  --workloads bench/accuracy/workloads.txt --runs "$runs" --out doc/ACCURACY.md \
+  --speed-trace "$speed" --speed-touch first

@@ -132,6 +132,7 @@ typedef struct as_np_result {
     double   seconds;         /* replay wall time */
     uint64_t diverged;        /* calls whose success differed from the trace */
     uint64_t statm_reads;
+    uint64_t statm_skipped;   /* samples skipped: no page fault since the last */
     char     msg[200];        /* why, when status != OK */
 } as_np_result_t;
 
