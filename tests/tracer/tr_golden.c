@@ -37,14 +37,14 @@ int main(void)
     void *a = malloc(100);                       SHOW("malloc(100)", a);
     void *b = calloc(10, 20);                    SHOW("calloc(10,20)", b);
     a = realloc(a, 200);                         SHOW("realloc(a,200)", a);
-    void *c = realloc(NULL, 50);                 SHOW("realloc(NULL,50)", c);
+    void *volatile nulp = NULL;                  /* gcc would turn realloc(NULL,n) into malloc */
+    void *c = realloc(nulp, 50);                 SHOW("realloc(NULL,50)", c);
     void *d = realloc(c, 0);                     SHOW("realloc(c,0)", d);
     errno = 0;
     void *e = malloc(SIZE_MAX / 2);              SHOW("malloc(huge)", e);
     errno = 0;
     void *e2 = calloc(SIZE_MAX / 2, 4);          SHOW("calloc(overflow)", e2);
-    void *volatile nul = NULL;                   /* volatile: free(NULL) is not elided */
-    free(nul);
+    free(nulp);                                  /* volatile: free(NULL) is not elided */
     errno = 0;
     void *f = memalign(48, 100);                 SHOW("memalign(48,100)", f);
     void *g = memalign(3, 10);                   SHOW("memalign(3,10)", g);
