@@ -192,4 +192,8 @@ static inline uint32_t asf_header_crc(const uint8_t *h, uint32_t len)
     return asf_hash(c, h + ASF_OFF_CRC + 4, len - (ASF_OFF_CRC + 4));
 }
 
+/* Tests only: end chunks at `bytes` encoded bytes (≤ ASF_CHUNK_TARGET) so
+ * the size-triggered flush is exercised without megabytes of events. */
+void asf_writer_chunk_target(as_writer_t *w, size_t bytes);
+
 #endif /* AS_TRACE_INTERNAL_H */

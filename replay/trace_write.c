@@ -63,6 +63,7 @@ struct as_writer {
     size_t out_cap;
 
     /* chunk state (reset by chunk_open) */
+    size_t chunk_target;       /* end a chunk at this many encoded bytes */
     int open;
     uint32_t chunk;            /* index of the current/next chunk */
     uint64_t first_seq, expect_seq;
@@ -348,7 +349,7 @@ static as_err_t chunk_write(as_writer_t *w)
 /* Makes room for one more item, opening a chunk (at seq) if none is open. */
 static as_err_t room(as_writer_t *w, uint64_t seq)
 {
-    if (w->open && chunk_used(w) >= ASF_CHUNK_TARGET) {
+    if (w->open && chunk_used(w) >= w->chunk_target) {
         as_err_t e = chunk_write(w);
         if (e)
             return e;
@@ -750,6 +751,7 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
     }
     w->mem = m;
     w->fd = fd;
+    w->chunk_target = ASF_CHUNK_TARGET;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
         w->s[i] = w->p[i] = m_alloc(w, STREAM_CAP);
         if (!w->s[i])
@@ -967,7 +969,7 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
         e = room(w, w->sq_seq[0]);
         for (unsigned i = 0; !e && i < w->nsq; i++) {
             emit_sample(w, w->sq_seq[i], &w->sq[i]);
-            e = chunk_used(w) >= ASF_CHUNK_TARGET ? chunk_write(w) : AS_OK;
+            e = chunk_used(w) >= w->chunk_target ? chunk_write(w) : AS_OK;
             if (!e && !w->open && i + 1 < w->nsq)
                 chunk_open(w, w->sq_seq[i + 1]);
         }
@@ -1018,6 +1020,12 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
     as_mem_t m = w->mem;
     m.free(m.ctx, w, sizeof *w);
     return e ? e : pe;
+}
+
+void asf_writer_chunk_target(as_writer_t *w, size_t bytes)
+{
+    if (w)
+        w->chunk_target = bytes && bytes < ASF_CHUNK_TARGET ? bytes : ASF_CHUNK_TARGET;
 }
 
 void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events)

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "replay/trace.h"
+#include "replay/trace_internal.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -388,6 +388,8 @@ static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t 
     as_writer_t *w = open_writer(path, &fd);
     model_blk_t *slots = calloc(NSLOT, sizeof *slots);
     xrec_t *x = calloc(n, sizeof *x);
+    if (!flush_every)                 /* chunks end on size alone */
+        asf_writer_chunk_target(w, 64 << 10);
     /* fake allocator: per-size-class LIFO of freed addresses (like tcache), else bump */
     uint64_t freed[64][16];
     int nf[64] = {0};
@@ -523,6 +525,18 @@ static void test_random_pairing(void **state)
     xrec_t *x = random_trace(path, 300000, 7777, &nx);
     uint32_t *ids = calloc(NSLOT, sizeof *ids);
     assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    free(x);
+    /* no explicit flushes: the writer ends chunks when they reach their size */
+    x = random_trace(path, 300000, 0, &nx);
+    assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    while (next(r, &ev) == 1)
+        ;
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_true(st.chunks >= 10);
+    as_reader_close(r);
     free(ids);
     free(x);
     unlink(path);
