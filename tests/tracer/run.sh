@@ -16,6 +16,15 @@ files() { ls "$W"/"$1".*.ast 2>/dev/null; }
 nfiles() { files "$1" | wc -l; }
 
 case $name in
+callsite)
+    "$ALLOCSIM" record -q --callsite -o g -- "$TR/tr_golden" >traced.out; rc=$?
+    [ "$rc" = 3 ] || fail "exit $rc"
+    "$TR/tr_check" dump "$(files g)" | diff -u "$TR_SRC/golden.expected" - || fail "events differ with --callsite"
+    "$TR/tr_check" callsites "$(files g)" >cs.txt
+    n=$(awk '$2 == "tr_golden" {print $1}' cs.txt)
+    [ "${n:-0}" -ge 30 ] || fail "callsites in tr_golden: ${n:-0}: $(cat cs.txt)"
+    grep -q "liballocsim" cs.txt && fail "a callsite points into the tracer itself"
+    ;;
 golden)
     "$TR/tr_golden" >plain.out; prc=$?
     "$ALLOCSIM" record -q -o g -- "$TR/tr_golden" >traced.out; trc=$?
@@ -100,6 +109,10 @@ cxx)
         fail "aligned new not seen"
     "$ALLOCSIM" record -q --callsite -o xc -- "$TR/tr_cxx" >traced2.out || fail "--callsite exit"
     diff plain.out traced2.out || fail "--callsite output differs"
+    # operator new is a known wrapper: the strings' and arrays' blocks are
+    # charged to tr_cxx itself, not to libstdc++
+    n=$("$TR/tr_check" callsites "$(files xc)" | awk '$2 == "tr_cxx" {print $1}')
+    [ "${n:-0}" -ge 100 ] || fail "--callsite: ${n:-0} events charged to tr_cxx: $("$TR/tr_check" callsites "$(files xc)")"
     ;;
 signal)
     "$ALLOCSIM" record -q -o s -- "$TR/tr_signal" >out.txt || fail "exit status"

@@ -5,6 +5,8 @@
  *   tr_check dump FILE        events between allocsim_mark("begin") and
  *                             ("end"), one canonical line each (no addresses:
  *                             ids are dense and deterministic), for goldens
+ *   tr_check callsites FILE   "<count> <module basename>" per module that heap
+ *                             events' callsites point into ("none" if none)
  *   tr_check stats FILE       key=value lines: events, per-op counts, threads,
  *                             unknown_frees, live_at_end, complete, truncated,
  *                             damaged, stop_reason, pid, ppid, samples, marks
@@ -97,10 +99,44 @@ static int stats(as_reader_t *r)
     return 0;
 }
 
+static int callsites(as_reader_t *r)
+{
+    enum { MAXM = 64 };
+    char names[MAXM][128];
+    uint64_t counts[MAXM] = {0}, none = 0;
+    unsigned n = 0;
+    as_event_t ev;
+    int rc;
+    while ((rc = as_reader_next(r, &ev)) > 0) {
+        if (ev.op >= AS_OP_MMAP)
+            continue;
+        const char *mod = NULL, *bid;
+        uint64_t off;
+        if (!ev.callsite || as_reader_callsite(r, ev.callsite, &mod, &off, &bid) != 0 || !mod) {
+            none++;
+            continue;
+        }
+        const char *base = strrchr(mod, '/');
+        base = base ? base + 1 : mod;
+        unsigned k;
+        for (k = 0; k < n; k++)
+            if (!strcmp(names[k], base))
+                break;
+        if (k == n && n < MAXM)
+            snprintf(names[n++], sizeof names[0], "%s", base);
+        if (k < n)
+            counts[k]++;
+    }
+    for (unsigned k = 0; k < n; k++)
+        printf("%" PRIu64 " %s\n", counts[k], names[k]);
+    printf("%" PRIu64 " none\n", none);
+    return rc < 0 ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tr_check dump|stats FILE\n");
+        fprintf(stderr, "usage: tr_check dump|stats|callsites FILE\n");
         return 2;
     }
     as_err_t err;
@@ -109,7 +145,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tr_check: %s: %s\n", argv[2], as_strerror(err));
         return 2;
     }
-    int rc = !strcmp(argv[1], "dump") ? dump(r) : stats(r);
+    int rc = !strcmp(argv[1], "dump") ? dump(r)
+           : !strcmp(argv[1], "callsites") ? callsites(r) : stats(r);
     as_reader_close(r);
     return rc;
 }
