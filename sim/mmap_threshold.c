@@ -31,17 +31,16 @@
  * after a split, and of a mapped chunk; head, fd/bk and footer of a freed
  * chunk; realloc's copy.
  *
- * Free chunks live in an augmented address tree (sim/atree_internal.h): first
- * fit is one O(log n) descent whose path is reused to split or unlink the
- * chunk found. Neighbours for coalescing come from two hash maps (free chunk
- * by start, by end), the boundary tags glibc keeps in the chunks themselves.
+ * Free chunks live in a blocked sorted array with per-block and per-group
+ * largest sizes (sim/flist_internal.h): first fit scans summaries, then one
+ * block, in sequential memory; the entry found is split or unlinked in place.
  * In-use blocks: user address -> size in a hash map.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/atree_internal.h"
+#include "sim/flist_internal.h"
 #include "sim/hmap_internal.h"
 #include "sim/model.h"
 
@@ -72,13 +71,10 @@ typedef struct mt {
     uint64_t n_mmaps, mmapped_bytes;
     uint64_t heap_lo, top, top_size, brk_hw; /* heap_lo 0: no heap yet */
     uint64_t free_bytes, used_bytes;
-    as_atree_t fr;                           /* free chunks: key = chunk, len = size */
-    as_hmap_t fs, fe;                        /* free chunks by start (a = size) and by
-                                                end (a = start): glibc's boundary tags */
+    as_flist_t fr;                           /* free chunks: key = chunk, len = size */
     as_hmap_t blocks;                        /* mem -> a = size | MMAPPED, b = mapping base */
 } mt_t;
 
-#define PATH_MAX_DEPTH 96
 
 static inline uint64_t req2size(uint64_t n)
 {
@@ -94,13 +90,10 @@ static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_c
                        char *err, size_t errlen)
 {
     mt_t *m = calloc(1, sizeof *m);
-    if (!m || as_at_init(&m->fr) || as_hm_init(&m->blocks, 10) || as_hm_init(&m->fs, 10) ||
-        as_hm_init(&m->fe, 10)) {
+    if (!m || as_fl_init(&m->fr) || as_hm_init(&m->blocks, 10)) {
         if (m) {
-            as_at_fini(&m->fr);
+            as_fl_fini(&m->fr);
             as_hm_fini(&m->blocks);
-            as_hm_fini(&m->fs);
-            as_hm_fini(&m->fe);
             free(m);
         }
         snprintf(err, errlen, "mmap-threshold: out of memory");
@@ -122,10 +115,8 @@ static void mt_destroy(void *vm)
     mt_t *m = vm;
     if (!m)
         return;
-    as_at_fini(&m->fr);
+    as_fl_fini(&m->fr);
     as_hm_fini(&m->blocks);
-    as_hm_fini(&m->fs);
-    as_hm_fini(&m->fe);
     free(m);
 }
 
@@ -142,72 +133,64 @@ static void systrim(mt_t *m, uint64_t pad)
     m->top_size -= extra;
 }
 
-/* Free-chunk index: tree (first fit) + boundary tags (neighbours in O(1)). */
-static void fc_add(mt_t *m, uint64_t c, uint64_t sz)
-{
-    as_at_insert(&m->fr, c, sz);
-    as_hm_put(&m->fs, c, sz, 0);
-    as_hm_put(&m->fe, c + sz, c, 0);
-    m->free_bytes += sz;
-}
-
-static void fc_del_tags(mt_t *m, uint64_t c, uint64_t sz)
-{
-    as_hm_slot_t *x = as_hm_get(&m->fs, c);
-    if (x)
-        as_hm_del(&m->fs, x);
-    if ((x = as_hm_get(&m->fe, c + sz)))
-        as_hm_del(&m->fe, x);
-    m->free_bytes -= sz;
-}
-
-/* Gives chunk [c, c+sz) back to the heap: coalesce, merge into top, trim. */
+/* Gives chunk [c, c+sz) back to the heap: coalesce, merge into top, trim.
+ * One locate in the free list yields both neighbours (the entries around c). */
 static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
 {
     m->used_bytes -= sz;
-    as_hm_slot_t *pv = as_hm_get(&m->fe, c);          /* a free chunk ending at c */
-    uint64_t pk = pv ? pv->a : 0, pl = pv ? c - pk : 0;
+    as_flist_t *f = &m->fr;
+    uint32_t bi = 0, pos = 0, pb = 0, pp = 0, nb = 0, np = 0;
+    int pv = 0, nx = 0;
+    if (f->count) {
+        as_fl_locate(f, c, &bi, &pos);
+        if (pos > 0) {
+            pb = bi, pp = pos - 1, pv = 1;
+        } else if (bi > 0) {
+            pb = bi - 1, pp = f->blk[bi - 1]->n - 1, pv = 1;
+        }
+        if (pv && f->blk[pb]->key[pp] + f->blk[pb]->len[pp] != c)
+            pv = 0;
+        if (pos < f->blk[bi]->n) {
+            nb = bi, np = pos, nx = 1;
+        } else if (bi + 1 < f->nblk) {
+            nb = bi + 1, np = 0, nx = 1;
+        }
+        if (nx && f->blk[nb]->key[np] != c + sz)
+            nx = 0;
+    }
     if (c + sz == m->top) {
         if (pv) {
-            as_at_remove(&m->fr, pk);
-            fc_del_tags(m, pk, pl);
+            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
+            as_fl_remove_at(f, pb, pp);
+            m->free_bytes -= pl;
             c = pk;
+            sz += pl;
         }
         m->top = c;
-        m->top_size += sz + pl;
+        m->top_size += sz;
         sz = m->top_size;
         touch(m, c + 8, 8);                     /* new top's size word */
     } else {
-        as_hm_slot_t *nx = as_hm_get(&m->fs, c + sz); /* a free chunk starting at c+sz */
-        uint64_t nl = nx ? nx->a : 0;
+        m->free_bytes += sz;
         if (pv && nx) {
-            as_at_remove(&m->fr, c + sz);
-            fc_del_tags(m, c + sz, nl);
-            fc_del_tags(m, pk, pl);
+            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
+            uint64_t nl = f->blk[nb]->len[np];
+            /* prev comes before next: changing prev leaves next's place. */
+            as_fl_set_at(f, pb, pp, pk, pl + sz + nl);
+            as_fl_remove_at(f, nb, np);
             c = pk;
-            sz += pl + nl;
-            as_at_modify(&m->fr, pk, pk, sz);
-            as_hm_put(&m->fs, c, sz, 0);
-            as_hm_put(&m->fe, c + sz, c, 0);
-            m->free_bytes += sz;
+            sz = pl + sz + nl;
         } else if (pv) {
-            fc_del_tags(m, pk, pl);
+            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
+            as_fl_set_at(f, pb, pp, pk, pl + sz);
             c = pk;
             sz += pl;
-            as_at_modify(&m->fr, pk, pk, sz);
-            as_hm_put(&m->fs, c, sz, 0);
-            as_hm_put(&m->fe, c + sz, c, 0);
-            m->free_bytes += sz;
         } else if (nx) {
-            uint64_t nk = c + sz;
-            fc_del_tags(m, nk, nl);
+            uint64_t nl = f->blk[nb]->len[np];
+            as_fl_set_at(f, nb, np, c, sz + nl); /* order kept: nothing free between */
             sz += nl;
-            as_at_modify(&m->fr, nk, c, sz);   /* order kept: nothing free between */
-            as_hm_put(&m->fs, c, sz, 0);
-            as_hm_put(&m->fe, c + sz, c, 0);
-            m->free_bytes += sz;
         } else {
-            fc_add(m, c, sz);
+            as_fl_insert(f, c, sz);
         }
         touch(m, c + 8, 24);                    /* size, fd, bk */
         touch(m, c + sz, 8);                    /* prev_size footer */
@@ -221,35 +204,18 @@ static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
 static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_end)
 {
     *fresh_end = UINT64_MAX;
-    uint32_t path[PATH_MAX_DEPTH];
-    unsigned depth = 0;
-    uint32_t x = m->fr.root && m->fr.n[m->fr.root].max >= nb
-                     ? as_at_first_fit_path(&m->fr, nb, path, PATH_MAX_DEPTH, &depth) : 0;
-    if (!x && m->fr.root && m->fr.n[m->fr.root].max >= nb) {
-        /* A path deeper than PATH_MAX_DEPTH (vanishingly rare in a treap). */
-        x = as_at_first_fit(&m->fr, nb);
-        depth = 0;
-    }
-    if (x) {
-        uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
-        fc_del_tags(m, c, sz);
+    uint32_t bi, pos;
+    if (m->fr.count && as_fl_first_fit(&m->fr, nb, &bi, &pos)) {
+        uint64_t c = m->fr.blk[bi]->key[pos], sz = m->fr.blk[bi]->len[pos];
+        m->free_bytes -= sz;
         if (sz - nb >= MINSIZE) {
             /* The remainder keeps its place in address order. */
-            m->fr.n[x].key = c + nb;
-            m->fr.n[x].len = sz - nb;
-            if (depth)
-                as_at_path_fix(&m->fr, path, depth);
-            else
-                as_at_modify(&m->fr, c + nb, c + nb, sz - nb);
-            as_hm_put(&m->fs, c + nb, sz - nb, 0);
-            as_hm_put(&m->fe, c + sz, c + nb, 0);
+            as_fl_set_at(&m->fr, bi, pos, c + nb, sz - nb);
             m->free_bytes += sz - nb;
             touch(m, c + nb + 8, 24);           /* remainder: size, fd, bk */
             sz = nb;
-        } else if (depth) {
-            as_at_path_remove(&m->fr, path, depth);
         } else {
-            as_at_remove(&m->fr, c);
+            as_fl_remove_at(&m->fr, bi, pos);
         }
         m->used_bytes += sz;
         touch(m, c + 8, 8);
@@ -471,11 +437,11 @@ static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
         touch(m, m->top + 8, 8);
         return mem;
     }
-    as_hm_slot_t *fn = as_hm_get(&m->fs, next);
-    if (fn && size + fn->a >= nb) {
-        uint64_t nl = fn->a;
-        as_at_remove(&m->fr, next);
-        fc_del_tags(m, next, nl);
+    uint32_t fb, fp;
+    if (m->fr.count && as_fl_find(&m->fr, next, &fb, &fp) && size + m->fr.blk[fb]->len[fp] >= nb) {
+        uint64_t nl = m->fr.blk[fb]->len[fp];
+        as_fl_remove_at(&m->fr, fb, fp);
+        m->free_bytes -= nl;
         m->used_bytes += nl;
         uint64_t ns = size + nl;
         if (ns - nb >= MINSIZE) {
@@ -497,23 +463,25 @@ static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
 
 /* ---- Control ----------------------------------------------------------------- */
 
-static void mtrim_rec(mt_t *m, uint32_t x)
+/* mtrim: whole pages of every free chunk past its first 48 bytes. */
+static void mtrim(mt_t *m)
 {
-    if (!x)
-        return;
-    mtrim_rec(m, m->fr.n[x].l);
-    uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
-    uint64_t a = pg_up(m, c + 48), e = pg_down(m, c + sz);
-    if (e > a)
-        as_space_dontneed(m->sp, a, e - a);
-    mtrim_rec(m, m->fr.n[x].r);
+    for (uint32_t b = 0; b < m->fr.nblk; b++) {
+        const as_fl_blk_t *k = m->fr.blk[b];
+        for (uint32_t i = 0; i < k->n; i++) {
+            uint64_t c = k->key[i], sz = k->len[i];
+            uint64_t a = pg_up(m, c + 48), e = pg_down(m, c + sz);
+            if (e > a)
+                as_space_dontneed(m->sp, a, e - a);
+        }
+    }
 }
 
 static void mt_control(void *vm, const as_event_t *ev)
 {
     mt_t *m = vm;
     if (ev->op == AS_OP_MALLOC_TRIM) {
-        mtrim_rec(m, m->fr.root);
+        mtrim(m);
         systrim(m, ev->arg);
     } else if (ev->op == AS_OP_MALLOPT && !(ev->flags & AS_EVF_FAILED)) {
         int64_t v = ev->arg2;
@@ -554,37 +522,23 @@ static int mt_check(const void *vm, char *err, size_t errlen)
             return -1;
         }
     }
-    if (m->fs.count != m->fr.count || m->fe.count != m->fr.count) {
-        snprintf(err, errlen, "mmap-threshold: %llu free chunks, %llu/%llu boundary tags",
-                 (unsigned long long)m->fr.count, (unsigned long long)m->fs.count,
-                 (unsigned long long)m->fe.count);
-        return -1;
-    }
     if (m->fr.count <= 64) {                    /* full walks only while cheap */
-        if (as_at_check(&m->fr)) {
-            snprintf(err, errlen, "mmap-threshold: free tree order or sizes broken");
+        if (as_fl_check(&m->fr)) {
+            snprintf(err, errlen, "mmap-threshold: free list order or summaries broken");
             return -1;
         }
         uint64_t sum = 0, prev_end = 0;
-        for (uint64_t k = 0;;) {
-            uint32_t x = as_at_find_ge(&m->fr, k);
-            if (!x)
-                break;
-            uint64_t c = m->fr.n[x].key, sz = m->fr.n[x].len;
-            if (c == prev_end || c + sz >= m->top || sz < MINSIZE || (sz & 15)) {
-                snprintf(err, errlen, "mmap-threshold: free chunk %#llx+%llu uncoalesced or bad",
-                         (unsigned long long)c, (unsigned long long)sz);
-                return -1;
+        for (uint32_t b = 0; b < m->fr.nblk; b++) {
+            for (uint32_t i = 0; i < m->fr.blk[b]->n; i++) {
+                uint64_t c = m->fr.blk[b]->key[i], sz = m->fr.blk[b]->len[i];
+                if (c == prev_end || c + sz >= m->top || sz < MINSIZE || (sz & 15)) {
+                    snprintf(err, errlen, "mmap-threshold: free chunk %#llx+%llu uncoalesced or bad",
+                             (unsigned long long)c, (unsigned long long)sz);
+                    return -1;
+                }
+                sum += sz;
+                prev_end = c + sz;
             }
-            as_hm_slot_t *tag = as_hm_get(&m->fs, c);
-            if (!tag || tag->a != sz || !(tag = as_hm_get(&m->fe, c + sz)) || tag->a != c) {
-                snprintf(err, errlen, "mmap-threshold: boundary tags of %#llx+%llu wrong",
-                         (unsigned long long)c, (unsigned long long)sz);
-                return -1;
-            }
-            sum += sz;
-            prev_end = c + sz;
-            k = c + 1;
         }
         if (sum != m->free_bytes) {
             snprintf(err, errlen, "mmap-threshold: free list holds %llu, counted %llu",
