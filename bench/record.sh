@@ -51,7 +51,12 @@ cmd_of() {
 run_once() {
     local w=$1 tool=$2 s e
     cmd_of "$w"
-    rm -rf "$OUT/hg-dst" "$OUT/tr/$w".* "$OUT/ht/$w".* "$OUT/mt/$w".*
+    rm -rf "$OUT/hg-dst"
+    case $tool in   # each tool clears only its own outputs: the last traced
+    traced) rm -f "$OUT/tr/$w".*.ast ;;   # run's files give bytes/event
+    heaptrack) rm -f "$OUT/ht/$w".* ;;
+    mtrace) rm -f "$OUT/mt/$w".* ;;
+    esac
     sync
     s=$(date +%s%N)
     case $tool in

@@ -141,6 +141,9 @@ sigkill)
     ev=$(stat_of "$f" events)
     [ "$ev" -ge 2000000 ] || fail "only $ev events recovered (4M made before the go line)"
     [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    "$ALLOCSIM" info "$f" >info.out 2>info.err; rc=$?
+    [ "$rc" = 2 ] || fail "allocsim info exit $rc on a killed trace (want 2)"
+    grep -q truncated info.err || fail "info does not report the truncation: $(cat info.err)"
     ;;
 unwritable)
     "$TR/tr_usable" >plain.out
