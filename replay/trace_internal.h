@@ -95,8 +95,10 @@ static inline unsigned asf_cat(uint64_t n) { return n < 1024 ? 0 : n < 65536 ? 1
  * only a predictor here, so other allocators merely predict worse. */
 static inline uint64_t asf_csize(uint64_t n)
 {
+    if (n > ((uint64_t)1 << 48))      /* no such block; keeps the sum from wrapping */
+        return (uint64_t)1 << 48;
     uint64_t c = (n + 8 + 15) & ~(uint64_t)15;
-    return c < 32 || n > (UINT64_MAX >> 2) ? 32 : c;
+    return c < 32 ? 32 : c;
 }
 static inline unsigned asf_class(uint64_t n)
 {

@@ -23,7 +23,7 @@
 
 #include "replay/trace_internal.h"
 
-/* Largest block id accepted (a per-id table entry is 24 bytes). The fuzz build
+/* Largest block id accepted (a per-id table entry is 16 bytes). The fuzz build
  * lowers it so a crafted chunk cannot ask for gigabytes. */
 #ifndef AS_READER_ID_LIMIT
 #define AS_READER_ID_LIMIT (1u << 28)
@@ -31,8 +31,10 @@
 #define MODULE_LIMIT   (1u << 16)
 #define CALLSITE_LIMIT (1u << 24)
 
-typedef struct rid {          /* what the reader knows of a block id */
-    uint64_t addr, size;
+typedef struct rid {          /* what the reader knows of a block id: 16 bytes,
+                                 so the table of a 50k-block heap fits L2 */
+    uint64_t addr;
+    uint32_t size;            /* requested size, clamped: only its class is used */
     uint32_t epoch;           /* chunk epoch that created it, 0 = never */
 } rid_t;
 
@@ -561,7 +563,7 @@ static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
     if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
         return -1;
     r->ids[id].addr = addr;
-    r->ids[id].size = n;
+    r->ids[id].size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     r->ids[id].epoch = r->epoch;
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
@@ -676,7 +678,7 @@ static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
                 return -1;
         }
         r->ids[nid].addr = a;
-        r->ids[nid].size = size;
+        r->ids[nid].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
         r->ids[nid].epoch = r->epoch;
         if (nid + 1 > r->st.max_id)
             r->st.max_id = nid + 1;

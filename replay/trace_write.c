@@ -523,10 +523,11 @@ static void put_rid(as_writer_t *w, uint32_t id)
 
 /* Gives the block at addr a fresh id (stack rule, FORMAT.md §4.1). Returns
  * AS_EVF_REPAIRED if addr was still live (the realloc race), else 0. */
-static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t *err)
+static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t *err,
+                             int absent)
 {
     unsigned flags = 0;
-    went_t *old = map_find(w, addr);
+    went_t *old = absent ? NULL : map_find(w, addr);
     if (old) {
         /* The realloc that released addr on another thread is logged later:
          * keep the old block as an orphan for that realloc to consume. */
@@ -602,7 +603,7 @@ static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
         put_v(w, ASF_S_SIZE, r->size);
         if (op == AS_OP_CALLOC)
             put_v(w, ASF_S_MISC, r->b);
-        create_block(w, r->a, r->size, &err);
+        create_block(w, r->a, r->size, &err, 1);   /* absence checked above */
         return err;
     }
     if (op == AS_OP_FREE && !rf) {
@@ -704,7 +705,7 @@ static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
     *m++ = (uint8_t)gm;
     w->p[ASF_S_MISC] = m;
     if (creates)                         /* its explicit id, if any, in MISC */
-        create_block(w, a, r->size, &err);
+        create_block(w, a, r->size, &err, 0);
     if (have_rel)
         put_rid(w, rel.id);
     if (gm & ASF_G_A)
