@@ -201,6 +201,12 @@ def main():
         else:
             f.write("**Predicted vs real process:** no cell could be compared (the model "
                     "printed no `peak_process_rss`, or the program failed).\n\n")
+        low = [r for r in rows if r[5] is not None and r[2] is not None and r[5] < r[2]]
+        if low:
+            f.write("**Check:** in %d cells the predicted process peak is below the model's "
+                    "own heap peak, which a process containing that heap cannot be: those "
+                    "`peak_process_rss` figures are suspect, not the heap model.\n\n"
+                    % len(low))
         cur = None
         for r in rows:
             if r[0] != cur:
