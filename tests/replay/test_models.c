@@ -218,6 +218,47 @@ static void ideal_is_live_page_rounded(void **state)
     fx_close(&f);
 }
 
+/* Random malloc/calloc/memalign/realloc/free with every invariant checked
+ * after every call (free-list order and summaries, coalescing, accounting). */
+static void random_ops_keep_invariants(void **state)
+{
+    (void)state;
+    const char *specs[] = {"mmap-threshold", "mmap-threshold:mmap_threshold=4K,top_pad=0",
+                           "mmap-threshold:trim_threshold=0"};
+    for (int sp = 0; sp < 3; sp++) {
+        fx_t f;
+        fx_open(&f, specs[sp]);
+        uint64_t a[60] = {0};
+        uint32_t x = 2463534242u + (uint32_t)sp;
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            int k = (int)(x % 60);
+            uint64_t n = (x >> 8) % ((x & 7) == 0 ? 300000 : 2000);
+            if (a[k] && (x & 0x300) == 0x300) {
+                a[k] = f.M->realloc(f.m, 0, a[k], n ? n : 1);
+            } else if (a[k]) {
+                f.M->free(f.m, 0, a[k]);
+                a[k] = 0;
+            } else if ((x & 0x30) == 0x30) {
+                a[k] = f.M->memalign(f.m, 0, 64u << ((x >> 20) % 8), n);
+            } else if ((x & 0x30) == 0x20) {
+                a[k] = f.M->calloc(f.m, 0, n);
+            } else {
+                a[k] = f.M->malloc(f.m, 0, n);
+            }
+            fx_check(&f);
+        }
+        for (int k = 0; k < 60; k++)
+            if (a[k])
+                f.M->free(f.m, 0, a[k]);
+        fx_check(&f);
+        assert_int_equal(as_space_mapped(f.sp), heap(&f));   /* no mapping left */
+        fx_close(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +267,7 @@ int main(void)
         cmocka_unit_test(first_fit_and_coalescing),
         cmocka_unit_test(mapped_realloc_moves_pages),
         cmocka_unit_test(ideal_is_live_page_rounded),
+        cmocka_unit_test(random_ops_keep_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
