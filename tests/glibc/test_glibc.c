@@ -666,6 +666,24 @@ static void test_params_refused(void **state)
     assert_int_equal(n, 11);
     assert_int_equal(as_model_param_index(&as_model_glibc, "hugetlb"), -1);
     assert_int_equal(as_model_param_index(&as_model_glibc, "perturb"), -1);
+    /* through the spec parser: unknown and out-of-range values are refused */
+    const as_model_t *m = NULL;
+    as_params_t p;
+    char err[512];
+    assert_int_equal(as_model_parse_spec("glibc:hugetlb=1", &m, &p, err, sizeof err), -1);
+    assert_int_equal(as_model_parse_spec("glibc:tcache_max=2000", &m, &p, err, sizeof err), -1);
+    assert_int_equal(as_model_parse_spec("glibc:mxfast=200", &m, &p, err, sizeof err), -1);
+    assert_int_equal(as_model_parse_spec("glibc:mmap_threshold=64K,arena_max=2", &m, &p, err, sizeof err), 0);
+    assert_ptr_equal(m, &as_model_glibc);
+    assert_int_equal(p.v[as_model_param_index(m, "mmap_threshold")], 65536);
+    assert_true(p.set & (1ull << as_model_param_index(m, "arena_max")));
+    /* and create refuses what a caller put out of range itself */
+    as_space_t *sp = as_space_create(4096);
+    p.v[as_model_param_index(m, "tcache_count")] = 70000;
+    as_model_ctx_t ctx = {4096, 2, 0};
+    assert_null(as_model_glibc.create(&p, sp, &ctx, err, sizeof err));
+    assert_non_null(strstr(err, "tcache_count"));
+    as_space_free(sp);
 }
 
 /* GLIBC_TEST_SCRIPT=FILE [GLIBC_TEST_PARAMS=k=v:...]: print the model's
