@@ -15,7 +15,7 @@ size_t as_report_params(const as_model_t *m, const as_params_t *p, as_report_kv_
         kv[n].key = m->params[i].name;
         kv[n].value = p->v[i];
         kv[n].flags = m->params[i].flags;
-        kv[n].set = (p->set >> i) & 1;
+        kv[n].dflt = !((p->set >> i) & 1);
     }
     return n;
 }
@@ -45,7 +45,7 @@ static void fmt_params(char *buf, size_t len, const as_report_row_t *row, const 
     buf[0] = '\0';
     for (size_t i = 0; i < row->nparams && off < len; i++) {
         char v[40];
-        if (human && !row->params[i].set)   /* text: only what the user chose */
+        if (human && row->params[i].dflt)   /* text: only what the user chose */
             continue;
         if (human)
             fmt_param(v, sizeof v, &row->params[i]);

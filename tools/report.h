@@ -26,7 +26,8 @@ typedef struct as_report_kv {
     const char *key;
     int64_t value;
     unsigned flags;           /* AS_PARAM_SIZE: human size in text */
-    int set;                  /* given explicitly: text shows only these */
+    int dflt;                 /* 1: the model's default, not chosen by the user:
+                                 text leaves it out (JSON/CSV show all) */
 } as_report_kv_t;
 
 typedef struct as_report_row {
