@@ -262,7 +262,8 @@ void as_reader_stats(const as_reader_t *r, as_read_stats_t *st);
 /* The first non-fatal problem met so far (AS_OK if none): AS_ERR_CORRUPT,
  * AS_ERR_TRUNCATED. Tools report it and exit 2 after printing what they read. */
 as_err_t as_reader_problem(const as_reader_t *r, char *detail, size_t detail_len);
-/* Callsite table: module path, offset in module, build id (hex, may be ""). */
+/* Callsite table: module path, offset in module, build id (hex, may be "").
+ * Returns 0 if the callsite is known, -1 otherwise. */
 int as_reader_callsite(const as_reader_t *r, uint32_t callsite, const char **module,
                        uint64_t *offset, const char **build_id);
 void as_reader_close(as_reader_t *r);
