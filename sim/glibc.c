@@ -883,8 +883,6 @@ static void seg_push(gl_t *g, uint64_t start)
 static void main_fencepost(gl_t *g, uint32_t old_top, uint64_t old_size)
 {
     uint64_t at = R(old_top).addr;
-    if (g->nseg)
-        g->segs[g->nseg - 1].end = at + old_size;
     old_size = (old_size - 2 * HDR) & ~(uint64_t)ALIGN_MASK;
     uint32_t f1, f2;
     if (old_size == 0) {
@@ -1013,6 +1011,8 @@ static uint32_t sysmalloc(gl_t *g, int ai, uint64_t nb)
             a->top = nt;
             a->system_mem += correction;
             touch(g, aligned_brk + SIZE_SZ, 8);
+            if (old_size && g->nseg)  /* the old stretch ends where its top did */
+                g->segs[g->nseg - 1].end = old_end;
             seg_push(g, aligned_brk);
             if (old_size)
                 main_fencepost(g, old_top, old_size);

@@ -10,6 +10,7 @@
  *   0 t PAD            malloc_trim     0 o PARAM VALUE   mallopt
  *   0 q                query: brk offset, resident bytes, arena+hblkhd
  *   0 H                from here on, hide main-arena blocks and queries
+ *   0 S INCR           a foreign sbrk(INCR) (the program moving the break)
  * Output: "ID KIND OFF USABLE" per block, KIND b (brk heap, OFF from the
  * initial break), hN (N-th non-main heap seen, OFF from its 64 MiB-aligned
  * base) or m (own mapping, OFF 0); "q BRK RES HEAP" per query.
@@ -105,6 +106,7 @@ static void run(const call_t *c)
     case 'f': free(blk[c->id]); blk[c->id] = NULL; break;
     case 't': malloc_trim((size_t)c->a); break;
     case 'o': mallopt((int)c->a, (int)c->b); break;
+    case 'S': sbrk((intptr_t)c->a); break;
     default: break;
     }
 }
@@ -197,7 +199,7 @@ int main(void)
         if (op == 'r' || op == 'm' || op == 'c' || op == 'a' || op == 'f')
             if (c.id < 0 || c.id >= MAXID)
                 continue;
-        if (op == 't' || op == 'o') {  /* "0 t PAD", "0 o PARAM VALUE" */
+        if (op == 't' || op == 'o' || op == 'S') {  /* "0 t PAD", "0 o PARAM VALUE" */
             c.b = c.a;
             c.a = c.id;
         }

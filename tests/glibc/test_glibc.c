@@ -185,6 +185,7 @@ static void drv_run(drv_t *d, const char *script)
         case 't': control(d, AS_OP_MALLOC_TRIM, t, (uint64_t)id, 0); break;
         case 'o': control(d, AS_OP_MALLOPT, t, (uint64_t)id, a); break;
         case 'H': d->hide_b = 1; break;
+        case 'S': as_space_sbrk(d->sp, id); break;  /* the program moves the break */
         case 'q': {
             if (d->hide_b)
                 break;
@@ -510,6 +511,20 @@ static void test_heap_growth_and_trim(void **state)
     free(out);
 }
 
+/* The program moves the break itself: the next sbrk is not contiguous with
+ * top, so sysmalloc starts a new stretch there, fenceposts the old top (two
+ * 16-byte chunks) and frees the rest of it (3 then comes from that piece);
+ * trimming goes on in the new stretch, which ends at the break. */
+static void test_foreign_sbrk(void **state)
+{
+    char *out = both("0 m 1 100000\n0 S 8192\n0 m 2 100000\n0 m 3 24\n0 q\n0 f 2\n0 q\n"
+                     "0 m 4 30000\n0 f 1\n0 q\n", NULL);
+    expect_line(out, "2 b 143376 100008");  /* after our 132 KiB and the 8 KiB */
+    expect_line(out, "3 b 100688 24");      /* the old top, freed */
+    expect_line(out, "q 278528 20480 278528");
+    free(out);
+}
+
 static void test_malloc_trim(void **state)
 {
     char *out = both("0 c 1 20000\n0 c 2 20000\n0 c 3 20000\n0 m 4 24\n0 q\n0 f 2\n0 t 0\n0 q\n"
@@ -727,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_ninth_thread_shares),
         cmocka_unit_test(test_arena_reuse_after_exit),
         cmocka_unit_test(test_heap_growth_and_trim),
+        cmocka_unit_test(test_foreign_sbrk),
         cmocka_unit_test(test_malloc_trim),
         cmocka_unit_test(test_random_single_thread),
         cmocka_unit_test(test_random_threads),
