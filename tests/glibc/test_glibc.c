@@ -525,6 +525,29 @@ static void test_foreign_sbrk(void **state)
     free(out);
 }
 
+/* The break cannot grow (a mapping right above it): sysmalloc falls back to
+ * a >= 1 MiB mapping as a non-contiguous top (model only: where the kernel
+ * puts that mapping is not comparable). */
+static void test_brk_blocked(void **state)
+{
+    drv_t d;
+    drv_open(&d, "cores=2", 2);
+    drv_run(&d, "0 m 1 100000\n");
+    uint64_t cur = as_space_brk_cur(d.sp);
+    assert_int_equal(as_space_mmap_at(d.sp, cur, 4096), cur);
+    drv_run(&d, "0 m 2 100000\n");
+    as_glibc_chunk_t ci;
+    assert_int_equal(as_glibc_chunk_info(d.m, d.blk[2], &ci), 0);
+    assert_false(ci.mmapped);                    /* a heap chunk, not an mmapped one */
+    assert_true(d.blk[2] > cur + 4096);          /* in the fallback mapping */
+    drv_run(&d, "0 m 3 24\n0 f 2\n0 m 4 200\n0 q\n");
+    expect_line(d.out, "3 b 100688 24");           /* from the fenceposted old top */
+    /* pages: 0 (tcache), 24 (old top), 32 (fenceposts), the fallback top's
+     * first header and the one after block 2; 132 KiB brk + 1 MiB fallback */
+    expect_line(d.out, "q 135168 20480 1183744");
+    drv_close(&d);
+}
+
 static void test_malloc_trim(void **state)
 {
     char *out = both("0 c 1 20000\n0 c 2 20000\n0 c 3 20000\n0 m 4 24\n0 q\n0 f 2\n0 t 0\n0 q\n"
@@ -743,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_arena_reuse_after_exit),
         cmocka_unit_test(test_heap_growth_and_trim),
         cmocka_unit_test(test_foreign_sbrk),
+        cmocka_unit_test(test_brk_blocked),
         cmocka_unit_test(test_malloc_trim),
         cmocka_unit_test(test_random_single_thread),
         cmocka_unit_test(test_random_threads),
