@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -645,6 +646,14 @@ int main(int argc, char **argv)
         sys_write_all(2, usage, sizeof usage - 1);
         return 2;
     }
+    /* Without address randomization: where the brk heap starts modulo a
+     * large alignment decides how memalign splits, so with ASLR two replays
+     * of one trace could differ by a page. Re-exec once with it off (the
+     * fds stay open: they are not close-on-exec). */
+    int pers = personality(0xffffffff);
+    if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE) &&
+        personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1)
+        execv("/proc/self/exe", argv);   /* returns only on failure: go on randomized */
     page = (uint64_t)sysconf(_SC_PAGESIZE);
     R.page_size = (uint32_t)page;
     if (read_full(prog_fd, &H, sizeof H, 0) || H.magic != AS_NP_MAGIC)
