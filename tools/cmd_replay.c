@@ -113,6 +113,10 @@ static void progress_cb(void *ctx, uint64_t events)
 
 static uint64_t mem_available(void)
 {
+    /* ALLOCSIM_MEM_AVAILABLE (bytes) stands in for MemAvailable: tests. */
+    const char *env = getenv("ALLOCSIM_MEM_AVAILABLE");
+    if (env && *env)
+        return strtoull(env, NULL, 10);
     FILE *f = fopen("/proc/meminfo", "r");
     char line[256];
     unsigned long long kb = 0;
@@ -220,9 +224,10 @@ int cmd_replay(int argc, char **argv)
         }
         const as_header_t *h = as_reader_header(r);
         as_model_ctx_t ctx = {.page_size = h->page_size ? h->page_size : 4096, .ncpus = h->ncpus};
-        /* Memory check before starting: the reader may not know max_id yet,
-         * so bound it by the file size (a live block costs at least its
-         * allocation event, and events take >= 1 compressed byte... roughly). */
+        /* Memory check before starting. The reader does not know the peak id
+         * count before reading, so first bound it by the file size (every
+         * live block took at least one compressed byte to allocate); only if
+         * that bound does not fit, pay one decode pass for the exact count. */
         as_read_stats_t st;
         as_reader_stats(r, &st);
         struct stat sb;
@@ -230,9 +235,23 @@ int cmd_replay(int argc, char **argv)
         uint64_t need = 0, avail = mem_available();
         for (size_t i = 0; i < n; i++)
             need += as_engine_estimate(in[i].model, hint, eo.series_points);
+        if (avail && need > avail && !st.max_id) {
+            as_err_t pe;
+            as_reader_t *pr = as_reader_open(path, &pe);
+            if (pr) {
+                as_event_t ev;
+                while (as_reader_next(pr, &ev) > 0)
+                    ;
+                as_reader_stats(pr, &st);
+                as_reader_close(pr);
+                need = 0;
+                for (size_t i = 0; i < n; i++)
+                    need += as_engine_estimate(in[i].model, st.max_id, eo.series_points);
+            }
+        }
         if (avail && need > avail) {
             char a[32], b[32];
-            status = as_cli_error(path, "%zu model instances would need about %s, only %s is "
+            status = as_cli_error(path, "%zu model instance(s) would need about %s, only %s is "
                                   "available: use fewer --model/--sweep values",
                                   n, as_cli_human(a, sizeof a, need), as_cli_human(b, sizeof b, avail));
             as_reader_close(r);

@@ -41,6 +41,10 @@ head -c $((size * 2 / 3)) "$tmp/t.ast" >"$tmp/cut.ast"
 expect 2 "$tmp/cut.ast: " -- "$tmp/cut.ast" --model ideal --format json
 grep -q '"peak_rss"' "$tmp/out" || fail "truncated trace: nothing printed before the error"
 
+# A sweep that would not fit in memory is refused before starting.
+ALLOCSIM_MEM_AVAILABLE=100000 expect 2 "model instance(s) would need about" -- "$tmp/t.ast" --sweep 'mmap-threshold:mmap_threshold=64K,128K'
+[ -s "$tmp/out" ] && fail "refused sweep printed results"
+
 # JSON keys (the documented schema) and a sweep's instance count.
 expect 0 "" -- "$tmp/t.ast" --model ideal --sweep 'mmap-threshold:top_pad=0,mmap_threshold=64K,256K,1M' --format json -j 2
 for k in '"trace": ' '"events": ' '"results": ' '"model": "ideal"' '"params": {}' \
