@@ -23,7 +23,8 @@
 
 #include "replay/trace_internal.h"
 
-#define STREAM_SLACK   (16u << 10)    /* room past the target for one item */
+#define STREAM_SLACK   (64u << 10)    /* room past the target: ROOM_EVERY items */
+#define ROOM_EVERY     32u            /* size checked every this many items */
 #define STREAM_CAP     (ASF_CHUNK_TARGET + STREAM_SLACK)
 #define NORPHAN        64u
 #define NPEND_TIME     8u
@@ -64,6 +65,7 @@ struct as_writer {
 
     /* chunk state (reset by chunk_open) */
     size_t chunk_target;       /* end a chunk at this many encoded bytes */
+    unsigned room_tick, room_now;
     int open;
     uint32_t chunk;            /* index of the current/next chunk */
     uint64_t first_seq, expect_seq;
@@ -349,7 +351,14 @@ static as_err_t chunk_write(as_writer_t *w)
 /* Makes room for one more item, opening a chunk (at seq) if none is open. */
 static as_err_t room(as_writer_t *w, uint64_t seq)
 {
-    if (w->open && chunk_used(w) >= w->chunk_target) {
+    /* Summing the stream cursors right after storing them stalls store
+     * forwarding; every ROOM_EVERY items is enough (an item is at most
+     * ASF_EVENT_MAX bytes; a module definition forces a check). */
+    if (w->open && (++w->room_tick >= ROOM_EVERY || w->room_now)) {
+        w->room_tick = 0;
+        w->room_now = 0;
+        if (chunk_used(w) < w->chunk_target)
+            return AS_OK;
         as_err_t e = chunk_write(w);
         if (e)
             return e;
@@ -467,6 +476,7 @@ static void emit_callsite(as_writer_t *w, uint32_t slot_plus1)
                 memcpy(w->p[ASF_S_MISC], m->bid, m->bid_len);
                 w->p[ASF_S_MISC] += m->bid_len;
                 m->chunk_plus1 = w->chunk + 1;
+                w->room_now = 1;
             }
         }
         put_tok(w, ASF_K_CSDEF, 0);
@@ -484,31 +494,42 @@ static void emit_callsite(as_writer_t *w, uint32_t slot_plus1)
 /* Address code of a new block at addr of n bytes (FORMAT.md §4.2). */
 static unsigned addr_code(as_writer_t *w, uint64_t addr, uint64_t n)
 {
-    unsigned c = asf_class(n), g = asf_cat(n), code = ASF_ADDR_DELTA;
-    int k = asf_lifo_find(&w->lifo, c, addr);
-    if (k >= 0) {
-        asf_lifo_take(&w->lifo, c, (unsigned)k);
-        if (k < (int)ASF_ADDR_LIFO)
-            code = (unsigned)k;
-        else
-            put_v(w, ASF_S_ADDR, (uint64_t)k << 2 | 2);
-        return code;   /* reused blocks do not move the bump/delta base */
-    } else if (w->last_csize[g] && addr == w->last_addr[g] + w->last_csize[g]) {
-        code = ASF_ADDR_BUMP;
-    } else {
-        const struct ftab *f = &w->ftab[((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
-        uint32_t d = w->fserial - f->serial;
-        if (f->addr == addr && f->serial < w->fserial && d <= ASF_FRING &&
-            w->fring[f->serial & (ASF_FRING - 1)] == addr) {
-            put_v(w, ASF_S_ADDR, (uint64_t)(d - 1) << 2 | 3);
-        } else {
-            int64_t dd = (int64_t)(addr - w->last_addr[g]);
-            put_v(w, ASF_S_ADDR, (dd & 15) ? asf_zz(dd) << 2 | 1 : asf_zz(dd >> 4) << 2);
+    unsigned c = asf_class(n), g = asf_cat(n);
+    asf_lifo_t *l = &w->lifo;
+    /* the common case: among the newest few of its class */
+    unsigned lim = l->n[c] < ASF_ADDR_LIFO ? l->n[c] : ASF_ADDR_LIFO;
+    for (unsigned k = 0; k < lim; k++) {
+        if (asf_lifo_get(l, c, k) == addr) {
+            asf_lifo_take(l, c, k);
+            return k;          /* reused blocks do not move the bump/delta base */
         }
+    }
+    if (w->last_csize[g] && addr == w->last_addr[g] + w->last_csize[g]) {
+        w->last_addr[g] = addr;
+        w->last_csize[g] = asf_csize(n);
+        return ASF_ADDR_BUMP;
+    }
+    /* Every LIFO entry was released in this chunk, so unless the release
+     * ring knows addr the deeper LIFO cannot hold it: scan it only then. */
+    const struct ftab *f = &w->ftab[((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
+    uint32_t d = w->fserial - f->serial;
+    if (f->addr == addr && f->serial < w->fserial && d <= ASF_FRING &&
+        w->fring[f->serial & (ASF_FRING - 1)] == addr) {
+        for (unsigned k = lim; k < l->n[c]; k++) {
+            if (asf_lifo_get(l, c, k) == addr) {
+                asf_lifo_take(l, c, k);
+                put_v(w, ASF_S_ADDR, (uint64_t)k << 2 | 2);
+                return ASF_ADDR_DELTA;
+            }
+        }
+        put_v(w, ASF_S_ADDR, (uint64_t)(d - 1) << 2 | 3);
+    } else {
+        int64_t dd = (int64_t)(addr - w->last_addr[g]);
+        put_v(w, ASF_S_ADDR, (dd & 15) ? asf_zz(dd) << 2 | 1 : asf_zz(dd >> 4) << 2);
     }
     w->last_addr[g] = addr;
     w->last_csize[g] = asf_csize(n);
-    return code;
+    return ASF_ADDR_DELTA;
 }
 
 /* Released ids: low 16 bits fixed-width in ID, the rest as a varint in IDHI. */
