@@ -2,7 +2,7 @@
  * replay/engine.c — one decode, many models (replay/engine.h; doc/REPLAY.md).
  *
  * The calling thread decodes events into fixed-size batches of compact
- * 32-byte records (a ring of RING slots); each worker thread runs its share
+ * 32-byte records (16384 per batch, a ring of 4 slots); each worker thread runs its share
  * of the model instances over every batch in order, and a slot is refilled
  * once every worker has released it (a per-slot count, one mutex, two
  * condition variables: the cost is a lock round trip per batch per worker,
@@ -27,8 +27,10 @@
 
 #include "replay/engine.h"
 
-#define BATCH 4096u
-#define RING 8u
+#define BATCH 16384u                      /* events per batch: 512 KiB of records */
+#define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
+#define BATCH_SAMPLES 256u                /* samples per batch (ends it early) */
+#define RING 4u
 
 enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
 
@@ -50,8 +52,8 @@ typedef struct batch {
     cev_t ev[BATCH];
     uint32_t n;
     uint32_t ntime, nsamples;
-    tchg_t time[BATCH];
-    as_sample_t samples[BATCH];
+    tchg_t time[BATCH_TIMES];
+    as_sample_t samples[BATCH_SAMPLES];
     uint64_t first;                       /* event index of ev[0] */
     uint64_t seq;                         /* batch number held (UINT64_MAX: none) */
     unsigned pending;                     /* workers still reading it */
@@ -235,7 +237,8 @@ static int fill(as_engine_t *e, batch_t *b, as_event_next_fn next, void *src, ui
     int rc = 1;
     b->n = b->ntime = b->nsamples = 0;
     b->first = e->events;
-    while (b->n < BATCH) {
+    /* Room for one more time change and sample is kept, so pack never overflows. */
+    while (b->n < BATCH && b->ntime < BATCH_TIMES && b->nsamples < BATCH_SAMPLES) {
         rc = next(src, &ev);
         if (rc <= 0)
             break;
