@@ -7,7 +7,8 @@
  * addresses are the real glibc's (the generator calls malloc/free), so address
  * prediction is measured against the real allocator. Deterministic (xorshift).
  *
- *   gen_churn [-n EVENTS] [-l ZSTD_LEVEL] [-r DECODE_RUNS] [-o FILE]
+ *   gen_churn [-n EVENTS] [-l ZSTD_LEVEL] [-r DECODE_RUNS] [-c CHUNK_KIB] [-o FILE]
+ * (-c ends chunks earlier than the writer's 3 MiB, to see the size trade-off)
  * prints one table row: events, file bytes, bytes/event, encode ns/event,
  * decode events/s (median of the runs, single core).
  */
@@ -18,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replay/trace.h"
+#include "replay/trace_internal.h"
 
 #define NSLOT 100000
 
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 {
     uint64_t n = 10000000;
     int level = 3, runs = 5;
+    size_t chunk_kib = 0;
     const char *path = "/tmp/gen_churn.ast";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n"))
@@ -55,11 +57,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-l"))
             level = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-r"))
-            runs = atoi(argv[i + 1]);
+            runs = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 1;
+        else if (!strcmp(argv[i], "-c"))
+            chunk_kib = strtoull(argv[i + 1], NULL, 0);
         else if (!strcmp(argv[i], "-o"))
             path = argv[i + 1];
         else {
-            fprintf(stderr, "usage: gen_churn [-n EVENTS] [-l LEVEL] [-r RUNS] [-o FILE]\n");
+            fprintf(stderr, "usage: gen_churn [-n EVENTS] [-l LEVEL] [-r RUNS] [-c CHUNK_KIB] [-o FILE]\n");
             return 2;
         }
     }
@@ -81,6 +85,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gen_churn: %s\n", as_strerror(err));
         return 2;
     }
+    if (chunk_kib)
+        asf_writer_chunk_target(w, chunk_kib << 10);
     void **slot = calloc(NSLOT, sizeof *slot);
     /* generate a batch with the real allocator, then time feeding it */
     enum { BATCH = 65536 };
