@@ -113,6 +113,7 @@ typedef struct gl_rec {
                             mmapped chunk's offset into its mapping */
     uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
     uint32_t fdn, bkn;   /* large bins: nextsize links (0 = NULL) */
+    uint32_t nxt;        /* the chunk at addr + size (0: end of its heap) */
     uint16_t arena;
     uint8_t st;          /* ST_* */
     uint8_t pfree;       /* !PREV_INUSE */
@@ -383,7 +384,19 @@ static void rec_rekey(gl_t *g, uint32_t i, uint64_t addr)
     h_put(g, addr, i);
 }
 
-static inline uint32_t next_rec(const gl_t *g, uint32_t c) { return h_get(g, R(c).addr + R(c).size); }
+/* Physical neighbours are linked (nxt), so "next chunk" is a record read,
+ * not an address lookup; split_link/absorb keep the links as chunks split
+ * and merge, and check() verifies every link against the address map. */
+static inline uint32_t next_rec(const gl_t *g, uint32_t c) { return R(c).nxt; }
+static inline void split_link(gl_t *g, uint32_t v, uint32_t r)  /* r now follows v */
+{
+    R(r).nxt = R(v).nxt;
+    R(v).nxt = r;
+}
+static inline void absorb(gl_t *g, uint32_t c, uint32_t n)  /* c takes in its next, n */
+{
+    R(c).nxt = R(n).nxt;
+}
 
 static inline uint32_t aux_of(const gl_rec_t *r)
 {
@@ -551,6 +564,7 @@ static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
         uint32_t p = h_get(g, R(c).addr - R(c).prev_size);
         unlink_chunk(g, p);
         size += R(p).size;
+        absorb(g, p, c);
         rec_del(g, c);
         c = p;
     }
@@ -558,6 +572,7 @@ static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
         if (is_free(&R(nx))) {
             unlink_chunk(g, nx);
             size += R(nx).size;
+            absorb(g, c, nx);
             rec_del(g, nx);
             R(c).size = size;
             set_foot_free(g, c);
@@ -570,6 +585,7 @@ static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
         touch_free_hdr(g, R(c).addr, size);
     } else {
         size += R(nx).size;
+        absorb(g, c, nx);
         rec_del(g, nx);
         R(c).size = size;
         R(c).st = ST_TOP;
@@ -647,9 +663,11 @@ static int heap_trim(gl_t *g, int ai, uint64_t pad)
         a->heap = h->prev;
         h = ph;
         rec_del(g, z);
+        R(p).nxt = 0;  /* it ends the heap now */
         if (R(p).pfree) {  /* consolidate backward */
             uint32_t q = h_get(g, R(p).addr - R(p).prev_size);
             unlink_chunk(g, q);
+            absorb(g, q, p);
             rec_del(g, p);
             p = q;
         }
@@ -893,9 +911,10 @@ static void main_fencepost(gl_t *g, uint32_t old_top, uint64_t old_size)
         R(old_top).size = old_size;
         R(old_top).st = ST_INUSE;
         f1 = rec_new(g, at + old_size, HDR, ST_FENCE, 0);
+        split_link(g, old_top, f1);
     }
     f2 = rec_new(g, at + old_size + HDR, HDR, ST_FENCE, 0);
-    (void)f2;
+    split_link(g, f1, f2);
     touch(g, at + old_size + SIZE_SZ, 2 * HDR - SIZE_SZ);
     if (old_size >= MINSIZE)
         int_free(g, 0, old_top);
@@ -934,10 +953,11 @@ static uint32_t sysmalloc(gl_t *g, int ai, uint64_t nb)
             uint64_t at = R(old_top).addr;
             old_size = (old_size - MINSIZE) & ~(uint64_t)ALIGN_MASK;
             uint32_t z = rec_new(g, at + old_size + HDR, 0, ST_FENCE, (uint16_t)ai);
+            split_link(g, old_top, z);
             if (old_size >= MINSIZE) {
                 uint32_t f = rec_new(g, at + old_size, HDR, ST_FENCE, (uint16_t)ai);
+                split_link(g, old_top, f);
                 R(z).prev_size = HDR;  /* set_foot of the 16-byte fencepost */
-                (void)f;
                 R(old_top).size = old_size;
                 R(old_top).st = ST_INUSE;
                 touch(g, at + old_size + SIZE_SZ, HDR + SIZE_SZ);
@@ -1027,6 +1047,7 @@ static uint32_t sysmalloc(gl_t *g, int ai, uint64_t nb)
         R(p).size = nb;
         R(p).st = ST_INUSE;
         a->top = rec_new(g, R(p).addr + nb, size - nb, ST_TOP, (uint16_t)ai);
+        split_link(g, p, a->top);
         touch(g, R(p).addr + nb + SIZE_SZ, 8);
         return p;
     }
@@ -1045,6 +1066,7 @@ static uint32_t split_free(gl_t *g, gl_arena_t *a, int ai, uint32_t v, uint64_t 
         return 0;
     }
     uint32_t r = rec_new(g, R(v).addr + nb, size - nb, ST_UNSORTED, (uint16_t)ai);
+    split_link(g, v, r);
     R(v).size = nb;
     unsorted_push(g, a, r);
     set_foot_free(g, r);
@@ -1190,6 +1212,7 @@ static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb)
             R(v).size = nb;
             R(v).st = ST_INUSE;
             a->top = rec_new(g, R(v).addr + nb, size - nb, ST_TOP, (uint16_t)ai);
+            split_link(g, v, a->top);
             touch(g, R(v).addr + nb + SIZE_SZ, 8);
             return v;
         } else if (a->have_fast) {
@@ -1494,6 +1517,7 @@ static uint32_t int_memalign(gl_t *g, int ai, uint64_t align, uint64_t bytes)
             return p;
         }
         uint32_t np = rec_new(g, brk, newsize, ST_INUSE, (uint16_t)ai);
+        split_link(g, p, np);
         touch(g, brk + SIZE_SZ, 8);
         R(p).size = lead;
         int_free(g, ai, p);
@@ -1503,6 +1527,7 @@ static uint32_t int_memalign(gl_t *g, int ai, uint64_t align, uint64_t bytes)
         uint64_t size = R(p).size;
         if (size > nb + MINSIZE) {
             uint32_t r = rec_new(g, R(p).addr + nb, size - nb, ST_INUSE, (uint16_t)ai);
+            split_link(g, p, r);
             R(p).size = nb;
             touch(g, R(r).addr + SIZE_SZ, 8);
             int_free(g, ai, r);
@@ -1556,14 +1581,16 @@ static uint32_t int_realloc(gl_t *g, int ai, uint32_t oldp, uint64_t nb)
         return oldp;
     } else if (next != a->top && is_free(&R(next)) && (newsize = oldsize + R(next).size) >= nb) {
         unlink_chunk(g, next);  /* absorb the free next chunk */
+        absorb(g, oldp, next);
         rec_del(g, next);
         R(oldp).size = newsize;
     } else {
         uint32_t nm = int_malloc(g, ai, nb);
         if (!nm)
             return 0;
-        if (nm == next) {  /* carved right after us: just merge */
+        if (R(nm).addr == R(oldp).addr + oldsize) {  /* carved right after us: merge */
             newsize = oldsize + R(nm).size;
+            absorb(g, oldp, nm);
             rec_del(g, nm);
             R(oldp).size = newsize;
         } else {
@@ -1578,6 +1605,7 @@ static uint32_t int_realloc(gl_t *g, int ai, uint32_t oldp, uint64_t nb)
     } else {
         R(newp).size = nb;
         uint32_t r = rec_new(g, R(newp).addr + nb, rem, ST_INUSE, (uint16_t)ai);
+        split_link(g, newp, r);
         set_next_inuse(g, r);
         touch(g, R(r).addr + SIZE_SZ, 8);
         int_free(g, ai, r);
@@ -1783,8 +1811,13 @@ static int walk(const gl_t *g, int ai, uint64_t start, uint64_t end, bool has_to
         if (r->size == 0) {  /* the closing fencepost of an old non-main heap */
             if (r->st != ST_FENCE || at + HDR != end)
                 FAIL("zero-sized chunk %#llx", (unsigned long long)at);
+            if (r->nxt)
+                FAIL("chunk %#llx ends its heap but links a next chunk", (unsigned long long)at);
             return 0;
         }
+        if (r->nxt != (at + r->size < end ? h_get(g, at + r->size) : 0))
+            FAIL("chunk %#llx: next-chunk link %u, the map says %u", (unsigned long long)at, r->nxt,
+                 at + r->size < end ? h_get(g, at + r->size) : 0);
         if (r->st != ST_FENCE && (r->size < MINSIZE || (r->size & ALIGN_MASK)))
             FAIL("chunk %#llx: bad size %llu", (unsigned long long)at, (unsigned long long)r->size);
         prev_free = f;
