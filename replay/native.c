@@ -99,6 +99,9 @@ typedef struct builder {
     uint64_t live, peak_live, peak_live_gidx;
     uint32_t live_threads, max_live_threads;
     uint64_t unknown, failed;
+    int damaged;              /* the reader skipped damaged data (detail says what) */
+    int lenient;              /* ... so pairing across the gap cannot be checked */
+    uint64_t gap_repairs;     /* pairing breaks after a gap, skipped or closed */
     uint64_t *last_real;      /* per trace thread: event index of its last call + 1 */
     uint32_t nlast_real;
     char *detail;
@@ -371,8 +374,13 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
                 b->unknown++;
             return AS_NATIVE_OK;   /* free(NULL) or a block from before tracing */
         }
-        if (e->id >= b->cap_ids || !b->sizes[e->id])
+        if (e->id >= b->cap_ids || !b->sizes[e->id]) {
+            if (b->lenient) {     /* allocated in a chunk the reader lost */
+                b->gap_repairs++;
+                return AS_NATIVE_OK;
+            }
             return damaged(b, evi, e, "frees block id %llu, which is not live", e->id);
+        }
         b->live -= b->sizes[e->id] - 1;
         b->sizes[e->id] = 0;
         o.id = e->id;
@@ -384,8 +392,12 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
             b->unknown++;
             old = AS_NO_ID;        /* realloc of a block from before tracing: a malloc */
         }
-        if (old != AS_NO_ID && (old >= b->cap_ids || !b->sizes[old]))
-            return damaged(b, evi, e, "reallocates block id %llu, which is not live", old);
+        if (old != AS_NO_ID && (old >= b->cap_ids || !b->sizes[old])) {
+            if (!b->lenient)
+                return damaged(b, evi, e, "reallocates block id %llu, which is not live", old);
+            b->gap_repairs++;
+            old = AS_NO_ID;      /* its block was in a lost chunk: a malloc */
+        }
         o.old_id = old;
         if (e->flags & AS_EVF_FREED) {
             o.flags |= AS_NPF_FREED;
@@ -409,8 +421,17 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
     if (e->id != AS_NO_ID) {
         if ((err = id_room(b, e->id)))
             return err;
-        if (b->sizes[e->id])
-            return damaged(b, evi, e, "creates block id %llu, which is still live", e->id);
+        if (b->sizes[e->id]) {
+            if (!b->lenient)
+                return damaged(b, evi, e, "creates block id %llu, which is still live", e->id);
+            /* its free was in a lost chunk: release it here */
+            as_np_op_t fo = {.ev = evi, .op = AS_OP_FREE, .id = e->id, .old_id = AS_NO_ID};
+            b->live -= b->sizes[e->id] - 1;
+            b->sizes[e->id] = 0;
+            b->gap_repairs++;
+            if ((err = add_op(b, s, &fo)))
+                return err;
+        }
         b->sizes[e->id] = e->size + 1;
         b->live += e->size;
         o.id = e->id;
@@ -518,15 +539,22 @@ static as_native_err_t build(const char *trace, builder_t *b, unsigned touch, in
     uint64_t n = 0;
     int rc;
     while ((rc = as_reader_next(r, &ev)) > 0) {
+        b->lenient = as_reader_problem(r, NULL, 0) != AS_OK;
         if ((err = add_event(b, n, &ev)))
             goto out;
         n++;
     }
     *events = n;
     char why[8];
-    if (rc < 0 || as_reader_problem(r, why, sizeof why) != AS_OK) {
+    if (rc < 0) {
         err = read_problem(r, "", rc, b->detail, b->detail_len);
         goto out;
+    }
+    if (as_reader_problem(r, why, sizeof why) != AS_OK) {
+        /* Damaged chunks or a torn tail: replay what could be read (as
+         * `allocsim replay` reports it) and say what was lost afterwards. */
+        read_problem(r, "", 0, b->detail, b->detail_len);
+        b->damaged = 1;
     }
     link_prev(b, AS_NP_OWNER_END);   /* also sets first_owner of an empty program */
     for (uint32_t i = 0; i < b->nslots; i++)
@@ -667,6 +695,7 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
 {
     memset(res, 0, sizeof *res);
     detail[0] = 0;
+    char lost[512] = "";
     builder_t b = {.detail = detail, .detail_len = detail_len};
     as_native_err_t err;
     int res_fd = -1;
@@ -686,7 +715,11 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     res->peak_live = b.peak_live;
     res->unknown_frees = b.unknown;
     res->failed_calls = b.failed;
+    res->incomplete = b.damaged;
+    res->gap_repairs = b.gap_repairs;
 
+    if (b.damaged)
+        snprintf(lost, sizeof lost, "%s", detail);
     int status = 0;
     if ((err = spawn_runner(opts, b.fd, res_fd, &status, detail, detail_len)))
         goto out;
@@ -730,6 +763,8 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     res->jw[2] = r.live_at_peak ? prss / (double)r.live_at_peak - 1.0 : 0.0;
     res->jw[3] = plive > 0 ? prss / plive - 1.0 : 0.0;
     res->peak_time = r.peak_rss ? event_time(trace, r.peak_event) : 0.0;
+    if (b.damaged)
+        snprintf(detail, detail_len, "%s", lost);
 out:
     builder_free(&b);
     if (b.fd >= 0)

@@ -179,6 +179,9 @@ typedef struct as_native_result {
     uint64_t unknown_frees;   /* releases of blocks never seen (skipped) */
     uint64_t heap_bytes, free_bytes, mmap_chunks;   /* glibc's mallinfo2() at the end
                                                        (0 under another allocator) */
+    int      incomplete;      /* the reader skipped damaged data: see detail */
+    uint64_t gap_repairs;     /* after such a gap: frees of lost blocks skipped,
+                                 blocks whose free was lost released */
 } as_native_result_t;
 
 /* Finds allocsim-replayer: $ALLOCSIM_REPLAYER, next to the running binary,
@@ -186,7 +189,9 @@ typedef struct as_native_result {
 int as_native_find_runner(char *buf, size_t len);
 
 /* Replays `trace` per `opts`. On failure writes a one-line reason (naming the
- * event for AS_NATIVE_DAMAGED) into detail. */
+ * event for AS_NATIVE_DAMAGED) into detail. A trace with damaged chunks or a
+ * torn tail is replayed as far as it could be read: AS_NATIVE_OK with
+ * res->incomplete set and what was lost in detail. */
 as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
                               as_native_result_t *res, char *detail, size_t detail_len);
 

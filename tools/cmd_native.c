@@ -124,6 +124,10 @@ static void print_native_notes(FILE *f, const as_native_result_t *r)
     if (r->diverged)
         fprintf(f, "native: %llu call%s succeeded or failed differently from the trace\n",
                 (unsigned long long)r->diverged, r->diverged == 1 ? "" : "s");
+    if (r->gap_repairs)
+        fprintf(f, "native: %llu call%s paired across damaged data (frees of lost blocks "
+                   "skipped, blocks whose free was lost released)\n",
+                (unsigned long long)r->gap_repairs, r->gap_repairs == 1 ? "" : "s");
     if (r->unknown_frees)
         fprintf(f, "native: %llu release%s of blocks allocated before tracing began "
                    "(skipped)\n",
@@ -266,5 +270,9 @@ int cmd_native(int argc, char **argv)
     as_report_trace_t t = {.trace = trace, .events = r.events, .rows = &row, .nrows = 1};
     as_report_print(stdout, fmt, &t, 1);
     print_native_notes(fmt == AS_FMT_TEXT ? stdout : stderr, &r);
+    if (r.incomplete) {   /* results of what could be read, then the error */
+        fflush(stdout);
+        return as_cli_error(trace, "%s", detail);
+    }
     return AS_EXIT_OK;
 }

@@ -244,6 +244,92 @@ static void test_damaged_input(void **state)
     assert_null(strstr(err, "signal"));   /* the replayer never crashed */
 }
 
+/* A torn tail (a process killed mid-chunk): what was read is replayed and
+ * printed, then the loss is reported and the exit status is 2. */
+static void test_torn_tail(void **state)
+{
+    (void)state;
+    const char *p = path("torn.ast");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    as_header_t h = {.version = AS_TRACE_VERSION, .page_size = 4096, .ncpus = 2,
+                     .exe = "x", .argv = "x", .argv_len = 2, .libc_version = "2.36"};
+    as_err_t e;
+    as_writer_t *w = as_writer_create(fd, &h, NULL, 3, &e);
+    assert_non_null(w);
+    as_rec_t a = {as_rec_pack(1, AS_OP_MALLOC, 0), 0x7f0000001010, 0, 1 << 20};
+    assert_int_equal(as_writer_add(w, 0, &a), AS_OK);
+    assert_int_equal(as_writer_flush(w), AS_OK);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    off_t first_chunk_end = st.st_size;
+    for (uint64_t i = 0; i < 200; i++) {
+        as_rec_t b = {as_rec_pack(2 + 2 * i, AS_OP_MALLOC, 0), 0x7f1000001010 + i * 4096, 0, 100};
+        as_rec_t c = {as_rec_pack(3 + 2 * i, AS_OP_FREE, 0), 0, 0x7f1000001010 + i * 4096, 0};
+        assert_int_equal(as_writer_add(w, 0, &b), AS_OK);
+        assert_int_equal(as_writer_add(w, 0, &c), AS_OK);
+    }
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true(st.st_size > first_chunk_end + 20);
+    assert_int_equal(ftruncate(fd, first_chunk_end + 20), 0);   /* inside chunk 2 */
+    close(fd);
+    assert_int_equal(run("native %s --format json", p), 2);
+    assert_int_equal(json_u64("peak_rss"), 258 * PAGE);   /* chunk 1 was replayed */
+    char want[600];
+    snprintf(want, sizeof want, "allocsim: %s: ", p);
+    assert_non_null(strstr(err, want));
+    assert_null(strstr(err, "signal"));
+}
+
+/* A damaged chunk in the middle: the reader skips it, so a later free names
+ * a block the replay never saw; native replay skips such frees (as replay
+ * does), prints its figures, then reports the damage with exit status 2. */
+static void test_damaged_middle_chunk(void **state)
+{
+    (void)state;
+    const char *p = path("middle.ast");
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    as_header_t h = {.version = AS_TRACE_VERSION, .page_size = 4096, .ncpus = 2,
+                     .exe = "x", .argv = "x", .argv_len = 2, .libc_version = "2.36"};
+    as_err_t e;
+    as_writer_t *w = as_writer_create(fd, &h, NULL, 3, &e);
+    assert_non_null(w);
+    uint64_t seq = 1;
+    as_rec_t a = {as_rec_pack(seq++, AS_OP_MALLOC, 0), 0x7f0000001010, 0, 1 << 20};
+    assert_int_equal(as_writer_add(w, 0, &a), AS_OK);
+    assert_int_equal(as_writer_flush(w), AS_OK);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    off_t c2 = st.st_size;
+    for (uint64_t i = 0; i < 50; i++) {   /* chunk 2: blocks freed in chunk 3 */
+        as_rec_t b = {as_rec_pack(seq++, AS_OP_MALLOC, 0), 0x7f2000001010 + i * 4096, 0, 3000};
+        assert_int_equal(as_writer_add(w, 0, &b), AS_OK);
+    }
+    assert_int_equal(as_writer_flush(w), AS_OK);
+    assert_int_equal(fstat(fd, &st), 0);
+    off_t c3 = st.st_size;
+    for (uint64_t i = 0; i < 50; i++) {
+        as_rec_t b = {as_rec_pack(seq++, AS_OP_FREE, 0), 0, 0x7f2000001010 + i * 4096, 0};
+        assert_int_equal(as_writer_add(w, 0, &b), AS_OK);
+    }
+    as_rec_t c = {as_rec_pack(seq++, AS_OP_MALLOC, 0), 0x7f3000001010, 0, 2 << 20};
+    assert_int_equal(as_writer_add(w, 0, &c), AS_OK);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    /* flip bytes in the middle of chunk 2 */
+    char junk[8] = {0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55};
+    assert_int_equal(pwrite(fd, junk, sizeof junk, (c2 + c3) / 2), (ssize_t)sizeof junk);
+    close(fd);
+    assert_int_equal(run("native %s --format json", p), 2);
+    /* the 1 MiB and 2 MiB blocks coexist: 257 + 513 pages + the tcache page */
+    assert_int_equal(json_u64("peak_rss"), (257 + 513 + 1) * PAGE);
+    char want[600];
+    snprintf(want, sizeof want, "allocsim: %s: ", p);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, "native: "));
+}
+
 static void test_help_and_usage(void **state)
 {
     (void)state;
@@ -279,6 +365,8 @@ int main(void)
         cmocka_unit_test(test_other_allocators),
         cmocka_unit_test(test_bad_allocator),
         cmocka_unit_test(test_damaged_input),
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_damaged_middle_chunk),
         cmocka_unit_test(test_help_and_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
