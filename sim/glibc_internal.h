@@ -1,8 +1,13 @@
 /*
- * sim/glibc_internal.h — what the glibc model (sim/glibc.c) exposes beyond
- * its method table: a chunk query for the unit tests (tests/glibc), which
- * compare the model with the real allocator the way malloc_usable_size and
- * the chunk header's IS_MMAPPED / NON_MAIN_ARENA bits describe it there.
+ * sim/glibc_internal.h — the glibc model's insides (sim/glibc.c).
+ *
+ * Two parts. For everyone (tests/glibc): a chunk query that describes a
+ * block the way malloc_usable_size and the chunk header's IS_MMAPPED and
+ * NON_MAIN_ARENA bits do on the real allocator, and the full invariant check.
+ * For sim/glibc.c only (#define AS_GLIBC_IMPL first): the constants of
+ * glibc 2.36 malloc.c/arena.c, the side records that stand in for chunk
+ * headers, the address map, and the list primitives (bins, large-bin skip
+ * list, tcache) the algorithms in sim/glibc.c are written with.
  */
 #ifndef AS_GLIBC_INTERNAL_H
 #define AS_GLIBC_INTERNAL_H
@@ -25,5 +30,499 @@ int as_glibc_chunk_info(const void *model, uint64_t mem, as_glibc_chunk_t *out);
 /* The model's invariants, always in full (the method table's check paces
  * itself on big heaps); 0 if they hold, else -1 and why in err. */
 int as_glibc_check_full(const void *model, char *err, size_t errlen);
+
+#ifdef AS_GLIBC_IMPL
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Constants (malloc.c, arena.c; 64-bit) ------------------------------- */
+#define SIZE_SZ 8u
+#define ALIGN_MASK 15u
+#define HDR 16u                     /* CHUNK_HDR_SZ */
+#define MINSIZE 32u
+#define NBINS 128u
+#define MIN_LARGE 1024u             /* MIN_LARGE_SIZE */
+#define NFASTBINS 10u
+#define TC_BINS 64u                 /* TCACHE_MAX_BINS */
+#define TC_MAX_BYTES 1032u          /* tidx2usize(63) */
+#define TC_STRUCT 640u              /* sizeof (tcache_perthread_struct) */
+#define CONSOLIDATE_THRESHOLD 65536u
+#define MMAP_THRESHOLD_MAX (32ull << 20)
+#define HEAP_MIN (32ull << 10)
+#define HEAP_MAX (64ull << 20)      /* 2 * DEFAULT_MMAP_THRESHOLD_MAX */
+#define HEAP_INFO 48u               /* sizeof (heap_info) */
+#define MSTATE 2200u                /* sizeof (struct malloc_state) */
+#define MMAP_AS_MORECORE (1ull << 20)
+#define MAX_ITERS 10000
+#define BINMAPSIZE 4
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+/* mallopt parameter numbers (malloc.h) */
+#define M_MXFAST 1
+#define M_TRIM_THRESHOLD (-1)
+#define M_TOP_PAD (-2)
+#define M_MMAP_THRESHOLD (-3)
+#define M_MMAP_MAX (-4)
+#define M_ARENA_TEST (-7)
+#define M_ARENA_MAX (-8)
+
+/* ---- Records ------------------------------------------------------------- */
+enum {
+    ST_NONE = 0,  /* record on the free list / bin sentinel */
+    ST_INUSE,     /* held by the user or by the allocator itself */
+    ST_TCACHE,    /* in some thread's tcache (glibc: in use) */
+    ST_FAST,      /* in a fastbin (glibc: in use) */
+    ST_UNSORTED,
+    ST_BIN,       /* small or large bin */
+    ST_TOP,
+    ST_FENCE,     /* fencepost: in use, too small to ever be freed */
+    ST_MMAP,
+};
+
+typedef struct gl_rec {
+    uint64_t addr;       /* chunk address (mem = addr + 16) */
+    uint64_t size;       /* chunk size, no flag bits */
+    uint64_t prev_size;  /* size of the free previous chunk (pfree), or the
+                            mmapped chunk's offset into its mapping */
+    uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
+    uint32_t fdn, bkn;   /* large bins: nextsize links (0 = NULL) */
+    uint32_t nxt;        /* the chunk at addr + size (0: end of its heap) */
+    uint16_t arena;
+    uint8_t st;          /* ST_* */
+    uint8_t pfree;       /* !PREV_INUSE */
+} gl_rec_t;
+
+/* aux caches, for chunks the user holds and tcache chunks, the size (in
+ * 16-byte units) and IS_MMAPPED (bit 31), so the common free (straight into
+ * the tcache) never loads the chunk's record: one cache miss instead of two.
+ * 0 = unknown. Set where a chunk is handed to the user or put in a tcache
+ * by the allocator itself; a chunk the user holds never changes size behind
+ * the API's back. */
+typedef struct gl_slot {
+    uint64_t key;
+    uint32_t val, aux;
+} gl_slot_t;
+
+typedef struct gl_tcache {
+    uint16_t counts[TC_BINS];
+    uint32_t heads[TC_BINS];
+} gl_tcache_t;
+
+typedef struct gl_thread {
+    int32_t arena;        /* thread_arena, -1 = none yet */
+    uint32_t tc_rec;      /* record of the 656-byte tcache chunk */
+    gl_tcache_t *tc;      /* NULL until tcache_init, and after shutdown */
+    uint8_t shutting_down;
+    uint8_t exited;
+} gl_thread_t;
+
+typedef struct gl_heap {  /* a non-main arena's 64 MiB heap (arena.c heap_info) */
+    uint64_t base, size, mprotect_size;
+    int32_t prev;         /* heap index, -1 = first heap of the arena */
+    uint16_t arena;
+    uint8_t live;
+} gl_heap_t;
+
+typedef struct gl_seg {   /* a stretch of main-arena memory (brk or fallback mmap) */
+    uint64_t start, end;  /* end is live for the last segment (top's end) */
+} gl_seg_t;
+
+typedef struct gl_arena {
+    uint32_t bins;        /* record index of bin 0's sentinel; bin i = bins + i */
+    uint32_t fast[NFASTBINS];
+    uint32_t top;         /* record, 0 = main arena before its first sbrk */
+    uint64_t last_rem;    /* address of last_remainder (glibc compares pointers) */
+    uint32_t binmap[BINMAPSIZE];
+    bool have_fast;
+    bool contiguous;
+    int32_t next;         /* arena ring: main -> newest -> ... -> oldest */
+    int32_t next_free;    /* free_list link */
+    uint32_t attached;
+    int32_t heap;         /* newest heap (holds top); -1 for main */
+    uint64_t system_mem, max_system_mem;
+} gl_arena_t;
+
+typedef struct gl {
+    as_space_t *space;
+    uint64_t page;
+
+    /* mp_ */
+    uint64_t mmap_threshold, trim_threshold, top_pad;
+    int64_t n_mmaps_max;
+    uint64_t n_mmaps, mmapped_mem;
+    bool no_dyn_threshold;
+    uint64_t arena_test, arena_max, narenas, narenas_limit;
+    uint64_t tcache_count, tcache_bins, tcache_unsorted_limit;
+    uint64_t max_fast;
+    uint64_t sbrk_base;
+    uint32_t cores;
+    int32_t next_to_use, free_list;
+
+    gl_rec_t *rec;
+    uint32_t nrec, caprec, freerec, nfreerec;
+    gl_slot_t *hs;
+    uint64_t hmask, hcount;
+    unsigned hshift;
+
+    gl_arena_t **arenas;
+    uint32_t narena, caparena;
+    gl_heap_t *heaps;
+    uint32_t nheap, capheap;
+    gl_seg_t *segs;
+    uint32_t nseg, capseg;
+    gl_thread_t *threads;
+    uint32_t nthread;
+
+    gl_thread_t *cur;     /* the calling thread (glibc's TLS) */
+    uint64_t check_calls; /* gl_check's pacing on big heaps */
+    uint64_t free_bytes;  /* chunks in tcache, fastbins, unsorted, bins */
+} gl_t;
+
+#define R(i) (g->rec[(i)])
+
+/* ---- Size math (reference §1.2) ------------------------------------------- */
+static inline uint64_t req2size(uint64_t n)
+{
+    return n + SIZE_SZ + ALIGN_MASK < MINSIZE ? MINSIZE : (n + SIZE_SZ + ALIGN_MASK) & ~(uint64_t)ALIGN_MASK;
+}
+static inline uint64_t tidx(uint64_t csize) { return (csize - MINSIZE + 15) / 16; }
+static inline unsigned fastbin_index(uint64_t sz) { return (unsigned)(sz >> 4) - 2; }
+static inline bool in_small(uint64_t sz) { return sz < MIN_LARGE; }
+static inline unsigned largebin_index(uint64_t s)
+{
+    if ((s >> 6) <= 48) return 48 + (unsigned)(s >> 6);
+    if ((s >> 9) <= 20) return 91 + (unsigned)(s >> 9);
+    if ((s >> 12) <= 10) return 110 + (unsigned)(s >> 12);
+    if ((s >> 15) <= 4) return 119 + (unsigned)(s >> 15);
+    if ((s >> 18) <= 2) return 124 + (unsigned)(s >> 18);
+    return 126;
+}
+static inline unsigned bin_index(uint64_t s) { return in_small(s) ? (unsigned)(s >> 4) : largebin_index(s); }
+static inline uint64_t max_fast_of(uint64_t v) /* set_max_fast */
+{
+    return v <= ALIGN_MASK - SIZE_SZ ? MINSIZE / 2 : (v + SIZE_SZ) & ~(uint64_t)ALIGN_MASK;
+}
+
+static inline void touch(gl_t *g, uint64_t addr, uint64_t len) { as_space_touch(g->space, addr, len); }
+/* set_head + fd/bk (+ fd/bk_nextsize for large) of a chunk going onto a list */
+static inline void touch_free_hdr(gl_t *g, uint64_t addr, uint64_t size)
+{
+    touch(g, addr + SIZE_SZ, in_small(size) ? 24 : 40);
+}
+
+/* ---- Hash map: chunk address -> record ---------------------------------- */
+static inline uint64_t h_home(const gl_t *g, uint64_t key)
+{
+    return ((key >> 4) * 0x9E3779B97F4A7C15ull) >> g->hshift;
+}
+
+static uint32_t h_get(const gl_t *g, uint64_t key)
+{
+    for (uint64_t i = h_home(g, key);; i = (i + 1) & g->hmask) {
+        if (g->hs[i].key == key)
+            return g->hs[i].val;
+        if (!g->hs[i].key)
+            return 0;
+    }
+}
+
+static gl_slot_t *h_slot(const gl_t *g, uint64_t key)
+{
+    for (uint64_t i = h_home(g, key);; i = (i + 1) & g->hmask) {
+        if (g->hs[i].key == key)
+            return &g->hs[i];
+        if (!g->hs[i].key)
+            return NULL;
+    }
+}
+
+static void h_put(gl_t *g, uint64_t key, uint32_t val)
+{
+    uint64_t i = h_home(g, key);
+    while (g->hs[i].key && g->hs[i].key != key)
+        i = (i + 1) & g->hmask;
+    if (!g->hs[i].key)
+        g->hcount++;
+    g->hs[i].key = key;
+    g->hs[i].val = val;
+    g->hs[i].aux = 0;
+}
+
+static void h_del(gl_t *g, uint64_t key)
+{
+    uint64_t i = h_home(g, key);
+    while (g->hs[i].key != key) {
+        if (!g->hs[i].key)
+            return;
+        i = (i + 1) & g->hmask;
+    }
+    /* backward-shift deletion keeps probe chains unbroken without tombstones */
+    for (uint64_t j = i;;) {
+        j = (j + 1) & g->hmask;
+        if (!g->hs[j].key)
+            break;
+        uint64_t k = h_home(g, g->hs[j].key);
+        bool move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
+        if (move) {
+            g->hs[i] = g->hs[j];
+            i = j;
+        }
+    }
+    g->hs[i].key = 0;
+    g->hcount--;
+}
+
+static int h_resize(gl_t *g, uint64_t cap)
+{
+    gl_slot_t *old = g->hs;
+    uint64_t oldcap = old ? g->hmask + 1 : 0;
+    gl_slot_t *n = calloc(cap, sizeof *n);
+    if (!n)
+        return -1;
+    g->hs = n;
+    g->hmask = cap - 1;
+    g->hshift = 64 - (unsigned)__builtin_ctzll(cap);
+    g->hcount = 0;
+    for (uint64_t i = 0; i < oldcap; i++)
+        if (old[i].key) {
+            h_put(g, old[i].key, old[i].val);
+            h_slot(g, old[i].key)->aux = old[i].aux;
+        }
+    free(old);
+    return 0;
+}
+
+/* ---- Record pool ---------------------------------------------------------- */
+/* Every operation first reserves enough records and hash room (gl_reserve),
+ * so pointers into g->rec stay valid for the rest of that operation. */
+#define RESERVE_RECS 320u  /* two new arenas (2 x 128 sentinels) + the chunks one call creates */
+
+static int gl_reserve(gl_t *g)
+{
+    if (g->nrec + RESERVE_RECS > g->caprec) {
+        uint32_t cap = g->caprec ? g->caprec * 2 : 4096;
+        while (cap < g->nrec + RESERVE_RECS)
+            cap *= 2;
+        gl_rec_t *n = realloc(g->rec, (size_t)cap * sizeof *n);
+        if (!n)
+            return -1;
+        g->rec = n;
+        g->caprec = cap;
+    }
+    if ((g->hcount + RESERVE_RECS) * 4 > (g->hmask + 1) * 3)  /* load <= 3/4 */
+        if (h_resize(g, (g->hmask + 1) * 2))
+            return -1;
+    return 0;
+}
+
+static uint32_t rec_alloc(gl_t *g)
+{
+    uint32_t i;
+    if (g->freerec) {
+        i = g->freerec;
+        g->freerec = R(i).fd;
+        g->nfreerec--;
+    } else {
+        i = g->nrec++;
+    }
+    memset(&R(i), 0, sizeof R(i));
+    return i;
+}
+
+static uint32_t rec_new(gl_t *g, uint64_t addr, uint64_t size, uint8_t st, uint16_t arena)
+{
+    uint32_t i = rec_alloc(g);
+    R(i).addr = addr;
+    R(i).size = size;
+    R(i).st = st;
+    R(i).arena = arena;
+    h_put(g, addr, i);
+    return i;
+}
+
+static void rec_del(gl_t *g, uint32_t i)
+{
+    h_del(g, R(i).addr);
+    R(i).st = ST_NONE;
+    R(i).addr = 0;
+    R(i).fd = g->freerec;
+    g->freerec = i;
+    g->nfreerec++;
+}
+
+static void rec_rekey(gl_t *g, uint32_t i, uint64_t addr)
+{
+    h_del(g, R(i).addr);
+    R(i).addr = addr;
+    h_put(g, addr, i);
+}
+
+/* Physical neighbours are linked (nxt), so "next chunk" is a record read,
+ * not an address lookup; split_link/absorb keep the links as chunks split
+ * and merge, and check() verifies every link against the address map. */
+static inline uint32_t next_rec(const gl_t *g, uint32_t c) { return R(c).nxt; }
+static inline void split_link(gl_t *g, uint32_t v, uint32_t r)  /* r now follows v */
+{
+    R(r).nxt = R(v).nxt;
+    R(v).nxt = r;
+}
+static inline void absorb(gl_t *g, uint32_t c, uint32_t n)  /* c takes in its next, n */
+{
+    R(c).nxt = R(n).nxt;
+}
+
+static inline uint32_t aux_of(const gl_rec_t *r)
+{
+    uint64_t u = r->size >> 4;
+    return u && u < (1u << 31) ? (uint32_t)u | (r->st == ST_MMAP ? 1u << 31 : 0) : 0;
+}
+/* Refreshes the slot's cached size/IS_MMAPPED (see gl_slot_t). */
+static inline void set_aux(gl_t *g, uint32_t c)
+{
+    gl_slot_t *sl = h_slot(g, R(c).addr);
+    if (sl)
+        sl->aux = aux_of(&R(c));
+}
+static inline bool is_free(const gl_rec_t *r) { return r->st == ST_UNSORTED || r->st == ST_BIN; }
+
+/* set_foot: the next chunk borrows our size as its prev_size, PREV_INUSE clear */
+static inline void set_foot_free(gl_t *g, uint32_t c)
+{
+    uint32_t n = next_rec(g, c);
+    if (n) {
+        R(n).pfree = 1;
+        R(n).prev_size = R(c).size;
+    }
+}
+static inline void set_next_inuse(gl_t *g, uint32_t c)
+{
+    uint32_t n = next_rec(g, c);
+    if (n)
+        R(n).pfree = 0;
+}
+
+/* ---- Bins ------------------------------------------------------------------ */
+static inline uint32_t bin_at(const gl_arena_t *a, unsigned i) { return a->bins + i; }
+static inline void mark_bin(gl_arena_t *a, unsigned i) { a->binmap[i >> 5] |= 1u << (i & 31); }
+
+/* unlink_chunk, including the large-bin nextsize skip list */
+static void unlink_chunk(gl_t *g, uint32_t p)
+{
+    uint32_t fd = R(p).fd, bk = R(p).bk;
+    R(fd).bk = bk;
+    R(bk).fd = fd;
+    if (!in_small(R(p).size) && R(p).fdn) {
+        /* fd inherits the size group's skip links, unless fd is the bin
+         * header (whose fd_nextsize overlays the next bin: never NULL) */
+        if (R(fd).addr && !R(fd).fdn) {
+            if (R(p).fdn == p) {
+                R(fd).fdn = R(fd).bkn = fd;
+            } else {
+                R(fd).fdn = R(p).fdn;
+                R(fd).bkn = R(p).bkn;
+                R(R(p).fdn).bkn = fd;
+                R(R(p).bkn).fdn = fd;
+            }
+        } else {
+            R(R(p).fdn).bkn = R(p).bkn;
+            R(R(p).bkn).fdn = R(p).fdn;
+        }
+    }
+    R(p).fdn = R(p).bkn = 0;
+    g->free_bytes -= R(p).size;
+}
+
+/* insert after bck, before fwd */
+static inline void link_between(gl_t *g, uint32_t c, uint32_t bck, uint32_t fwd)
+{
+    R(c).bk = bck;
+    R(c).fd = fwd;
+    R(fwd).bk = c;
+    R(bck).fd = c;
+}
+
+/* The head of the unsorted bin, as _int_free, consolidate and remainders do. */
+static void unsorted_push(gl_t *g, gl_arena_t *a, uint32_t c)
+{
+    uint32_t uns = bin_at(a, 1);
+    link_between(g, c, uns, R(uns).fd);
+    R(c).fdn = R(c).bkn = 0;
+    R(c).st = ST_UNSORTED;
+    g->free_bytes += R(c).size;
+}
+
+/* _int_malloc's placement of an unsorted chunk into its bin. */
+static void bin_place(gl_t *g, gl_arena_t *a, uint32_t v)
+{
+    uint64_t size = R(v).size;
+    unsigned idx;
+    uint32_t bck, fwd;
+    if (in_small(size)) {
+        idx = (unsigned)(size >> 4);
+        bck = bin_at(a, idx);
+        fwd = R(bck).fd;
+    } else {
+        idx = largebin_index(size);
+        bck = bin_at(a, idx);
+        fwd = R(bck).fd;
+        if (fwd != bck) {
+            if (size < R(R(bck).bk).size) {  /* smaller than all: at the tail */
+                fwd = bck;
+                bck = R(bck).bk;
+                R(v).fdn = R(fwd).fd;
+                R(v).bkn = R(R(fwd).fd).bkn;
+                R(R(fwd).fd).bkn = v;
+                R(R(v).bkn).fdn = v;
+            } else {
+                while (size < R(fwd).size)
+                    fwd = R(fwd).fdn;
+                if (size == R(fwd).size) {
+                    fwd = R(fwd).fd;  /* second of its size: no skip links */
+                } else {
+                    R(v).fdn = fwd;
+                    R(v).bkn = R(fwd).bkn;
+                    R(fwd).bkn = v;
+                    R(R(v).bkn).fdn = v;
+                }
+                bck = R(fwd).bk;
+            }
+        } else {
+            R(v).fdn = R(v).bkn = v;
+        }
+    }
+    mark_bin(a, idx);
+    link_between(g, v, bck, fwd);
+    R(v).st = ST_BIN;
+    g->free_bytes += size;
+}
+
+/* ---- tcache ---------------------------------------------------------------- */
+static inline void tcache_put(gl_t *g, gl_tcache_t *tc, uint32_t c, uint64_t ti)
+{
+    set_aux(g, c);  /* may come from a split or merge: sizes change */
+    R(c).fd = tc->heads[ti];
+    R(c).st = ST_TCACHE;
+    tc->heads[ti] = c;
+    tc->counts[ti]++;
+    g->free_bytes += R(c).size;
+    touch(g, R(c).addr + HDR, 16);  /* e->next, e->key */
+}
+
+static inline uint32_t tcache_get(gl_t *g, gl_tcache_t *tc, uint64_t ti)
+{
+    uint32_t c = tc->heads[ti];
+    tc->heads[ti] = R(c).fd;
+    tc->counts[ti]--;
+    R(c).st = ST_INUSE;
+    R(c).fd = 0;
+    g->free_bytes -= R(c).size;
+    return c;
+}
+
+#endif /* AS_GLIBC_IMPL */
 
 #endif /* AS_GLIBC_INTERNAL_H */
