@@ -40,7 +40,7 @@ static const char usage_text[] =
     "                        all (default: every byte of malloc/memalign/realloc\n"
     "                        results), first (the first page), none; calloc results\n"
     "                        are never written (the same rules as the models)\n"
-    "  -f, --format FMT      text (default), json or csv: the schema of 'allocsim replay',\n"
+    "      --format FMT      text (default), json or csv: the schema of 'allocsim replay',\n"
     "                        model named native:ALLOCATOR; threads and replay speed\n"
     "                        follow as 'native:' lines (on stderr for json/csv)\n"
     "  -h, --help            this help\n"
@@ -54,8 +54,10 @@ static const char usage_text[] =
     "replayed.\n"
     "\n"
     "The replayer is found next to allocsim, in ../lib/allocsim/, or at\n"
-    "$ALLOCSIM_REPLAYER. Exit status: 0 ok, 2 usage or input error (an allocator\n"
-    "that is not installed, a damaged trace: the message names the event).\n";
+    "$ALLOCSIM_REPLAYER. Exit status: 0 ok, 2 usage or input error: an allocator\n"
+    "that is not installed (the message names its Debian package), events that\n"
+    "cannot be replayed in order (the message names the event), or damaged chunks\n"
+    "or a torn tail (what could be read is replayed and printed first).\n";
 
 static const struct known_alloc {
     const char *name, *soname, *package;
@@ -150,7 +152,7 @@ int cmd_native(int argc, char **argv)
     int ntun = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "a:t:f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             alloc = optarg;
