@@ -152,6 +152,7 @@ int cmd_native(int argc, char **argv)
     int ntun = 0;
     int c;
     optind = 1;
+    opterr = 0;   /* our own one-line message instead of getopt's */
     while ((c = getopt_long(argc, argv, "a:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
@@ -198,15 +199,16 @@ int cmd_native(int argc, char **argv)
             fputs(usage_text, stdout);
             return AS_EXIT_OK;
         default:
-            fputs(usage_text, stderr);
-            return AS_EXIT_USAGE;
+            if (optopt)
+                return as_cli_error(NULL, "native: unknown option or missing value: -%c "
+                                          "(see 'allocsim native --help')", optopt);
+            return as_cli_error(NULL, "native: unknown option or missing value: %s "
+                                      "(see 'allocsim native --help')", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1) {
-        as_cli_error(NULL, optind == argc ? "native needs one TRACE" : "native takes one TRACE");
-        fputs(usage_text, stderr);
-        return AS_EXIT_USAGE;
-    }
+    if (optind != argc - 1)
+        return as_cli_error(NULL, "native: %s (see 'allocsim native --help')",
+                            optind == argc ? "needs one TRACE" : "takes one TRACE");
     const char *trace = argv[optind];
 
     as_native_opts_t o = {0};
