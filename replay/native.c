@@ -10,7 +10,8 @@
  * into the replay metrics (issue 3 §4).
  *
  * Memory: bounded by the live set (one size per block id) and one 48 KiB op
- * block per traced thread; the program itself goes to a memfd.
+ * block per traced thread; the program itself goes to an unnamed file on
+ * disk (program_file()).
  */
 #include "replay/native.h"
 
@@ -690,6 +691,23 @@ static as_native_err_t spawn_runner(const as_native_opts_t *o, int prog_fd, int 
     return AS_NATIVE_OK;
 }
 
+/* The op program (48 bytes per call) goes to an unnamed file on disk, so a
+ * long trace costs page cache the kernel can evict, not memory (a memfd
+ * would pin it): $TMPDIR, else /var/tmp, else /tmp; a memfd only if none
+ * accepts O_TMPFILE. */
+static int program_file(void)
+{
+    const char *dirs[] = {getenv("TMPDIR"), "/var/tmp", "/tmp"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        int fd = open(dirs[i], O_TMPFILE | O_RDWR, 0600);
+        if (fd >= 0)
+            return fd;
+    }
+    return memfd_create("allocsim-native-program", 0);
+}
+
 as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
                               as_native_result_t *res, char *detail, size_t detail_len)
 {
@@ -699,10 +717,11 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
     builder_t b = {.detail = detail, .detail_len = detail_len};
     as_native_err_t err;
     int res_fd = -1;
-    b.fd = memfd_create("allocsim-native-program", 0);
+    b.fd = program_file();
     res_fd = memfd_create("allocsim-native-result", 0);
     if (b.fd < 0 || res_fd < 0) {
-        snprintf(detail, detail_len, "memfd_create: %s", strerror(errno));
+        snprintf(detail, detail_len, "cannot create the op program or result file: %s",
+                 strerror(errno));
         err = AS_NATIVE_SYS;
         goto out;
     }

@@ -2,8 +2,8 @@
  * replay/native.h — native replay: a trace replayed against the real allocator.
  *
  * DESIGN.md "Replay and models", issue 4 §2. The parent (replay/native.c,
- * inside allocsim) decodes the trace once into a compact op program in a
- * memfd; a fresh, unsanitized child process (replay/runner.c, the
+ * inside allocsim) decodes the trace once into a compact op program in an
+ * unnamed temporary file; a fresh, unsanitized child process (replay/runner.c, the
  * `allocsim-replayer` executable) replays that program with one real thread
  * per traced thread, in the recorded global order, writing memory by the
  * touch rules of sim/model.h, and measures its own resident set exactly
@@ -143,7 +143,7 @@ typedef enum as_native_err {
     AS_NATIVE_DAMAGED = 2,    /* events cannot be replayed in order (detail names the event) */
     AS_NATIVE_RUNNER = 3,     /* the replayer is missing or could not start */
     AS_NATIVE_FAILED = 4,     /* the replayer died or reported an error */
-    AS_NATIVE_SYS = 5,        /* memfd, write ... failed */
+    AS_NATIVE_SYS = 5,        /* temporary file, write ... failed */
     AS_NATIVE_LIMIT = 6,      /* more threads than the runner supports */
     AS_NATIVE_NOMEM = 7,
     AS_NATIVE__COUNT
