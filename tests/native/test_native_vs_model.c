@@ -259,6 +259,33 @@ static void test_memalign_and_realloc(void **state)
     compare("memalign", "", "none");
 }
 
+/* malloc_trim returns the free pages inside the heap (MADV_DONTNEED), so
+ * the next wave faults them in again; mallopt(M_MMAP_THRESHOLD) freezes the
+ * threshold and sends the next large block to its own mapping. */
+static void test_trim_and_mallopt(void **state)
+{
+    (void)state;
+    char p[512];
+    path_for(p, sizeof p, "trim");
+    tb_t t;
+    tb_open(&t, p);
+    for (int i = 0; i < 60; i++)
+        m(&t, 0, i, 20000);
+    for (int i = 0; i < 60; i += 2)
+        f(&t, 0, i);
+    tb_rec(&t, 0, AS_OP_MALLOC_TRIM, 1, 0, 0);          /* malloc_trim(0) -> 1 */
+    for (int i = 0; i < 60; i += 2)
+        m(&t, 0, i, 20000);
+    tb_rec(&t, 0, AS_OP_MALLOPT, 1, (uint64_t)-3, 65536); /* M_MMAP_THRESHOLD */
+    m(&t, 0, 100, 100000);
+    for (int i = 1; i < 60; i += 2)
+        f(&t, 0, i);
+    m(&t, 0, 101, 600000);
+    tb_close(&t);
+    compare("trim", "", "all");
+    compare("trim", "", "first");
+}
+
 /* Nine threads alive at once: with arena_max=8 the ninth shares an arena. */
 static void test_ninth_thread(void **state)
 {
@@ -367,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_top_trim),
         cmocka_unit_test(test_threshold_bump),
         cmocka_unit_test(test_memalign_and_realloc),
+        cmocka_unit_test(test_trim_and_mallopt),
         cmocka_unit_test(test_ninth_thread),
         cmocka_unit_test(test_random_single),
         cmocka_unit_test(test_random_threads),
