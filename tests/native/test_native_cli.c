@@ -330,6 +330,28 @@ static void test_damaged_middle_chunk(void **state)
     assert_non_null(strstr(err, "native: "));
 }
 
+/* Installed layout: bin/allocsim finds ../lib/allocsim/allocsim-replayer. */
+static void test_installed_layout(void **state)
+{
+    (void)state;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/inst/bin %s/inst/lib/allocsim && cp %s %s/inst/bin/allocsim && "
+             "cp %s %s/inst/lib/allocsim/allocsim-replayer && "
+             "env -u ALLOCSIM_REPLAYER %s/inst/bin/allocsim native %s --format json >%s/out",
+             dir, dir, ALLOCSIM, dir, REPLAYER, dir, dir, path("one.ast"), dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q '\"peak_rss\": %llu' %s/out", 258 * PAGE, dir);
+    assert_int_equal(system(cmd), 0);
+    /* and without any replayer: a clear message */
+    snprintf(cmd, sizeof cmd,
+             "rm %s/inst/lib/allocsim/allocsim-replayer && "
+             "env -u ALLOCSIM_REPLAYER %s/inst/bin/allocsim native %s 2>%s/err; test $? = 2 && "
+             "grep -q 'cannot find allocsim-replayer' %s/err",
+             dir, dir, path("one.ast"), dir, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_help_and_usage(void **state)
 {
     (void)state;
@@ -367,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_damaged_input),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_damaged_middle_chunk),
+        cmocka_unit_test(test_installed_layout),
         cmocka_unit_test(test_help_and_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
