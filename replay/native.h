@@ -39,7 +39,7 @@ extern "C" {
 #define AS_NP_RMAGIC  0x315352504e534c41ull   /* "ALSNPRS1": result */
 #define AS_NP_VERSION 1u
 #define AS_NP_BLOCK_OPS 1024u
-#define AS_NP_MAX_THREADS 4096u
+#define AS_NP_MAX_THREADS 65000u   /* threads over the whole trace; next_owner is 16-bit */
 
 /* Touch rules (sim/model.h header): what the user writes after a call. */
 enum { AS_NP_TOUCH_ALL = 0, AS_NP_TOUCH_FIRST = 1, AS_NP_TOUCH_NONE = 2 };

@@ -310,6 +310,27 @@ static void test_random_threads_deterministic(void **state)
     assert_int_equal(a.diverged, 0);
 }
 
+/* A thread pool's churn: 600 threads over the trace, at most 3 alive at
+ * once; stack slots are reused after each join. */
+static void test_many_short_threads(void **state)
+{
+    (void)state;
+    reset();
+    for (uint32_t t = 1; t <= 600; t++) {
+        START(t);
+        MALLOC(t, t % 3, 5000);
+        if (t >= 2) {
+            FREE(t, (t + 2) % 3);   /* the previous thread's block */
+            EXIT(t - 1);
+        }
+    }
+    as_native_result_t r;
+    char d[300];
+    assert_int_equal(run(NULL, &r, d), AS_NATIVE_OK);
+    assert_int_equal(r.threads, 601);
+    assert_int_equal(r.diverged, 0);
+}
+
 static void test_missing_runner(void **state)
 {
     (void)state;
@@ -334,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_calls_after_exit),
         cmocka_unit_test(test_unknown_free_skipped),
         cmocka_unit_test(test_random_threads_deterministic),
+        cmocka_unit_test(test_many_short_threads),
         cmocka_unit_test(test_missing_runner),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
