@@ -128,7 +128,7 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
     return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+__attribute__((noinline, cold)) static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
@@ -502,7 +502,7 @@ static void chunk_bad(as_reader_t *r, const char *why)
 
 /* ---- ids and addresses ----------------------------------------------------------- */
 
-static int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
+static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
 {
     unsigned c = asf_class(n), g = asf_cat(n);
     uint64_t a;
@@ -546,7 +546,7 @@ static int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
     return 0;
 }
 
-static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
+static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
 {
     uint64_t id;
     if (r->nlocal) {
@@ -571,7 +571,7 @@ static int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
     return 0;
 }
 
-static int dec_release_id(as_reader_t *r, uint32_t *idp)
+static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, uint32_t *idp)
 {
     cursor_t *c = &r->s[ASF_S_ID];
     uint64_t hi;
@@ -582,13 +582,13 @@ static int dec_release_id(as_reader_t *r, uint32_t *idp)
     return 0;
 }
 
-static uint64_t id_addr(const as_reader_t *r, uint32_t id)
+static inline uint64_t id_addr(const as_reader_t *r, uint32_t id)
 {
     return id < r->ids_cap && r->ids[id].epoch >= r->valid_epoch && r->ids[id].epoch
                ? r->ids[id].addr : 0;
 }
 
-static int do_release(as_reader_t *r, uint32_t id)
+static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint32_t id)
 {
     if (r->nlocal == r->local_cap &&
         grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
@@ -627,7 +627,7 @@ static inline void ev_base(as_reader_t *r, as_event_t *ev, unsigned op)
 }
 
 /* The general event: raw fields back to as_event_t (FORMAT.md §4.3). */
-static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
+__attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, unsigned code)
 {
     cursor_t *m = &r->s[ASF_S_MISC];
     if (m->e - m->p < 3)
