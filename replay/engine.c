@@ -2,9 +2,11 @@
  * replay/engine.c — one decode, many models (replay/engine.h; doc/REPLAY.md).
  *
  * The calling thread decodes events into fixed-size batches of compact
- * 32-byte records (16384 per batch, a ring of 4 slots); each worker thread runs its share
- * of the model instances over every batch in order, and a slot is refilled
- * once every worker has released it (a per-slot count, one mutex, two
+ * 32-byte records (16384 per batch) in a ring of slots; each worker thread
+ * runs its share of the model instances over every batch in order, one
+ * instance over a window of 16 batches at a time (so its tables stay in
+ * cache while events stream), and a slot is refilled once every worker has
+ * released it (a per-slot count, one mutex, two
  * condition variables: the cost is a lock round trip per batch per worker,
  * not per event). With one worker the decoder runs the models itself.
  *
@@ -30,7 +32,7 @@
 #define BATCH 16384u                      /* events per batch: 512 KiB of records */
 #define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
 #define BATCH_SAMPLES 256u                /* samples per batch (ends it early) */
-#define RING 4u
+#define WINDOW 16u                        /* batches an instance runs over in one go */
 
 enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
 
@@ -87,6 +89,7 @@ struct as_engine {
     int threaded;                         /* -j >= 2: decode on the caller, models on workers */
     uint64_t events;
     batch_t *ring;
+    unsigned win, ring_n;                 /* window (batches), ring slots */
     pthread_mutex_t mu;
     pthread_cond_t ready, freed;
     int ran;
@@ -158,6 +161,13 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     e->nworkers = jobs < n ? jobs : (unsigned)(n ? n : 1);
     /* With -j 2 and even one instance, decoding overlaps the model. */
     e->threaded = jobs >= 2 && n > 0;
+    /* An instance runs over a window of batches before the next instance
+     * takes its turn: events stream from memory (sequential, prefetched)
+     * while the instance's own randomly accessed tables stay in cache. With
+     * one instance per thread there is nothing to alternate with. */
+    unsigned per = e->nworkers ? (unsigned)((n + e->nworkers - 1) / e->nworkers) : 1;
+    e->win = per > 1 ? WINDOW : 1;
+    e->ring_n = e->threaded ? (2 * e->win < 4 ? 4 : 2 * e->win) : e->win;
     return e;
 }
 
@@ -516,18 +526,26 @@ static void *worker_main(void *arg)
 {
     worker_t *wk = arg;
     as_engine_t *e = wk->e;
-    for (uint64_t seq = 0;; seq++) {
-        batch_t *b = &e->ring[seq % RING];
+    unsigned R = e->ring_n;
+    for (uint64_t seq = 0;; seq += e->win) {
+        unsigned k = 0;
+        int last = 0;
         pthread_mutex_lock(&e->mu);
-        while (b->seq != seq)
-            pthread_cond_wait(&e->ready, &e->mu);
+        while (k < e->win && !last) {
+            batch_t *b = &e->ring[(seq + k) % R];
+            while (b->seq != seq + k)
+                pthread_cond_wait(&e->ready, &e->mu);
+            last = b->last;
+            k++;
+        }
         pthread_mutex_unlock(&e->mu);
         for (size_t i = wk->w; i < e->n; i += e->nworkers)
-            run_batch(e, &e->inst[i], b);
-        int last = b->last;
+            for (unsigned j = 0; j < k; j++)
+                run_batch(e, &e->inst[i], &e->ring[(seq + j) % R]);
         pthread_mutex_lock(&e->mu);
-        if (--b->pending == 0)
-            pthread_cond_broadcast(&e->freed);
+        for (unsigned j = 0; j < k; j++)
+            if (--e->ring[(seq + j) % R].pending == 0)
+                pthread_cond_broadcast(&e->freed);
         pthread_mutex_unlock(&e->mu);
         if (last)
             return NULL;
@@ -544,28 +562,32 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
     uint64_t last_time = 0;
     int rc = 1;
     if (!e->threaded) {
-        batch_t *b = malloc(sizeof *b);
-        if (!b) {
+        e->ring = malloc(e->win * sizeof *e->ring);
+        if (!e->ring) {
             snprintf(err, errlen, "out of memory");
             return -AS_ERR_NOMEM;
         }
         while (rc > 0) {
-            rc = fill(e, b, next, src, &last_time);
+            unsigned k = 0;
+            while (k < e->win && rc > 0) {
+                rc = fill(e, &e->ring[k++], next, src, &last_time);
+                if (e->o.progress)
+                    e->o.progress(e->o.progress_ctx, e->events);
+            }
             for (size_t i = 0; i < e->n; i++)
-                run_batch(e, &e->inst[i], b);
-            if (e->o.progress)
-                e->o.progress(e->o.progress_ctx, e->events);
+                for (unsigned j = 0; j < k; j++)
+                    run_batch(e, &e->inst[i], &e->ring[j]);
         }
-        free(b);
     } else {
-        e->ring = calloc(RING, sizeof *e->ring);
+        unsigned R = e->ring_n;
+        e->ring = calloc(R, sizeof *e->ring);
         worker_t *wk = calloc(e->nworkers, sizeof *wk);
         if (!e->ring || !wk) {
             free(wk);
             snprintf(err, errlen, "out of memory");
             return -AS_ERR_NOMEM;
         }
-        for (unsigned i = 0; i < RING; i++)
+        for (unsigned i = 0; i < R; i++)
             e->ring[i].seq = UINT64_MAX;
         pthread_mutex_init(&e->mu, NULL);
         pthread_cond_init(&e->ready, NULL);
@@ -583,7 +605,7 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
             e->nworkers = started;
         }
         for (uint64_t seq = 0; rc > 0 || seq == 0; seq++) {
-            batch_t *b = &e->ring[seq % RING];
+            batch_t *b = &e->ring[seq % R];
             pthread_mutex_lock(&e->mu);
             while (b->pending)
                 pthread_cond_wait(&e->freed, &e->mu);

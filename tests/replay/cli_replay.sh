@@ -71,5 +71,15 @@ expect 0 "" -- "$tmp/t.ast" --model ideal --model mmap-threshold:mmap_threshold=
 grep -q "mmap_threshold=64K" "$tmp/out" || fail "text row lacks params"
 grep -q "MiB" "$tmp/out" || fail "text lacks human sizes"
 
+# Threads and windows change nothing: 600k events span several 16-batch
+# windows; -j1, -j2 and -j3 must print the same table.
+"$b/as-gen-trace" "$tmp/big.ast" churn 600000 5 || fail "as-gen-trace big"
+for j in 1 2 3; do
+  "$A" replay "$tmp/big.ast" --model ideal --sweep 'mmap-threshold:mmap_threshold=64K,1M' \
+      --model mmap-threshold --format csv -j $j >"$tmp/j$j.csv" || fail "replay -j $j"
+done
+cmp -s "$tmp/j1.csv" "$tmp/j2.csv" || fail "-j1 and -j2 differ"
+cmp -s "$tmp/j1.csv" "$tmp/j3.csv" || fail "-j1 and -j3 differ"
+
 [ "$fails" = 0 ] && echo "cli_replay: all passed"
 exit $((fails > 0))
