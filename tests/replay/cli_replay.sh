@@ -71,9 +71,9 @@ expect 0 "" -- "$tmp/t.ast" --model ideal --model mmap-threshold:mmap_threshold=
 grep -q "mmap_threshold=64K" "$tmp/out" || fail "text row lacks params"
 grep -q "MiB" "$tmp/out" || fail "text lacks human sizes"
 
-# Threads and windows change nothing: 600k events span several 16-batch
+# Threads and windows change nothing: 400k events span two 16-batch
 # windows; -j1, -j2 and -j3 must print the same table.
-"$b/as-gen-trace" "$tmp/big.ast" churn 600000 5 || fail "as-gen-trace big"
+"$b/as-gen-trace" "$tmp/big.ast" churn 400000 5 || fail "as-gen-trace big"
 for j in 1 2 3; do
   "$A" replay "$tmp/big.ast" --model ideal --sweep 'mmap-threshold:mmap_threshold=64K,1M' \
       --model mmap-threshold --format csv -j $j >"$tmp/j$j.csv" || fail "replay -j $j"
