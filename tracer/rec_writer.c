@@ -302,7 +302,20 @@ static void take_sample(as_sample_t *s)
             s->rss = v * (uint64_t)getpagesize();
         }
     }
-    struct mallinfo2 mi = mallinfo2();
+    /* mallinfo2 walks every free chunk under the arena lock: on a big
+     * fragmented heap (CPython with PYTHONMALLOC=malloc) one call takes
+     * milliseconds and stalls the program's allocator meanwhile. So it is
+     * refreshed at most at a 1% duty cycle (the next call no sooner than
+     * 100x the last one's cost, and never more often than every 10 ms); in
+     * between, samples carry the last values. RSS is read every time. */
+    static struct mallinfo2 mi;
+    static uint64_t mi_next;
+    uint64_t t0 = as_now_ns();
+    if (t0 >= mi_next) {
+        mi = mallinfo2();
+        uint64_t cost = as_now_ns() - t0;
+        mi_next = t0 + (cost * 100 > 10000000u ? cost * 100 : 10000000u);
+    }
     s->arena = mi.arena;
     s->hblkhd = mi.hblkhd;
     s->uordblks = mi.uordblks;
@@ -442,6 +455,7 @@ static void *writer_main(void *arg)
     as_t_thr.guard = 1;          /* nothing this thread does is traced */
     uint64_t prev_c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
     uint64_t last_time = 0, last_time_seq = 0, last_sample = 0, last_flush = as_now_ns();
+    unsigned idle = 0;
     for (;;) {
         int req = atomic_load(&g_req);
         if (req == AS_REQ_FLUSH) {
@@ -479,11 +493,13 @@ static void *writer_main(void *arg)
             recycle_rings(now);
         }
         int multi = __atomic_load_n(&as_g_multi, __ATOMIC_ACQUIRE);
-        long n = drain(multi ? prev_c : UINT64_MAX);
+        uint64_t bound = multi ? prev_c : UINT64_MAX;
+        long n = drain(bound);
         if (n < 0)
             continue;
         prev_c = c;
-        as_err_t e = flush_marks(multi ? prev_c : g_last_seq + 1);
+        /* a marker goes out once every record below its seq has */
+        as_err_t e = flush_marks(multi ? bound : g_last_seq + 1);
         if (!e && atomic_exchange(&g_modules_dirty, 0))
             as_callsite_emit_modules(g_w);
         if (!e && now - last_flush >= 100000000u) {
@@ -496,8 +512,11 @@ static void *writer_main(void *arg)
             stop_tracing(e);
             continue;
         }
+        /* idle: poll every 200 us, and every 1 ms once idle for ~10 ms (a
+         * quiet program should not pay 5000 wake-ups a second) */
+        idle = n ? 0 : idle + 1;
         if (n == 0) {
-            struct timespec ts = {0, 200000};
+            struct timespec ts = {0, idle > 50 ? 1000000 : 200000};
             nanosleep(&ts, NULL);
         }
     }
