@@ -763,6 +763,7 @@ as_native_err_t as_native_run(const char *trace, const as_native_opts_t *opts,
         goto out;
     }
     res->peak_rss = r.peak_rss;
+    res->approximate = (int)r.approximate;
     res->peak_mapped = r.peak_mapped;
     res->live_at_peak = r.live_at_peak;
     res->rss_at_peak_live = r.rss_at_peak_live;

@@ -133,6 +133,8 @@ typedef struct as_np_result {
     uint64_t diverged;        /* calls whose success differed from the trace */
     uint64_t statm_reads;
     uint64_t statm_skipped;   /* samples skipped: no page fault since the last */
+    uint32_t approximate;     /* statm was not exact here (Linux < 6.16) */
+    uint32_t pad;
     char     msg[200];        /* why, when status != OK */
 } as_np_result_t;
 
@@ -180,6 +182,7 @@ typedef struct as_native_result {
     uint64_t heap_bytes, free_bytes, mmap_chunks;   /* glibc's mallinfo2() at the end
                                                        (0 under another allocator) */
     int      incomplete;      /* the reader skipped damaged data: see detail */
+    int      approximate;     /* this kernel's RSS readings are approximate */
     uint64_t gap_repairs;     /* after such a gap: frees of lost blocks skipped,
                                  blocks whose free was lost released */
 } as_native_result_t;

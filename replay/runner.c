@@ -623,6 +623,24 @@ static __attribute__((noinline)) void prefault_stack(void)
         buf[i] = 0;
 }
 
+/* Are statm readings exact here? Linux >= 6.16 sums the per-cpu RSS
+ * counters when /proc is read; older kernels report an approximation that
+ * can be off by tens of pages. Touch 64 fresh pages and look. */
+static void statm_selftest(void)
+{
+    enum { N = 64 };
+    char *p = mmap(NULL, N * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    uint64_t s0, r0, s1, r1;
+    statm(&s0, &r0);
+    for (int i = 0; i < N; i++)
+        p[(uint64_t)i * page] = 1;
+    statm(&s1, &r1);
+    munmap(p, N * page);
+    R.approximate = r1 - r0 != N;
+}
+
 static uint64_t parse_u64(const char *s, int *ok)
 {
     char *e;
@@ -695,6 +713,7 @@ int main(int argc, char **argv)
 
     prefault_stack();
     prefault_libraries();
+    statm_selftest();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);   /* warms the vDSO page too */
     uint64_t sz, res;

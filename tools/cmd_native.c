@@ -126,6 +126,9 @@ static void print_native_notes(FILE *f, const as_native_result_t *r)
     if (r->diverged)
         fprintf(f, "native: %llu call%s succeeded or failed differently from the trace\n",
                 (unsigned long long)r->diverged, r->diverged == 1 ? "" : "s");
+    if (r->approximate)
+        fprintf(f, "native: this kernel's RSS readings are approximate (exact from Linux "
+                   "6.16): peak_rss may be off by tens of pages\n");
     if (r->gap_repairs)
         fprintf(f, "native: %llu call%s paired across damaged data (frees of lost blocks "
                    "skipped, blocks whose free was lost released)\n",
