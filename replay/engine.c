@@ -76,6 +76,9 @@ typedef struct inst {
     as_result_t r;
     as_series_point_t *series;
     size_t nseries, series_cap;
+    uint64_t tick_ns, time_base;          /* shared time axis (0: off) */
+    as_tick_t *ticks;
+    size_t nticks, ticks_cap;
     uint64_t series_every, series_next;
     int nomem;
 } inst_t;
@@ -142,6 +145,8 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         }
         s->r.peak_process_rss = AS_RESULT_NULL;
         s->cur_prss = AS_RESULT_NULL;
+        s->tick_ns = e->o.tick_ns;
+        s->time_base = e->o.time_base_ns;
         if (e->o.series_points) {
             s->series_cap = e->o.series_points < 16 ? 16 : e->o.series_points;
             s->series = malloc(s->series_cap * sizeof *s->series);
@@ -183,6 +188,7 @@ void as_engine_free(as_engine_t *e)
         free(s->addr);
         free(s->size);
         free(s->series);
+        free(s->ticks);
     }
     free(e->inst);
     free(e->ring);
@@ -192,6 +198,12 @@ void as_engine_free(as_engine_t *e)
 uint64_t as_engine_events(const as_engine_t *e) { return e->events; }
 size_t as_engine_count(const as_engine_t *e) { return e->n; }
 const as_result_t *as_engine_result(const as_engine_t *e, size_t i) { return &e->inst[i].r; }
+
+const as_tick_t *as_engine_ticks(const as_engine_t *e, size_t i, size_t *n)
+{
+    *n = e->inst[i].nticks;
+    return e->inst[i].ticks;
+}
 
 const as_series_point_t *as_engine_series(const as_engine_t *e, size_t i, size_t *n)
 {
@@ -299,6 +311,29 @@ static void series_push(inst_t *s, uint64_t idx, uint64_t rss, uint64_t mapped)
     s->series_next = idx + s->series_every;
 }
 
+static void tick_note(inst_t *s, uint64_t rss)
+{
+    uint64_t t = (s->time_base + s->time_ns) / s->tick_ns;
+    if (!s->nticks || s->ticks[s->nticks - 1].tick != t) {
+        if (s->nticks == s->ticks_cap) {
+            size_t cap = s->ticks_cap ? s->ticks_cap * 2 : 1024;
+            as_tick_t *n = realloc(s->ticks, cap * sizeof *n);
+            if (!n) {
+                s->nomem = 1;
+                return;
+            }
+            s->ticks = n;
+            s->ticks_cap = cap;
+        }
+        s->ticks[s->nticks++] = (as_tick_t){t, rss, rss};
+        return;
+    }
+    as_tick_t *k = &s->ticks[s->nticks - 1];
+    if (rss > k->max_rss)
+        k->max_rss = rss;
+    k->end_rss = rss;
+}
+
 static inline void measure(inst_t *s, uint64_t idx)
 {
     uint64_t rss = as_space_resident(s->space);
@@ -320,6 +355,8 @@ static inline void measure(inst_t *s, uint64_t idx)
     s->sum_live += (double)s->live;
     if (s->series && idx >= s->series_next)
         series_push(s, idx, rss, mapped);
+    if (s->tick_ns)
+        tick_note(s, rss);
 }
 
 static void user_touch(inst_t *s, as_touch_t touch, uint64_t a, uint64_t n)

@@ -78,6 +78,13 @@ typedef struct as_series_point {
     uint64_t process_rss;     /* AS_RESULT_NULL if no sample yet */
 } as_series_point_t;
 
+/* One tick of the shared time axis (as_engine_opts_t.tick_ns). */
+typedef struct as_tick {
+    uint64_t tick;            /* (time_base_ns + time) / tick_ns */
+    uint64_t max_rss;         /* largest RSS within the tick */
+    uint64_t end_rss;         /* RSS after the tick's last event */
+} as_tick_t;
+
 /* ---- Engine ---------------------------------------------------------------- */
 typedef struct as_engine as_engine_t;
 
@@ -91,6 +98,11 @@ typedef struct as_engine_opts {
     unsigned jobs;            /* worker threads; 0 = all online cores */
     unsigned series_points;   /* 0: no series; else at most this many points kept
                                  per instance (older points thinned 2:1) */
+    /* Shared time axis (several processes): 0 = off; else the largest and the
+     * last RSS in every tick of tick_ns nanoseconds of absolute time
+     * (time_base_ns + event time) are kept, for summing processes. */
+    uint64_t tick_ns;
+    uint64_t time_base_ns;    /* the trace header's start_time_ns */
     /* Called from the decoding thread about every batch; may be NULL. */
     void (*progress)(void *ctx, uint64_t events);
     void *progress_ctx;
@@ -113,6 +125,8 @@ uint64_t as_engine_events(const as_engine_t *e);
 size_t as_engine_count(const as_engine_t *e);
 const as_result_t *as_engine_result(const as_engine_t *e, size_t i);
 const as_series_point_t *as_engine_series(const as_engine_t *e, size_t i, size_t *n);
+/* Ticks with at least one measured event, in order (tick_ns != 0). */
+const as_tick_t *as_engine_ticks(const as_engine_t *e, size_t i, size_t *n);
 void as_engine_free(as_engine_t *e);   /* NULL ok */
 
 /* Rough memory one instance needs for a trace whose ids reach max_id

@@ -18,6 +18,49 @@
 
 #define MAX_INST 256
 #define SERIES_POINTS 4096
+#define TICK_NS 10000000ull                 /* shared time axis: 10 ms ticks */
+
+/* Peak of the processes' summed RSS for instance i: at every tick where some
+ * process has events, a process counts with its largest RSS in that tick if
+ * it has events there, else with its RSS after its last earlier tick; before
+ * its first and after its last tick it counts 0 (not started, or exited). An
+ * upper bound of the exact peak of the sum at tick resolution. */
+static void sum_peak(as_engine_t **eng, size_t ntr, size_t i, uint64_t t0_tick,
+                     uint64_t *peak, double *when)
+{
+    size_t pos[ntr], len[ntr];
+    const as_tick_t *tk[ntr];
+    uint64_t carry[ntr];
+    for (size_t f = 0; f < ntr; f++) {
+        tk[f] = as_engine_ticks(eng[f], i, &len[f]);
+        pos[f] = 0;
+        carry[f] = 0;
+    }
+    *peak = 0;
+    *when = 0;
+    for (;;) {
+        uint64_t t = UINT64_MAX;
+        for (size_t f = 0; f < ntr; f++)
+            if (pos[f] < len[f] && tk[f][pos[f]].tick < t)
+                t = tk[f][pos[f]].tick;
+        if (t == UINT64_MAX)
+            break;
+        uint64_t total = 0;
+        for (size_t f = 0; f < ntr; f++) {
+            if (pos[f] < len[f] && tk[f][pos[f]].tick == t) {
+                total += tk[f][pos[f]].max_rss;
+                carry[f] = tk[f][pos[f]].end_rss;
+                pos[f]++;
+            } else if (pos[f] > 0 && pos[f] < len[f]) {
+                total += carry[f];
+            }
+        }
+        if (total > *peak) {
+            *peak = total;
+            *when = (double)(t - t0_tick) * (double)TICK_NS / 1e9;
+        }
+    }
+}
 
 static void usage(FILE *f)
 {
@@ -214,6 +257,7 @@ int cmd_replay(int argc, char **argv)
     const char *fail_file = NULL;
     char fail_msg[1100] = "";
     size_t done = 0;
+    uint64_t t0 = 0;                              /* earliest trace start */
     for (size_t t = 0; t < ntr && !fail_file; t++) {
         const char *path = argv[optind + (int)t];
         as_err_t oe;
@@ -259,6 +303,12 @@ int cmd_replay(int argc, char **argv)
         }
         progress_t pg = {.trace = path};
         as_engine_opts_t o = eo;
+        if (ntr > 1) {
+            o.tick_ns = TICK_NS;
+            o.time_base_ns = h->start_time_ns;
+            if (!t || h->start_time_ns < t0)
+                t0 = h->start_time_ns;
+        }
         if (as_cli_stderr_tty()) {
             o.progress = progress_cb;
             o.progress_ctx = &pg;
@@ -299,9 +349,24 @@ int cmd_replay(int argc, char **argv)
         }
         done = t + 1;
     }
+    /* Several processes, all read: their sum on the shared time axis. */
+    as_report_sum_t sum = {.tick_ns = TICK_NS, .rows = rows, .n = n};
+    uint64_t *speak = calloc(n, sizeof *speak);
+    double *stime = calloc(n, sizeof *stime);
+    int with_sum = ntr > 1 && done == ntr && !fail_file && speak && stime;
+    if (with_sum) {
+        for (size_t t = 0; t < ntr; t++)
+            sum.events += tr[t].events;
+        for (size_t i = 0; i < n; i++)
+            sum_peak(eng, ntr, i, t0 / TICK_NS, &speak[i], &stime[i]);
+        sum.peak_rss = speak;
+        sum.peak_time = stime;
+    }
     /* Print what was read, then the error (damaged traces). */
     if (done)
-        as_report_print(stdout, fmt, tr, done);
+        as_report_print_sum(stdout, fmt, tr, done, with_sum ? &sum : NULL);
+    free(speak);
+    free(stime);
     fflush(stdout);
     if (fail_file)
         status = as_cli_error(fail_file, "%s", fail_msg);

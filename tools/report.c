@@ -214,24 +214,79 @@ static void text_trace(FILE *f, const as_report_trace_t *t)
     }
 }
 
-void as_report_print(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces)
+static void json_params(FILE *f, const as_report_row_t *row)
 {
+    fputs("{", f);
+    for (size_t i = 0; i < row->nparams; i++) {
+        if (i)
+            fputs(", ", f);
+        as_cli_json_str(f, row->params[i].key);
+        fprintf(f, ": %" PRId64, row->params[i].value);
+    }
+    fputs("}", f);
+}
+
+void as_report_print_sum(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces,
+                         const as_report_sum_t *sum)
+{
+    char params[1024];
     switch (fmt) {
     case AS_FMT_JSON:
-        if (ntraces != 1)
+        if (ntraces != 1 || sum)
             fputs("[", f);
         for (size_t i = 0; i < ntraces; i++) {
             if (i)
                 fputs(",\n", f);
             json_trace(f, &t[i]);
         }
-        fputs(ntraces != 1 ? "]\n" : "\n", f);
+        if (sum) {
+            fputs(",\n{\"sum_of\": [", f);
+            for (size_t i = 0; i < ntraces; i++) {
+                if (i)
+                    fputs(", ", f);
+                as_cli_json_str(f, t[i].trace);
+            }
+            fprintf(f, "], \"tick\": %.6g, \"events\": %" PRIu64 ", \"results\": [",
+                    (double)sum->tick_ns / 1e9, sum->events);
+            for (size_t i = 0; i < sum->n; i++) {
+                fputs(i ? ",\n    {\"model\": " : "\n    {\"model\": ", f);
+                as_cli_json_str(f, sum->rows[i].model);
+                fputs(", \"params\": ", f);
+                json_params(f, &sum->rows[i]);
+                fprintf(f, ", \"peak_rss\": %" PRIu64 ", \"peak_time\": %.6g}", sum->peak_rss[i],
+                        sum->peak_time[i]);
+            }
+            fputs("\n]}", f);
+        }
+        fputs(ntraces != 1 || sum ? "]\n" : "\n", f);
         break;
     case AS_FMT_CSV:
         csv_header(f);
         for (size_t i = 0; i < ntraces; i++)
             for (size_t j = 0; j < t[i].nrows; j++)
                 csv_row(f, &t[i], &t[i].rows[j]);
+        for (size_t i = 0; sum && i < sum->n; i++) {
+            /* Only peak_rss and peak_time mean something for a sum. */
+            fmt_params(params, sizeof params, &sum->rows[i], ";", 0);
+            fprintf(f, "(sum),%" PRIu64 ",", sum->events);
+            csv_field(f, sum->rows[i].model);
+            fputc(',', f);
+            csv_field(f, params);
+#define CSUM(n, kind, doc)                                                     \
+            if (!strcmp(#n, "peak_rss"))                                       \
+                fprintf(f, ",%" PRIu64, sum->peak_rss[i]);                     \
+            else if (!strcmp(#n, "peak_time"))                                 \
+                fprintf(f, ",%.6g", sum->peak_time[i]);                        \
+            else                                                               \
+                fputc(',', f);
+            AS_RESULT_FIELDS(CSUM)
+#undef CSUM
+            fputs(",,,,", f);
+#define CS0(n, doc) fputc(',', f);
+            AS_MODEL_STATS(CS0)
+#undef CS0
+            fputc('\n', f);
+        }
         break;
     default:
         for (size_t i = 0; i < ntraces; i++) {
@@ -239,8 +294,34 @@ void as_report_print(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_
                 fputc('\n', f);
             text_trace(f, &t[i]);
         }
+        if (sum) {
+            fprintf(f, "\nsum of %zu processes on the shared time axis (%.0f ms ticks):\n", ntraces,
+                    (double)sum->tick_ns / 1e6);
+            size_t wm = 5, wp = 6;
+            for (size_t i = 0; i < sum->n; i++) {
+                fmt_params(params, sizeof params, &sum->rows[i], ",", 1);
+                if (strlen(sum->rows[i].model) > wm)
+                    wm = strlen(sum->rows[i].model);
+                if (strlen(params) > wp)
+                    wp = strlen(params);
+            }
+            fprintf(f, "%-*s  %-*s  %10s  %10s\n", (int)wm, "MODEL", (int)wp, "PARAMS", "PEAK RSS",
+                    "PEAK AT");
+            for (size_t i = 0; i < sum->n; i++) {
+                char h[32];
+                fmt_params(params, sizeof params, &sum->rows[i], ",", 1);
+                fprintf(f, "%-*s  %-*s  %10s  %9.3fs\n", (int)wm, sum->rows[i].model, (int)wp,
+                        params[0] ? params : "defaults", as_cli_human(h, sizeof h, sum->peak_rss[i]),
+                        sum->peak_time[i]);
+            }
+        }
         break;
     }
+}
+
+void as_report_print(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces)
+{
+    as_report_print_sum(f, fmt, t, ntraces, NULL);
 }
 
 void as_report_series_header(FILE *f)

@@ -44,8 +44,26 @@ typedef struct as_report_trace {
     size_t nrows;
 } as_report_trace_t;
 
+/* Several processes summed on the shared time axis (allocsim replay with
+ * several traces): per instance, the peak of the sum of the processes' RSS,
+ * at tick resolution. */
+typedef struct as_report_sum {
+    uint64_t tick_ns;
+    uint64_t events;          /* all traces */
+    const as_report_row_t *rows;  /* model + params per instance (r unused) */
+    const uint64_t *peak_rss;
+    const double *peak_time;  /* seconds since the earliest trace start */
+    size_t n;
+} as_report_sum_t;
+
 /* Prints all traces in one document. */
 void as_report_print(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces);
+/* The same, followed by the sum (sum may be NULL). JSON: the array of trace
+ * objects ends with {"sum_of": [paths], "tick": s, "events": N, "results":
+ * [{"model", "params", "peak_rss", "peak_time"}]}; CSV: rows with trace
+ * "(sum)" holding only peak_rss and peak_time; text: one more table. */
+void as_report_print_sum(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces,
+                         const as_report_sum_t *sum);
 
 /* Time series CSV: header once (header != 0), then one line per point:
  * trace,model,params,event,time,rss,mapped,live,process_rss ("" if none). */

@@ -71,6 +71,24 @@ expect 0 "" -- "$tmp/t.ast" --model ideal --model mmap-threshold:mmap_threshold=
 grep -q "mmap_threshold=64K" "$tmp/out" || fail "text row lacks params"
 grep -q "MiB" "$tmp/out" || fail "text lacks human sizes"
 
+# Two processes: per-trace results, then their sum on the shared time axis,
+# between the larger single peak and the sum of the peaks.
+"$b/as-gen-trace" "$tmp/u.ast" phases 20000 4 || fail "as-gen-trace u"
+expect 0 "" -- "$tmp/t.ast" "$tmp/u.ast" --model ideal --model mmap-threshold --format json
+if command -v python3 >/dev/null; then
+  python3 - "$tmp/out" <<'PY' || fail "sum of processes"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 3 and d[2]["sum_of"] and d[2]["events"] == d[0]["events"] + d[1]["events"]
+for i, s in enumerate(d[2]["results"]):
+    a, b = d[0]["results"][i]["peak_rss"], d[1]["results"][i]["peak_rss"]
+    assert s["model"] == d[0]["results"][i]["model"]
+    assert max(a, b) <= s["peak_rss"] <= a + b, (a, b, s)
+PY
+fi
+expect 0 "" -- "$tmp/t.ast" "$tmp/u.ast" --model ideal
+grep -q "sum of 2 processes" "$tmp/out" || fail "text lacks the sum table"
+
 # Threads and windows change nothing: 400k events span two 16-batch
 # windows; -j1, -j2 and -j3 must print the same table.
 "$b/as-gen-trace" "$tmp/big.ast" churn 400000 5 || fail "as-gen-trace big"
