@@ -349,7 +349,7 @@ static as_err_t chunk_write(as_writer_t *w)
 }
 
 /* Makes room for one more item, opening a chunk (at seq) if none is open. */
-static as_err_t room(as_writer_t *w, uint64_t seq)
+static inline as_err_t room(as_writer_t *w, uint64_t seq)
 {
     /* Summing the stream cursors right after storing them stalls store
      * forwarding; every ROOM_EVERY items is enough (an item is at most
@@ -492,7 +492,7 @@ static void emit_callsite(as_writer_t *w, uint32_t slot_plus1)
 /* ---- events ------------------------------------------------------------------- */
 
 /* Address code of a new block at addr of n bytes (FORMAT.md §4.2). */
-static unsigned addr_code(as_writer_t *w, uint64_t addr, uint64_t n)
+static inline __attribute__((always_inline)) unsigned addr_code(as_writer_t *w, uint64_t addr, uint64_t n)
 {
     unsigned c = asf_class(n), g = asf_cat(n);
     asf_lifo_t *l = &w->lifo;
@@ -576,7 +576,7 @@ static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t
 
 /* Releases a block: id pushed on both stacks, its address offered to the
  * address predictor if the reader can know it (allocated in this chunk). */
-static as_err_t release_block(as_writer_t *w, const went_t *e)
+static inline __attribute__((always_inline)) as_err_t release_block(as_writer_t *w, const went_t *e)
 {
     as_err_t err = free_push(w, e->id);
     w->local_depth++;
@@ -590,7 +590,7 @@ static as_err_t release_block(as_writer_t *w, const went_t *e)
     return err;
 }
 
-static as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
+static inline __attribute__((always_inline)) as_err_t encode(as_writer_t *w, uint32_t thread, const as_rec_t *r,
                        const uint64_t *args, unsigned nargs)
 {
     uint64_t seq = as_rec_seq(r);
