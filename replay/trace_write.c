@@ -351,9 +351,9 @@ static as_err_t chunk_write(as_writer_t *w)
 /* Makes room for one more item, opening a chunk (at seq) if none is open. */
 static inline as_err_t room(as_writer_t *w, uint64_t seq)
 {
-    /* Summing the stream cursors right after storing them stalls store
-     * forwarding; every ROOM_EVERY items is enough (an item is at most
-     * ASF_EVENT_MAX bytes; a module definition forces a check). */
+    /* Summing six stream cursors on every record is wasted work: every
+     * ROOM_EVERY items is enough, as STREAM_SLACK covers that many items
+     * (a module definition, up to 4 KiB, forces a check). */
     if (w->open && (++w->room_tick >= ROOM_EVERY || w->room_now)) {
         w->room_tick = 0;
         w->room_now = 0;
