@@ -11,7 +11,7 @@
  * not per event). With one worker the decoder runs the models itself.
  *
  * Per instance, per event (issue 3 §1-§4):
- *   - id -> address and id -> size arrays (ids are dense and reused);
+ *   - an id -> (address, size) array (ids are dense and reused);
  *   - edge cases: realloc(NULL, n) = malloc; realloc(p, 0) flagged FREED =
  *     free; AS_EVF_FAILED creates nothing; releases flagged AS_EVF_UNKNOWN
  *     are counted no-ops; MALLOC_TRIM, MALLOPT, THREAD_* go to control();
@@ -66,7 +66,7 @@ typedef struct inst {
     const as_model_t *model;
     void *m;
     as_space_t *space;
-    uint64_t *addr, *size;                /* by id */
+    struct idslot { uint64_t addr, size; } *ids; /* by id: one cache line per lookup */
     uint64_t cap;
     uint64_t live;
     uint64_t time_ns;                     /* current trace time */
@@ -185,8 +185,7 @@ void as_engine_free(as_engine_t *e)
         if (s->m && s->model->destroy)
             s->model->destroy(s->m);
         as_space_free(s->space);
-        free(s->addr);
-        free(s->size);
+        free(s->ids);
         free(s->series);
         free(s->ticks);
     }
@@ -277,16 +276,11 @@ static int grow_ids(inst_t *s, uint64_t id)
     uint64_t ncap = s->cap ? s->cap : 1024;
     while (ncap <= id)
         ncap *= 2;
-    uint64_t *a = realloc(s->addr, ncap * sizeof *a);
+    struct idslot *a = realloc(s->ids, ncap * sizeof *a);
     if (!a)
         return -1;
-    s->addr = a;
-    uint64_t *z = realloc(s->size, ncap * sizeof *z);
-    if (!z)
-        return -1;
-    s->size = z;
-    memset(s->addr + s->cap, 0, (ncap - s->cap) * sizeof *a);
-    memset(s->size + s->cap, 0, (ncap - s->cap) * sizeof *z);
+    s->ids = a;
+    memset(s->ids + s->cap, 0, (ncap - s->cap) * sizeof *a);
     s->cap = ncap;
     return 0;
 }
@@ -391,18 +385,18 @@ static void on_alloc(inst_t *s, uint64_t id, uint64_t a, uint64_t size)
         s->nomem = 1;
         return;
     }
-    s->addr[id] = a;
-    s->size[id] = size;
+    s->ids[id].addr = a;
+    s->ids[id].size = size;
     s->live += size;
 }
 
 static int released(inst_t *s, uint32_t id, uint64_t *a)
 {
-    if (id == AS_NO_ID || id >= s->cap || !s->addr[id])
+    if (id == AS_NO_ID || id >= s->cap || !s->ids[id].addr)
         return 0;
-    *a = s->addr[id];
-    s->addr[id] = 0;
-    s->live -= s->size[id];
+    *a = s->ids[id].addr;
+    s->ids[id].addr = 0;
+    s->live -= s->ids[id].size;
     return 1;
 }
 
