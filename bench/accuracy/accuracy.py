@@ -168,6 +168,19 @@ def main():
                              ev, statistics.median(ms), statistics.median(nws),
                              statistics.median(nrs)))
 
+    # The same traces on the other allocators native replay knows (no model yet).
+    others = []
+    for name, touch, argv in load_workloads(a.workloads):
+        trace = os.path.join(a.traces, name + ".ast")
+        if not os.path.exists(trace):
+            continue
+        cells = []
+        for alloc in ("glibc", "jemalloc", "tcmalloc", "mimalloc"):
+            n, nerr, _, _ = run_json([allocsim, "native", trace, "--allocator", alloc,
+                                      "--touch", touch, "--format", "json"])
+            cells.append(n["results"][0]["peak_rss"] if n else None)
+        others.append(("%s (--touch %s)" % (name, touch), cells))
+
     errs = [abs(r[4]) for r in rows if r[4] is not None]
     perrs = [abs(r[7]) for r in rows if r[7] is not None]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -217,6 +230,14 @@ def main():
             f.write("| %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
                 r[1], human(r[2]), human(r[3]), fmt_pct(r[4]), human(r[5]), human(r[6]),
                 fmt_pct(r[7]), r[8].replace("|", "\\|")))
+        if others:
+            f.write("\n## Native replay on other allocators (default settings)\n\n")
+            f.write("`allocsim native --allocator NAME` on the same traces: peak RSS the "
+                    "real allocators reach (Debian 12 packages; — = not installed).\n\n")
+            f.write("| trace | glibc | jemalloc | tcmalloc | mimalloc |\n"
+                    "|---|---:|---:|---:|---:|\n")
+            for name, cells in others:
+                f.write("| %s | %s |\n" % (name, " | ".join(human(c) for c in cells)))
         if speed:
             f.write("\n## Speed (default setting)\n\n")
             f.write("**model**: wall time of the whole `allocsim replay --model glibc -j 1` "
