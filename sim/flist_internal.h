@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FL_B 128u                 /* entries per block at most; split in halves */
+#define FL_B 64u                 /* entries per block at most; split in halves */
 #define FL_G 64u                  /* blocks per group */
 
 typedef struct as_fl_blk {
