@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/replay.sh [BUILD_DIR] — replay throughput (issue 3 "Benchmarks").
-# Prints a table, asserts nothing. Medians of RUNS runs (default 3), measured
-# side by side in one run of this script (the machine is shared and noisy).
+# Prints a table (wall and CPU seconds), asserts nothing. Medians of RUNS runs
+# (default 3), measured side by side in one run of this script (the machine is
+# shared and noisy: CPU seconds say what wall seconds cannot under load).
 #
 #   decode alone                as-decode: as_reader_next over every event
 #   <model> -j1 / -j2           allocsim replay --model <model> (end to end:
@@ -40,28 +41,33 @@ else
 fi
 nev=$("$build/as-decode" "$trace" | awk '{print $1}')
 
-now() { date +%s.%N; }
-# median of the wall times of RUNS runs of "$@"
+# Median wall time of RUNS runs of "$@" on stdout; the median CPU time
+# (user + sys) of those runs is left in $tmp/cpu.
 median() {
-  local t=()
+  local t=() c=()
   for _ in $(seq "$runs"); do
-    local a b
-    a=$(now); "$@" >/dev/null; b=$(now)
-    t+=("$(echo "$b - $a" | bc -l)")
+    /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$@" >/dev/null
+    t+=("$(awk '{print $1}' "$tmp/time")")
+    c+=("$(awk '{print $2 + $3}' "$tmp/time")")
   done
+  printf '%s\n' "${c[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}' >"$tmp/cpu"
   printf '%s\n' "${t[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
 
-printf 'trace: %s (%s events, %s bytes), %s runs, median wall time, %s cores\n' \
-  "$src" "$nev" "$(stat -c %s "$trace")" "$runs" "$(nproc)"
-printf '%-28s %10s %14s\n' "what" "seconds" "M events/s"
-row() { printf '%-28s %10.3f %14.1f\n' "$1" "$2" "$(echo "$nev / $2 / 1000000" | bc -l)"; }
+printf 'trace: %s (%s events, %s bytes), %s runs, medians, %s cores, load %s\n' \
+  "$src" "$nev" "$(stat -c %s "$trace")" "$runs" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
+printf '%-30s %10s %14s %10s\n' "what" "wall s" "M events/s" "CPU s"
+row() {
+  local w=$2
+  printf '%-30s %10.3f %14.1f %10.3f\n' "$1" "$w" "$(awk -v n="$nev" -v w="$w" 'BEGIN{print w > 0 ? n / w / 1e6 : 0}')" "$(cat "$tmp/cpu")"
+}
 
-row "decode alone" "$(median "$build/as-decode" "$trace")"
+w=$(median "$build/as-decode" "$trace"); row "decode alone" "$w"
 models=$("$build/allocsim" replay --help | sed -n '/^models:/,/^$/p' | awk '/^  [a-z]/{print $1}')
 for m in $models; do
   for j in 1 2; do
-    row "$m -j$j" "$(median "$build/allocsim" replay "$trace" --model "$m" -j"$j" --format csv)"
+    w=$(median "$build/allocsim" replay "$trace" --model "$m" -j"$j" --format csv)
+    row "$m -j$j" "$w"
   done
 done
 
@@ -69,12 +75,13 @@ vals=""
 for k in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do vals+="$((64 + 64 * k))K,"; done
 vals=${vals%,}
 sweep=$(median "$build/allocsim" replay "$trace" --sweep "mmap-threshold:mmap_threshold=$vals" -j2 --format csv)
-separate() {
-  for v in ${vals//,/ }; do
-    "$build/allocsim" replay "$trace" --model "mmap-threshold:mmap_threshold=$v" -j1 --format csv
-  done
-}
-sep=$(median separate)
-printf '%-28s %10.3f\n' "sweep 16 x mmap-threshold -j2" "$sweep"
-printf '%-28s %10.3f\n' "16 separate runs -j1" "$sep"
-printf '%-28s %10.2fx\n' "sweep speedup" "$(echo "$sep / $sweep" | bc -l)"
+sweep_cpu=$(cat "$tmp/cpu")
+for v in ${vals//,/ }; do
+  echo "\"$build/allocsim\" replay \"$trace\" --model mmap-threshold:mmap_threshold=$v -j1 --format csv"
+done >"$tmp/separate.sh"
+sep=$(median bash "$tmp/separate.sh")
+sep_cpu=$(cat "$tmp/cpu")
+printf '%-30s %10.3f %14s %10.3f\n' "sweep 16 x mmap-threshold -j2" "$sweep" "" "$sweep_cpu"
+printf '%-30s %10.3f %14s %10.3f\n' "16 separate runs -j1" "$sep" "" "$sep_cpu"
+printf '%-30s %10.2fx\n' "sweep speedup (wall)" "$(echo "$sep / $sweep" | bc -l)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
