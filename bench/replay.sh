@@ -59,7 +59,7 @@ printf 'trace: %s (%s events, %s bytes), %s runs, medians, %s cores, load %s\n' 
 printf '%-30s %10s %14s %10s\n' "what" "wall s" "M events/s" "CPU s"
 row() {
   local w=$2
-  printf '%-30s %10.3f %14.1f %10.3f\n' "$1" "$w" "$(awk -v n="$nev" -v w="$w" 'BEGIN{print w > 0 ? n / w / 1e6 : 0}')" "$(cat "$tmp/cpu")"
+  printf '%-30s %10.3f %14.1f %10.3f\n' "$1" "$w" "$(awk -v n="$nev" -v w="$w" 'BEGIN{print (w > 0 ? n / w / 1e6 : 0)}')" "$(cat "$tmp/cpu")"
 }
 
 w=$(median "$build/as-decode" "$trace"); row "decode alone" "$w"
