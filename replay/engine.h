@@ -98,14 +98,15 @@ typedef struct as_engine_opts {
     unsigned jobs;            /* worker threads; 0 = all online cores */
     unsigned series_points;   /* 0: no series; else at most this many points kept
                                  per instance (older points thinned 2:1) */
-    /* Shared time axis (several processes): 0 = off; else the largest and the
-     * last RSS in every tick of tick_ns nanoseconds of absolute time
-     * (time_base_ns + event time) are kept, for summing processes. */
-    uint64_t tick_ns;
-    uint64_t time_base_ns;    /* the trace header's start_time_ns */
     /* Called from the decoding thread about every batch; may be NULL. */
     void (*progress)(void *ctx, uint64_t events);
     void *progress_ctx;
+    /* Shared time axis (several processes): 0 = off; else the largest and the
+     * last RSS in every tick of tick_ns nanoseconds of absolute time
+     * (time_base_ns + event time) are kept, for summing processes. Last in
+     * the struct, so positional initializers of the fields above stay valid. */
+    uint64_t tick_ns;
+    uint64_t time_base_ns;    /* the trace header's start_time_ns */
 } as_engine_opts_t;
 
 /* Event source: 1 = *ev filled, 0 = end, < 0 = -as_err_t (fatal). */
