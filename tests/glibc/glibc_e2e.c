@@ -103,7 +103,7 @@ static double replay_once(const char *path, const as_model_t *m, as_touch_t touc
     as_instance_t inst = {m, {{0}, 0}};
     for (int i = 0; m->params && m->params[i].name; i++)
         inst.params.v[i] = m->params[i].def;
-    as_engine_opts_t o = {touch, 1, 0, NULL, NULL};
+    as_engine_opts_t o = {.touch = touch, .jobs = 1};
     as_model_ctx_t ctx = {4096, 2, 0};
     char msg[256];
     as_engine_t *e = as_engine_create(&o, &inst, 1, &ctx, msg, sizeof msg);

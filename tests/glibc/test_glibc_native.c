@@ -149,7 +149,7 @@ static uint64_t model_peak(const char *spec, as_touch_t touch)
     as_err_t err;
     as_reader_t *rd = as_reader_open(trace_path, &err);
     assert_non_null(rd);
-    as_engine_opts_t o = {touch, 1, 0, NULL, NULL};
+    as_engine_opts_t o = {.touch = touch, .jobs = 1};
     as_model_ctx_t ctx = {4096, ncpus_online(), 0};
     char msg[256] = "";
     as_engine_t *e = as_engine_create(&o, &inst, 1, &ctx, msg, sizeof msg);
