@@ -258,6 +258,14 @@ const as_header_t *as_reader_header(const as_reader_t *r);
 /* 1: *ev filled; 0: end of trace; <0: -as_err_t, a fatal error (damaged chunks
  * are not fatal: they are skipped and counted in the stats). */
 int as_reader_next(as_reader_t *r, as_event_t *ev);
+/* The same events as as_reader_next, up to n at a time into evs[0..]: returns
+ * how many were filled (> 0), 0 at the end of the trace, or <0: -as_err_t, a
+ * fatal error (reported once the events before it have been returned; n = 0
+ * is AS_ERR_ARG). Saves
+ * a call per event; calls may be mixed freely with as_reader_next. A batch
+ * ends early after a MARK or SAMPLE event, whose name or sample pointer is
+ * then valid until the next read, as with as_reader_next. */
+int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n);
 void as_reader_stats(const as_reader_t *r, as_read_stats_t *st);
 /* The first non-fatal problem met so far (AS_OK if none): AS_ERR_CORRUPT,
  * AS_ERR_TRUNCATED. Tools report it and exit 2 after printing what they read. */

@@ -11,6 +11,7 @@
  * (fuzzed: tests/fuzz/fuzz_reader.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,8 @@ struct as_reader {
     char name[25];
     as_sample_t sample;
     as_read_stats_t st;
+    int pending;              /* a fatal error met by as_reader_next_batch after
+                                 it had filled events: returned by the next call */
     as_err_t problem;
     char detail[160];
 };
@@ -860,6 +863,11 @@ static int dec_csdef(as_reader_t *r)
  * every other token, and the error paths. */
 __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
 {
+    if (r->pending) {         /* set only with the chunk used up: we get here */
+        int e = r->pending;
+        r->pending = 0;
+        return e;
+    }
     for (;;) {
         cursor_t *t = &r->s[ASF_S_TOK];
         if (t->p == t->e) {
@@ -1002,10 +1010,8 @@ static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_eve
  * item these checks cannot finish, goes to next_slow. Each branch does the
  * same steps in the same order as its case in next_slow (a decode error drops
  * the chunk there too), so the two paths cannot disagree. */
-int as_reader_next(as_reader_t *r, as_event_t *ev)
+static inline __attribute__((always_inline)) int next_one(as_reader_t *r, as_event_t *ev)
 {
-    if (!r || !ev)
-        return -AS_ERR_ARG;
     cursor_t *t = &r->s[ASF_S_TOK];
     if (__builtin_expect(t->p == t->e, 0))
         return next_slow(r, ev);
@@ -1037,6 +1043,38 @@ int as_reader_next(as_reader_t *r, as_event_t *ev)
 bad:
     chunk_bad(r, "bad encoding");
     return next_slow(r, ev);
+}
+
+int as_reader_next(as_reader_t *r, as_event_t *ev)
+{
+    if (!r || !ev)
+        return -AS_ERR_ARG;
+    return next_one(r, ev);
+}
+
+int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n)
+{
+    if (!r || !evs || !n)
+        return -AS_ERR_ARG;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    size_t k = 0;
+    while (k < n) {
+        int rc = next_one(r, &evs[k]);
+        if (rc <= 0) {
+            if (rc < 0 && !k)
+                return rc;
+            if (rc < 0)
+                r->pending = rc;    /* deliver the k events first */
+            break;
+        }
+        /* a MARK's name and a sample live in the reader until the next
+         * read: end the batch so no later event overwrites them */
+        k++;
+        if (evs[k - 1].name || evs[k - 1].sample)
+            break;
+    }
+    return (int)k;
 }
 
 void as_reader_stats(const as_reader_t *r, as_read_stats_t *st)
