@@ -21,6 +21,7 @@ typedef struct ideal {
     uint64_t live;            /* requested bytes */
     uint64_t *size;           /* slot -> requested size (free slots chain) */
     uint64_t nslots, cap, free_head; /* free_head: slot + 1, 0 = none */
+    uint64_t brk_base, brk;   /* the space's break, mirrored: only this model moves it */
 } ideal_t;
 
 #define SLOT_FREE (1ull << 63)
@@ -39,6 +40,8 @@ static void *ideal_create(const as_params_t *p, as_space_t *space, const as_mode
         return NULL;
     m->space = space;
     m->page = ctx && ctx->page_size ? ctx->page_size : as_space_page_size(space);
+    m->brk_base = as_space_brk_base(space);
+    m->brk = as_space_brk_cur(space);
     return m;
 }
 
@@ -51,17 +54,22 @@ static void ideal_destroy(void *vm)
     free(m);
 }
 
-/* Moves the break to base + round_up(live) and touches what it adds. */
-static void ideal_settle(ideal_t *m)
+/* Moves the break to base + round_up(live) and touches what it adds. Most
+ * events leave the page count alone: that case is one compare against the
+ * mirrored break, no call into the space. */
+static inline void ideal_settle(ideal_t *m)
 {
-    uint64_t want = as_space_brk_base(m->space) + ((m->live + m->page - 1) & ~(uint64_t)(m->page - 1));
-    uint64_t cur = as_space_brk_cur(m->space);
+    uint64_t want = m->brk_base + ((m->live + m->page - 1) & ~(uint64_t)(m->page - 1));
+    uint64_t cur = m->brk;
+    if (want == cur)
+        return;
     if (want > cur) {
         as_space_sbrk(m->space, (int64_t)(want - cur));
         as_space_touch(m->space, cur, want - cur);
-    } else if (want < cur) {
+    } else {
         as_space_sbrk(m->space, -(int64_t)(cur - want));
     }
+    m->brk = as_space_brk_cur(m->space);
 }
 
 static uint64_t ideal_alloc(void *vm, uint64_t size)
