@@ -152,14 +152,18 @@ __attribute__((noinline, cold)) static int grow(void **p, size_t *cap, size_t ne
 static inline int rv(cursor_t *c, uint64_t *v)
 {
     const uint8_t *p = c->p;
-    if (p < c->e && *p < 0x80) {
+    if (c->e - p >= 2) {
+        /* one or two bytes (sizes up to 16383, most ids, deltas) without a
+         * branch on which: the length is data, so a branch would mispredict */
+        unsigned b0 = p[0], b1 = p[1], more = b0 >> 7;
+        if (!(more & (b1 >> 7))) {
+            *v = (uint64_t)(b0 & 0x7f) | (uint64_t)(b1 * more) << 7;
+            c->p = p + 1 + more;
+            return 0;
+        }
+    } else if (p < c->e && *p < 0x80) {
         *v = *p;
         c->p = p + 1;
-        return 0;
-    }
-    if (c->e - p >= 2 && p[1] < 0x80) {   /* sizes 128..16383: common too */
-        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
-        c->p = p + 2;
         return 0;
     }
     uint64_t x = 0;
@@ -513,7 +517,9 @@ static void chunk_bad(as_reader_t *r, const char *why)
 
 static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
 {
-    unsigned c = asf_class(n), g = asf_cat(n);
+    uint64_t cs = asf_csize(n);    /* asf_class(n), with csize computed once */
+    unsigned c = cs >> 4 < ASF_NCLASS - 1 ? (unsigned)(cs >> 4) : ASF_NCLASS - 1;
+    unsigned g = asf_cat(n);
     uint64_t a;
     if (code < ASF_ADDR_BUMP) {
         if (code >= r->lifo.n[c])
@@ -550,7 +556,7 @@ static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsign
         }
     }
     r->last_addr[g] = a;
-    r->last_csize[g] = asf_csize(n);
+    r->last_csize[g] = cs;
     *addr = a;
     return 0;
 }
@@ -1010,7 +1016,8 @@ static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_eve
  * item these checks cannot finish, goes to next_slow. Each branch does the
  * same steps in the same order as its case in next_slow (a decode error drops
  * the chunk there too), so the two paths cannot disagree. */
-static inline __attribute__((always_inline)) int next_one(as_reader_t *r, as_event_t *ev)
+static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict r,
+                                                          as_event_t *restrict ev)
 {
     cursor_t *t = &r->s[ASF_S_TOK];
     if (__builtin_expect(t->p == t->e, 0))
