@@ -33,6 +33,8 @@
 #define BATCH 16384u                      /* events per batch: 512 KiB of records */
 #define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
 #define BATCH_SAMPLES 256u                /* samples per batch (ends it early) */
+#define READ_CHUNK 256u                   /* events per as_reader_next_batch call */
+#define PREFETCH 16u                      /* events ahead whose id slots are prefetched */
 #define WINDOW 64u                        /* batches an instance runs over in one go (ring: 2 x 34 MiB at -j2) */
 
 enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
@@ -96,6 +98,7 @@ struct as_engine {
     int threaded;                         /* -j >= 2: decode on the caller, models on workers */
     uint64_t events;
     batch_t *ring;
+    as_event_t *rbuf;                     /* fill_reader's chunk (reader sources) */
     unsigned win, ring_n;                 /* window (batches), ring slots */
     pthread_mutex_t mu;
     pthread_cond_t ready, freed;
@@ -197,6 +200,7 @@ void as_engine_free(as_engine_t *e)
     }
     free(e->inst);
     free(e->ring);
+    free(e->rbuf);
     free(e);
 }
 
@@ -218,7 +222,7 @@ const as_series_point_t *as_engine_series(const as_engine_t *e, size_t i, size_t
 
 /* ---- Decoding into batches ---------------------------------------------------- */
 
-static void pack(batch_t *b, const as_event_t *ev, uint64_t *last_time)
+static inline void pack(batch_t *b, const as_event_t *ev, uint64_t *last_time)
 {
     cev_t *c = &b->ev[b->n];
     if (ev->time_ns != *last_time) {
@@ -270,6 +274,35 @@ static int fill(as_engine_t *e, batch_t *b, as_event_next_fn next, void *src, ui
         if (rc <= 0)
             break;
         pack(b, &ev, last_time);
+    }
+    e->events += b->n;
+    return rc;
+}
+
+/* fill for the reader adapter: as_reader_next_batch, READ_CHUNK events per
+ * call instead of two calls per event. Never asks for more events than the
+ * batch has room for (each event adds at most one time change and one
+ * sample), so batches hold what fill would put in them. Same return. */
+static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, as_event_t *buf,
+                       uint64_t *last_time)
+{
+    int rc = 1;
+    b->n = b->ntime = b->nsamples = 0;
+    b->first = e->events;
+    for (;;) {
+        uint32_t room = BATCH - b->n;
+        if (BATCH_TIMES - b->ntime < room)
+            room = BATCH_TIMES - b->ntime;
+        if (BATCH_SAMPLES - b->nsamples < room)
+            room = BATCH_SAMPLES - b->nsamples;
+        if (!room)
+            break;
+        rc = as_reader_next_batch(r, buf, room < READ_CHUNK ? room : READ_CHUNK);
+        if (rc <= 0)
+            break;
+        for (int i = 0; i < rc; i++)
+            pack(b, &buf[i], last_time);
+        rc = 1;
     }
     e->events += b->n;
     return rc;
@@ -415,6 +448,15 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
     for (uint32_t i = 0; i < b->n; i++) {
         const cev_t *c = &b->ev[i];
         uint64_t idx = b->first + i, a;
+        /* The id table is read at random (ids are reused in any order): its
+         * miss is known PREFETCH events ahead, so start it now. */
+        if (i + PREFETCH < b->n) {
+            const cev_t *f = &b->ev[i + PREFETCH];
+            if (f->id < s->cap)
+                __builtin_prefetch(&s->ids[f->id], 1);
+            if (f->old_id < s->cap)
+                __builtin_prefetch(&s->ids[f->old_id], 1);
+        }
         if (i == tpos) {
             s->time_ns = b->time[tnext].time_ns;
             tnext++;
@@ -598,6 +640,15 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
     e->ran = 1;
     uint64_t last_time = 0;
     int rc = 1;
+    /* The reader adapter is read in chunks (fill_reader), any other source
+     * an event at a time. */
+    as_event_t *rbuf = NULL;
+    if (next == as_engine_reader_next && !(rbuf = e->rbuf = malloc(READ_CHUNK * sizeof *rbuf))) {
+        snprintf(err, errlen, "out of memory");
+        return -AS_ERR_NOMEM;
+    }
+#define FILL(b) (rbuf ? fill_reader(e, (b), (as_reader_t *)src, rbuf, &last_time) \
+                      : fill(e, (b), next, src, &last_time))
     if (!e->threaded) {
         e->ring = malloc(e->win * sizeof *e->ring);
         if (!e->ring) {
@@ -607,7 +658,7 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
         while (rc > 0) {
             unsigned k = 0;
             while (k < e->win && rc > 0) {
-                rc = fill(e, &e->ring[k++], next, src, &last_time);
+                rc = FILL(&e->ring[k++]);
                 if (e->o.progress)
                     e->o.progress(e->o.progress_ctx, e->events);
             }
@@ -647,7 +698,7 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
             while (b->pending)
                 pthread_cond_wait(&e->freed, &e->mu);
             pthread_mutex_unlock(&e->mu);
-            rc = started ? fill(e, b, next, src, &last_time) : 0;
+            rc = started ? FILL(b) : 0;
             b->last = rc <= 0;
             b->pending = e->nworkers;
             pthread_mutex_lock(&e->mu);
