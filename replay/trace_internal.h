@@ -111,8 +111,7 @@ static inline void asf_lifo_push(asf_lifo_t *l, unsigned c, uint64_t addr)
     unsigned t = ASF_RING(l->top[c] + 1u);
     l->a[c][t] = addr;
     l->top[c] = (uint8_t)t;
-    if (l->n[c] < ASF_LIFO_DEPTH)
-        l->n[c]++;           /* else the oldest is overwritten */
+    l->n[c] += l->n[c] < ASF_LIFO_DEPTH;   /* else the oldest is overwritten */
 }
 /* Entry k counted from the newest (0); k < n. */
 static inline uint64_t asf_lifo_get(const asf_lifo_t *l, unsigned c, unsigned k)

@@ -610,8 +610,13 @@ static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, 
 
 static inline uint64_t id_addr(const as_reader_t *r, uint32_t id)
 {
-    return id < r->ids_cap && r->ids[id].epoch >= r->valid_epoch && r->ids[id].epoch
-               ? r->ids[id].addr : 0;
+    if (id >= r->ids_cap)
+        return 0;
+    /* valid unless created before damage (or never): a select, not a
+     * branch, as the answer is data */
+    uint32_t ep = r->ids[id].epoch;
+    uint64_t a = r->ids[id].addr;
+    return ((ep >= r->valid_epoch) & (ep != 0)) ? a : 0;
 }
 
 static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint32_t id)
