@@ -5,8 +5,12 @@
  *
  * Emulated in the shared space so the engine measures it like any model: the
  * break always ends at brk_base + round_up(live, page) and every page below
- * it is touched. Blocks are handles (slot numbers), not places in that heap,
- * so the model sets AS_MODEL_F_OWN_TOUCH and the engine never touches them;
+ * it is touched. Blocks are handles, not places in that heap: a handle
+ * carries the block's requested size, (size + 1) * 16, so free needs no
+ * table (a table lookup per free was a cache miss per event); sizes of
+ * 2^58 and more, which no real heap returns, get a slot in a table and a
+ * handle with the top bit set. The model sets AS_MODEL_F_OWN_TOUCH and the
+ * engine never touches blocks;
  * the touch rule therefore does not change this model's answer (by design:
  * it is the bound for the case where every live byte is written).
  */
@@ -25,9 +29,12 @@ typedef struct ideal {
 } ideal_t;
 
 #define SLOT_FREE (1ull << 63)
-/* Handles are (slot + 1) * 16: nonzero, aligned like a real block. */
-#define H2S(h) (((h) >> 4) - 1)
-#define S2H(s) (((s) + 1) << 4)
+/* Handles are nonzero and aligned like a real block. Size handles:
+ * (size + 1) * 16 for size < SIZE_H_MAX. Slot handles: TAG | (slot + 1) * 16. */
+#define SIZE_H_MAX (1ull << 58)
+#define TAG (1ull << 63)
+#define H2S(h) ((((h) & ~TAG) >> 4) - 1)
+#define S2H(s) (TAG | (((s) + 1) << 4))
 
 static const as_param_def_t ideal_params[] = {{NULL, 0, 0, 0, 0, NULL}};
 
@@ -76,6 +83,11 @@ static uint64_t ideal_alloc(void *vm, uint64_t size)
 {
     ideal_t *m = vm;
     uint64_t s;
+    if (size < SIZE_H_MAX) {
+        m->live += size;
+        ideal_settle(m);
+        return (size + 1) << 4;
+    }
     if (m->free_head) {
         s = m->free_head - 1;
         m->free_head = m->size[s] & ~SLOT_FREE;
@@ -104,9 +116,10 @@ static uint64_t ideal_memalign(void *m, uint32_t t, uint64_t a, uint64_t size)
     return ideal_alloc(m, size);
 }
 
+/* Slot of a slot handle; -1 if h is not one of the live ones. */
 static int ideal_slot(const ideal_t *m, uint64_t h, uint64_t *s)
 {
-    if (!h || (h & 15))
+    if (!(h & TAG) || (h & 15))
         return -1;
     *s = H2S(h);
     return *s < m->nslots && !(m->size[*s] & SLOT_FREE) ? 0 : -1;
@@ -117,6 +130,11 @@ static void ideal_free(void *vm, uint32_t t, uint64_t h)
     (void)t;
     ideal_t *m = vm;
     uint64_t s;
+    if (h && !(h & (TAG | 15))) {
+        m->live -= (h >> 4) - 1;
+        ideal_settle(m);
+        return;
+    }
     if (ideal_slot(m, h, &s))
         return;
     m->live -= m->size[s];
@@ -130,8 +148,22 @@ static uint64_t ideal_realloc(void *vm, uint32_t t, uint64_t h, uint64_t size)
     (void)t;
     ideal_t *m = vm;
     uint64_t s;
+    if (h && !(h & (TAG | 15)) && size < SIZE_H_MAX) {
+        /* A new handle for the new size; the engine keeps what realloc returns. */
+        m->live = m->live - ((h >> 4) - 1) + size;
+        ideal_settle(m);
+        return (size + 1) << 4;
+    }
+    if (h && !(h & (TAG | 15))) {             /* small to huge: into the table */
+        ideal_free(vm, t, h);
+        return ideal_alloc(vm, size);
+    }
     if (ideal_slot(m, h, &s))
         return 0;
+    if (size < SIZE_H_MAX) {                  /* huge to small */
+        ideal_free(vm, t, h);
+        return ideal_alloc(vm, size);
+    }
     m->live = m->live - m->size[s] + size;
     m->size[s] = size;
     ideal_settle(m);
