@@ -129,8 +129,10 @@ static inline void as_fl_locate(const as_flist_t *f, uint64_t key, uint32_t *bi,
     *pos = as_fl_pos(f->blk[*bi], key);
 }
 
-/* Inserts [key, key+len) (keys distinct). 0, or -1 on no memory. */
-static int as_fl_insert(as_flist_t *f, uint64_t key, uint64_t len)
+/* Inserts [key, key+len) at (bi, pos), which as_fl_locate(key) returned
+ * (anything on an empty list); keys distinct. Saves the two searches when the
+ * caller has just located key. 0, or -1 on no memory. */
+static int as_fl_insert_at(as_flist_t *f, uint32_t bi, uint32_t p, uint64_t key, uint64_t len)
 {
     if (!f->nblk) {
         if (f->cap == 0 && as_fl_grow(f))
@@ -149,7 +151,6 @@ static int as_fl_insert(as_flist_t *f, uint64_t key, uint64_t len)
         f->count = 1;
         return 0;
     }
-    uint32_t bi = as_fl_block_of(f, key);
     as_fl_blk_t *b = f->blk[bi];
     if (b->n == FL_B) {
         /* Split in halves; the new block goes right after bi. */
@@ -172,12 +173,12 @@ static int as_fl_insert(as_flist_t *f, uint64_t key, uint64_t len)
         f->bmax[bi] = as_fl_blk_max(b);
         f->nblk++;
         as_fl_groups_from(f, bi);
-        if (key >= nb->key[0]) {
+        if (p > half) {           /* key > the old key[half], nb's first */
             bi++;
             b = nb;
+            p -= half;
         }
     }
-    uint32_t p = as_fl_pos(b, key);
     memmove(b->key + p + 1, b->key + p, (b->n - p) * sizeof b->key[0]);
     memmove(b->len + p + 1, b->len + p, (b->n - p) * sizeof b->len[0]);
     b->key[p] = key;
@@ -192,6 +193,15 @@ static int as_fl_insert(as_flist_t *f, uint64_t key, uint64_t len)
     }
     f->count++;
     return 0;
+}
+
+/* Inserts [key, key+len) (keys distinct). 0, or -1 on no memory. */
+static inline int as_fl_insert(as_flist_t *f, uint64_t key, uint64_t len)
+{
+    uint32_t bi = 0, pos = 0;
+    if (f->nblk)
+        as_fl_locate(f, key, &bi, &pos);
+    return as_fl_insert_at(f, bi, pos, key, len);
 }
 
 /* Finds key exactly: 1 and (*bi, *pos), else 0. */

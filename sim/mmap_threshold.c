@@ -190,7 +190,7 @@ static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
             as_fl_set_at(f, nb, np, c, sz + nl); /* order kept: nothing free between */
             sz += nl;
         } else {
-            as_fl_insert(f, c, sz);
+            as_fl_insert_at(f, bi, pos, c, sz);  /* where the locate above put it */
         }
         touch(m, c + 8, 24);                    /* size, fd, bk */
         touch(m, c + sz, 8);                    /* prev_size footer */
