@@ -161,6 +161,23 @@ static inline int rv(cursor_t *c, uint64_t *v)
             c->p = p + 1 + more;
             return 0;
         }
+        if (c->e - p >= 10) {  /* longer (address deltas): no end checks */
+            uint64_t x = 0;
+            for (unsigned sh = 0; sh < 63; sh += 7) {
+                uint8_t b = *p++;
+                x |= (uint64_t)(b & 0x7f) << sh;
+                if (b < 0x80) {
+                    *v = x;
+                    c->p = p;
+                    return 0;
+                }
+            }
+            if (*p > 1)        /* the 10th byte holds bit 63 only */
+                return -1;
+            *v = x | (uint64_t)*p << 63;
+            c->p = p + 1;
+            return 0;
+        }
     } else if (p < c->e && *p < 0x80) {
         *v = *p;
         c->p = p + 1;
