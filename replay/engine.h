@@ -8,6 +8,9 @@
  * Per instance the engine keeps id -> simulated address and size (ids are
  * dense, so these are arrays that grow to the peak live count), applies the
  * user touch rule (sim/model.h header), and measures after every heap event.
+ * peak_process_rss needs the real heap's resident bytes at each sample: a
+ * reference `glibc` instance at its defaults provides them (a reported one
+ * if there is one, else a hidden extra instance).
  * How each metric is computed: doc/REPLAY.md.
  *
  * The engine never prints; errors are a one-line message in err.
@@ -123,6 +126,8 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
  * -AS_ERR_NOMEM with err set. Call once. */
 int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, size_t errlen);
 uint64_t as_engine_events(const as_engine_t *e);
+/* Reported instances: the n given to create. A hidden reference `glibc`
+ * instance (doc/REPLAY.md, "Predicted process RSS") is never counted. */
 size_t as_engine_count(const as_engine_t *e);
 const as_result_t *as_engine_result(const as_engine_t *e, size_t i);
 const as_series_point_t *as_engine_series(const as_engine_t *e, size_t i, size_t *n);

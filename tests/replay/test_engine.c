@@ -87,6 +87,32 @@ static void edge_cases(void **state)
     as_engine_free(e);
 }
 
+/* A program that maps heap it never writes: mallinfo2 counts 20 MiB that
+ * are not resident. The old formula (rss - tracer - arena - hblkhd + model)
+ * gave 0; the real heap's resident bytes now come from the reference glibc. */
+static void process_rss_heap_mapped_not_resident(void **state)
+{
+    (void)state;
+    static const char *const SPECS[] = {"ideal", "glibc"};
+    evseq_t q = {0};
+    MALLOC(&q, 0, 20u << 20);   /* glibc: its own mapping; one byte written */
+    SAMPLE(&q, 6u << 20, 1u << 20, 0, (20u << 20) + 4096);
+    as_engine_t *e = evseq_run(&q, SPECS, 2, AS_TOUCH_FIRST, 1);
+    assert_non_null(e);
+    assert_int_equal(as_engine_count(e), 2);
+    /* Non-heap: 6 - 1 MiB - 8192, the two pages the reference glibc made
+     * resident: the brk heap's first page (tcache, top header) and the
+     * mapping's header page, which also holds the one byte written. */
+    uint64_t nonheap = (5u << 20) - 8192;
+    const as_result_t *ideal = as_engine_result(e, 0), *glibc = as_engine_result(e, 1);
+    assert_int_equal(ideal->peak_rss, 20u << 20);  /* ideal writes every live page */
+    assert_int_equal(ideal->peak_process_rss, nonheap + (20u << 20));
+    /* glibc at its defaults is its own reference: the recorded process. */
+    assert_int_equal(glibc->peak_rss, 8192);
+    assert_int_equal(glibc->peak_process_rss, 5u << 20);
+    as_engine_free(e);
+}
+
 static void jw_measures_and_process_rss(void **state)
 {
     (void)state;
@@ -102,8 +128,16 @@ static void jw_measures_and_process_rss(void **state)
     const as_result_t *r = as_engine_result(e, 0);
     for (int i = 0; i < 4; i++)
         assert_double_equal(r->jw[i], 0.0, 1e-12);
-    /* 10 - 1 - 3 MiB + 8192 model bytes, then 9 - 1 - 2 MiB + 4096. */
-    assert_int_equal(r->peak_process_rss, (6u << 20) + 8192);
+    /* The real heap's resident bytes are the reference glibc's RSS: its
+     * tcache (592-byte chunk), the two 4112-byte chunks and the top header
+     * end at 8816 + 16 bytes: 3 pages, before and after the free (the freed
+     * chunk goes to the unsorted bin, whose links lie on written pages).
+     * 10 - 1 MiB - 12288 + 8192 model bytes, then 9 - 1 MiB - 12288 + 4096. */
+    assert_int_equal(r->peak_process_rss, (9u << 20) - 4096);
+    size_t ns;
+    const as_series_point_t *sp = as_engine_series(e, 0, &ns);
+    assert_int_equal(sp[ns - 1].process_rss, (8u << 20) - 8192);
+    assert_int_equal(sp[0].process_rss, AS_RESULT_NULL);   /* before any sample */
     as_engine_free(e);
 
     /* mmap-threshold: RSS 4096 for live 100, then 8192 for 100 + 4000. */
@@ -172,6 +206,7 @@ int main(void)
         cmocka_unit_test(mmap_threshold_exact_rss),
         cmocka_unit_test(edge_cases),
         cmocka_unit_test(jw_measures_and_process_rss),
+        cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(threads_match_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
