@@ -64,20 +64,24 @@ row() {
 
 w=$(median "$build/as-decode" "$trace"); row "decode alone" "$w"
 models=$("$build/allocsim" replay --help | sed -n '/^models:/,/^$/p' | awk '/^  [a-z]/{print $1}')
+# Model rows measure the model itself: --no-process-rss, so no hidden reference
+# glibc instance runs beside a non-glibc model; the last row shows that cost.
 for m in $models; do
   for j in 1 2; do
-    w=$(median "$build/allocsim" replay "$trace" --model "$m" -j"$j" --format csv)
+    w=$(median "$build/allocsim" replay "$trace" --model "$m" -j"$j" --format csv --no-process-rss)
     row "$m -j$j" "$w"
   done
 done
+w=$(median "$build/allocsim" replay "$trace" --model ideal -j1 --format csv)
+row "ideal -j1 + process RSS" "$w"
 
 vals=""
 for k in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do vals+="$((64 + 64 * k))K,"; done
 vals=${vals%,}
-sweep=$(median "$build/allocsim" replay "$trace" --sweep "mmap-threshold:mmap_threshold=$vals" -j2 --format csv)
+sweep=$(median "$build/allocsim" replay "$trace" --sweep "mmap-threshold:mmap_threshold=$vals" -j2 --format csv --no-process-rss)
 sweep_cpu=$(cat "$tmp/cpu")
 for v in ${vals//,/ }; do
-  echo "\"$build/allocsim\" replay \"$trace\" --model mmap-threshold:mmap_threshold=$v -j1 --format csv"
+  echo "\"$build/allocsim\" replay \"$trace\" --model mmap-threshold:mmap_threshold=$v -j1 --format csv --no-process-rss"
 done >"$tmp/separate.sh"
 sep=$(median bash "$tmp/separate.sh")
 sep_cpu=$(cat "$tmp/cpu")

@@ -104,6 +104,7 @@ struct as_engine {
     int threaded;                         /* -j >= 2: decode on the caller, models on workers */
     size_t nrep;                          /* reported instances: inst[0..nrep) */
     long ref;                             /* reference glibc instance, -1: none */
+    int no_prss;                          /* opts.no_process_rss */
     struct psamp { uint64_t base, heap; } *samp; /* per sample: rss - tracer_rss, arena + hblkhd */
     size_t nsamp, samp_cap;
     int samp_nomem;
@@ -148,7 +149,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
      * glibc-at-defaults instance if there is one, else a hidden one appended
      * after the reported ones. Without a registered glibc model, none (the
      * prediction falls back to mallinfo2's mapped bytes). */
-    const as_model_t *g = as_model_find("glibc");
+    const as_model_t *g = opts->no_process_rss ? NULL : as_model_find("glibc");
     long ref = -1;
     for (size_t i = 0; i < nrep && ref < 0; i++)
         if (glibc_defaults(g, &in0[i]))
@@ -177,6 +178,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     e->n = n;
     e->nrep = nrep;
     e->ref = ref;
+    e->no_prss = opts->no_process_rss;
     e->page = ctx && ctx->page_size ? ctx->page_size : 4096;
     as_model_ctx_t c = ctx ? *ctx : (as_model_ctx_t){.page_size = 4096};
     if (!c.page_size)
@@ -670,6 +672,8 @@ static void process_rss(const as_engine_t *e, inst_t *s)
     if (e->ref >= 0 && e->inst[e->ref].nsrss < ns)
         ns = e->inst[e->ref].nsrss;
     s->r.peak_process_rss = AS_RESULT_NULL;
+    if (e->no_prss)
+        ns = 0;
     for (size_t k = 0; k < ns; k++) {
         uint64_t p = prss_at(e, s, k);
         if (s->r.peak_process_rss == AS_RESULT_NULL || p > s->r.peak_process_rss)

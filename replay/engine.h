@@ -110,6 +110,9 @@ typedef struct as_engine_opts {
      * the struct, so positional initializers of the fields above stay valid. */
     uint64_t tick_ns;
     uint64_t time_base_ns;    /* the trace header's start_time_ns */
+    /* 1: no predicted process RSS (peak_process_rss stays null), so no hidden
+     * reference glibc instance runs beside a model that is not glibc. */
+    int no_process_rss;
 } as_engine_opts_t;
 
 /* Event source: 1 = *ev filled, 0 = end, < 0 = -as_err_t (fatal). */

@@ -99,5 +99,15 @@ done
 cmp -s "$tmp/j1.csv" "$tmp/j2.csv" || fail "-j1 and -j2 differ"
 cmp -s "$tmp/j1.csv" "$tmp/j3.csv" || fail "-j1 and -j3 differ"
 
+# A recorded trace has ground-truth samples: the predicted process RSS is a
+# number by default and null with --no-process-rss (no hidden reference runs).
+rec="$(dirname "$0")/../../traces/fragdemo.ast"
+expect 0 "" -- "$rec" --model ideal --format json
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; assert len(r)==1 and r[0]["peak_process_rss"] > 0' "$tmp/out" \
+  || fail "no predicted process RSS on a sampled trace"
+expect 0 "" -- "$rec" --model ideal --format json --no-process-rss
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; assert len(r)==1 and r[0]["peak_process_rss"] is None' "$tmp/out" \
+  || fail "--no-process-rss still predicts process RSS"
+
 [ "$fails" = 0 ] && echo "cli_replay: all passed"
 exit $((fails > 0))
