@@ -7,7 +7,8 @@
 #   --bench:       also mercurial, heaptrack, hyperfine, zstd (bench/ scripts).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzstd-dev libunwind-dev libcmocka-dev
-      python3-dev clang libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
+      python3-dev python3 clang libclang-rt-14-dev libjemalloc2 libtcmalloc-minimal4
+      libmimalloc2.0)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(mercurial heaptrack hyperfine zstd git time)
 fi
