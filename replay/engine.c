@@ -84,7 +84,9 @@ typedef struct inst {
     uint64_t time_ns;                     /* current trace time */
     double sum_rss, sum_live;             /* J&W #1 */
     uint64_t *srss;                       /* RSS at each ground-truth sample */
+    uint64_t *smax;                       /* largest RSS from that sample to the next */
     size_t nsrss, srss_cap;
+    uint64_t imax;                        /* largest RSS since the latest sample */
     as_result_t r;
     as_series_point_t *series;
     size_t nseries, series_cap;
@@ -247,6 +249,7 @@ void as_engine_free(as_engine_t *e)
         as_space_free(s->space);
         free(s->ids);
         free(s->srss);
+        free(s->smax);
         free(s->series);
         free(s->ticks);
     }
@@ -426,6 +429,8 @@ static inline void measure(inst_t *s, uint64_t idx)
 {
     uint64_t rss = as_space_resident(s->space);
     as_result_t *r = &s->r;
+    if (rss > s->imax)
+        s->imax = rss;
     if (rss > r->peak_rss) {
         r->peak_rss = rss;
         r->peak_event = idx;
@@ -616,14 +621,21 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
             if (s->nsrss == s->srss_cap) {
                 size_t cap = s->srss_cap ? s->srss_cap * 2 : 256;
                 uint64_t *na = realloc(s->srss, cap * sizeof *na);
-                if (!na) {
+                if (na)
+                    s->srss = na;
+                uint64_t *nm = na ? realloc(s->smax, cap * sizeof *nm) : NULL;
+                if (!nm) {
                     s->nomem = 1;
                     continue;
                 }
-                s->srss = na;
+                s->smax = nm;
                 s->srss_cap = cap;
             }
-            s->srss[s->nsrss++] = as_space_resident(s->space);
+            if (s->nsrss)
+                s->smax[s->nsrss - 1] = s->imax;
+            s->imax = as_space_resident(s->space);
+            s->srss[s->nsrss] = s->imax;
+            s->smax[s->nsrss++] = s->imax;
             continue;
         default:
             continue;
@@ -657,16 +669,28 @@ static void keep_samples(as_engine_t *e, const batch_t *b)
  * without the tracer, minus the real heap's resident bytes (the reference
  * glibc instance's RSS; without one, mallinfo2's mapped bytes), plus the
  * model's RSS; clamped at 0. */
-static uint64_t prss_at(const as_engine_t *e, const inst_t *s, size_t k)
+static uint64_t prss_with(const as_engine_t *e, size_t k, uint64_t model_rss)
 {
     uint64_t heap = e->ref >= 0 ? e->inst[e->ref].srss[k] : e->samp[k].heap;
-    int64_t pr = (int64_t)e->samp[k].base - (int64_t)heap + (int64_t)s->srss[k];
+    int64_t pr = (int64_t)e->samp[k].base - (int64_t)heap + (int64_t)model_rss;
     return pr < 0 ? 0 : (uint64_t)pr;
 }
 
+static uint64_t prss_at(const as_engine_t *e, const inst_t *s, size_t k)
+{
+    return prss_with(e, k, s->srss[k]);
+}
+
+/* The peak: the process's non-heap bytes are known only at samples, the
+ * model's RSS at every event. Between sample k and the next, the non-heap
+ * part is taken as it was at k and the model's largest RSS in that interval
+ * is added, so a heap peak that falls between two samples (a short program,
+ * a brief spike) is not missed. */
 static void process_rss(const as_engine_t *e, inst_t *s)
 {
     size_t ns = e->nsamp;
+    if (s->nsrss)
+        s->smax[s->nsrss - 1] = s->imax;    /* close the last interval */
     if (s->nsrss < ns)
         ns = s->nsrss;
     if (e->ref >= 0 && e->inst[e->ref].nsrss < ns)
@@ -675,7 +699,7 @@ static void process_rss(const as_engine_t *e, inst_t *s)
     if (e->no_prss)
         ns = 0;
     for (size_t k = 0; k < ns; k++) {
-        uint64_t p = prss_at(e, s, k);
+        uint64_t p = prss_with(e, k, s->smax[k]);
         if (s->r.peak_process_rss == AS_RESULT_NULL || p > s->r.peak_process_rss)
             s->r.peak_process_rss = p;
     }
