@@ -21,24 +21,14 @@
 #include <unistd.h>
 
 #include "replay/trace_internal.h"
+#include "tests/common/testutil.h"
 
 #define NSLOT 100000
 
 static uint64_t rs = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static uint64_t rnd(void) { return as_test_xorshift(&rs); }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return as_test_now(); }
 
 /* CPU time of this thread: on a shared machine the figure that says what one
  * core does, whatever the others are running. */

@@ -17,17 +17,12 @@
 #include <unistd.h>
 
 #include "replay/trace.h"
+#include "tests/common/testutil.h"
 
 #define NSLOT 512
 
 static uint64_t rs = 12345;
-static uint64_t rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static uint64_t rnd(void) { return as_test_xorshift(&rs); }
 
 int main(int argc, char **argv)
 {

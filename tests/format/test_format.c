@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "replay/trace_internal.h"
+#include "tests/common/testutil.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -364,13 +365,7 @@ typedef struct model_blk {
 } model_blk_t;
 
 static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return as_test_xorshift(&rng_state); }
 
 #define NSLOT 4096
 typedef struct expect_ev_rec {

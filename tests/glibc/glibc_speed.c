@@ -20,6 +20,7 @@
 
 #include "sim/glibc_internal.h"
 #include "sim/model.h"
+#include "tests/common/testutil.h"
 
 typedef struct ev {
     uint8_t op;       /* 0 malloc, 1 free, 2 calloc, 3 realloc */
@@ -29,13 +30,7 @@ typedef struct ev {
 } ev_t;
 
 static uint64_t rng = 88172645463325252ull;
-static uint64_t xs(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t xs(void) { return as_test_xorshift(&rng); }
 
 /* the churn workload of the recorder issue: 90% 8-256 B, 9% 256 B-8 KiB,
  * 1% 64 KiB-1 MiB */
@@ -49,12 +44,7 @@ static uint32_t pick_size(void)
     return 65536 + (uint32_t)(xs() % (1048576 - 65536 + 1));
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now(void) { return as_test_now(); }
 
 static int cmp_d(const void *a, const void *b)
 {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "replay/trace.h"
+#include "tests/common/testutil.h"
 
 /* Largest |model - native| / native accepted. Issue 4's target is 2% per
  * cell; measured here the worst is 0.59% (threads-200k, touch=first) and
@@ -313,13 +314,7 @@ static void test_ninth_thread(void **state)
 
 /* Seeded random mixes: one thread, and three with cross-thread frees. */
 static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return as_test_xorshift(&rng); }
 
 static void random_trace(const char *name, uint32_t nthreads, int ops)
 {
