@@ -4,7 +4,10 @@
 # (default 3), measured side by side in one run of this script (the machine is
 # shared and noisy: CPU seconds say what wall seconds cannot under load).
 #
-#   decode alone                as-decode: as_reader_next over every event
+#   decode alone                as-decode: as_reader_next over every event,
+#                               addresses reconstructed
+#   decode as replay reads      as-decode --replay: AS_READ_NO_ADDR and
+#                               as_reader_next_batch, as `allocsim replay` does
 #   <model> -j1 / -j2           allocsim replay --model <model> (end to end:
 #                               open, decode, model, report)
 #   sweep16 -j2 vs 16 x -j1     a 16-point mmap_threshold sweep in one run
@@ -63,6 +66,7 @@ row() {
 }
 
 w=$(median "$build/as-decode" "$trace"); row "decode alone" "$w"
+w=$(median "$build/as-decode" --replay "$trace"); row "decode as replay reads" "$w"
 models=$("$build/allocsim" replay --help | sed -n '/^models:/,/^$/p' | awk '/^  [a-z]/{print $1}')
 # Model rows measure the model itself: --no-process-rss, so no hidden reference
 # glibc instance runs beside a non-glibc model; the last row shows that cost.

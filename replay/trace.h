@@ -254,6 +254,15 @@ typedef struct as_read_stats {
 
 /* Opens and checks the header. On failure returns NULL and sets *err. */
 as_reader_t *as_reader_open(const char *path, as_err_t *err);
+/* Reading options for as_reader_open_flags. */
+#define AS_READ_NO_ADDR 0x1u  /* skip address reconstruction: addr and old_addr
+                                 of heap events (ops below AS_OP_MMAP) are 0.
+                                 Every other field, event and statistic is the
+                                 same as without it (the writer predicts only
+                                 heap block addresses); for replay, whose
+                                 models place blocks themselves. */
+/* as_reader_open with AS_READ_* flags (unknown flags: AS_ERR_ARG). */
+as_reader_t *as_reader_open_flags(const char *path, unsigned flags, as_err_t *err);
 const as_header_t *as_reader_header(const as_reader_t *r);
 /* 1: *ev filled; 0: end of trace; <0: -as_err_t, a fatal error (damaged chunks
  * are not fatal: they are skipped and counted in the stats). */

@@ -2,13 +2,19 @@
  * replay/trace_read.c — the streaming trace reader.
  *
  * Format: doc/FORMAT.md, version 1. Reads chunk by chunk (one zstd frame each)
- * and decodes events lazily from the chunk's five streams, so memory is one
+ * and decodes events lazily from the chunk's six streams, so memory is one
  * chunk plus a per-id table (bounded by the peak live block count), never the
  * trace length. Damage is contained: a chunk whose header checksum, zstd frame
  * or encoding is bad is skipped and counted, and the reader resynchronises on
  * the next valid chunk header; a torn tail is reported as truncation. All
  * lengths and varints are bounded, so no input can make it read out of bounds
  * (fuzzed: tests/fuzz/fuzz_reader.c).
+ *
+ * AS_READ_NO_ADDR (replay: its models never look at trace addresses) keeps
+ * of the address predictors only the counts their validity checks read, so
+ * the same events and the same damage come out without the address work;
+ * the `lean` argument of the hot-path helpers is a constant where they are
+ * inlined, giving each mode its own copy of the hot path.
  */
 #include <errno.h>
 #include <limits.h>
@@ -94,6 +100,7 @@ struct as_reader {
     char name[25];
     as_sample_t sample;
     as_read_stats_t st;
+    int lean;                 /* AS_READ_NO_ADDR: no address reconstruction */
     int pending;              /* a fatal error met by as_reader_next_batch after
                                  it had filled events: returned by the next call */
     as_err_t problem;
@@ -285,10 +292,15 @@ static as_err_t parse_header(as_reader_t *r)
 
 as_reader_t *as_reader_open(const char *path, as_err_t *err)
 {
+    return as_reader_open_flags(path, 0, err);
+}
+
+as_reader_t *as_reader_open_flags(const char *path, unsigned flags, as_err_t *err)
+{
     as_err_t dummy;
     if (!err)
         err = &dummy;
-    if (!path) {
+    if (!path || (flags & ~AS_READ_NO_ADDR)) {
         *err = AS_ERR_ARG;
         return NULL;
     }
@@ -297,6 +309,7 @@ as_reader_t *as_reader_open(const char *path, as_err_t *err)
         *err = AS_ERR_NOMEM;
         return NULL;
     }
+    r->lean = (flags & AS_READ_NO_ADDR) != 0;
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (r->fd < 0 || fstat(r->fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {
@@ -307,7 +320,7 @@ as_reader_t *as_reader_open(const char *path, as_err_t *err)
     r->size = (uint64_t)sb.st_size;
     as_err_t e = parse_header(r);
     if (!e && (!(r->dctx = ZSTD_createDCtx()) ||
-               !(r->fring = malloc(ASF_FRING * sizeof *r->fring))))
+               (!r->lean && !(r->fring = malloc(ASF_FRING * sizeof *r->fring)))))
         e = AS_ERR_NOMEM;
     if (e) {
         *err = e;
@@ -532,7 +545,12 @@ static void chunk_bad(as_reader_t *r, const char *why)
 
 /* ---- ids and addresses ----------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsigned code, uint64_t n, uint64_t *addr)
+/* The address of a new block (FORMAT.md §4.2). `lean` (AS_READ_NO_ADDR, a
+ * constant where inlined) keeps only what decides whether the code is valid:
+ * each LIFO's entry count, whether a category has a previous block, the
+ * number of releases; *addr is then 0. */
+static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsigned code, uint64_t n,
+                                                          uint64_t *addr, int lean)
 {
     uint64_t cs = asf_csize(n);    /* asf_class(n), with csize computed once */
     unsigned c = cs >> 4 < ASF_NCLASS - 1 ? (unsigned)(cs >> 4) : ASF_NCLASS - 1;
@@ -541,8 +559,18 @@ static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsign
     if (code < ASF_ADDR_BUMP) {
         if (code >= r->lifo.n[c])
             return -1;
-        *addr = asf_lifo_take(&r->lifo, c, code);
+        if (lean) {
+            r->lifo.n[c]--;
+            *addr = 0;
+        } else {
+            *addr = asf_lifo_take(&r->lifo, c, code);
+        }
         return 0;      /* reused blocks do not move the bump/delta base */
+    } else if (lean && code == ASF_ADDR_BUMP) {
+        if (!r->last_csize[g])
+            return -1;
+        *addr = 0;
+        return 0;      /* the category already has a previous block */
     } else if (code == ASF_ADDR_BUMP) {
         if (!r->last_csize[g])
             return -1;
@@ -561,24 +589,30 @@ static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsign
         case 2:
             if ((v >> 2) < ASF_ADDR_LIFO || (v >> 2) >= r->lifo.n[c])
                 return -1;
-            *addr = asf_lifo_take(&r->lifo, c, (unsigned)(v >> 2));
+            if (lean) {
+                r->lifo.n[c]--;
+                *addr = 0;
+            } else {
+                *addr = asf_lifo_take(&r->lifo, c, (unsigned)(v >> 2));
+            }
             return 0;
         default: {
             uint64_t d = (v >> 2) + 1;
             if (d > r->fserial || d > ASF_FRING)
                 return -1;
-            a = r->fring[(r->fserial - d) & (ASF_FRING - 1)];
+            a = lean ? 0 : r->fring[(r->fserial - d) & (ASF_FRING - 1)];
             break;
         }
         }
     }
     r->last_addr[g] = a;
     r->last_csize[g] = cs;
-    *addr = a;
+    *addr = lean ? 0 : a;
     return 0;
 }
 
-static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint64_t addr, uint64_t n, uint32_t *idp)
+static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint64_t addr, uint64_t n,
+                                                            uint32_t *idp, int lean)
 {
     uint64_t id;
     if (r->nlocal) {
@@ -594,7 +628,8 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
     }
     if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
         return -1;
-    r->ids[id].addr = addr;
+    if (!lean)
+        r->ids[id].addr = addr;
     r->ids[id].size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     r->ids[id].epoch = r->epoch;
     if (id + 1 > r->st.max_id)
@@ -625,9 +660,9 @@ static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, 
     return 0;
 }
 
-static inline uint64_t id_addr(const as_reader_t *r, uint32_t id)
+static inline uint64_t id_addr(const as_reader_t *r, uint32_t id, int lean)
 {
-    if (id >= r->ids_cap)
+    if (lean || id >= r->ids_cap)
         return 0;
     /* valid unless created before damage (or never): a select, not a
      * branch, as the answer is data */
@@ -636,15 +671,24 @@ static inline uint64_t id_addr(const as_reader_t *r, uint32_t id)
     return ((ep >= r->valid_epoch) & (ep != 0)) ? a : 0;
 }
 
-static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint32_t id)
+/* Pushes the released id on the local stack and, for a block created in this
+ * chunk, its address on its class's LIFO and the release ring; `lean` keeps
+ * their counts only (see dec_addr). */
+static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint32_t id, int lean)
 {
     if (r->nlocal == r->local_cap &&
         grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
         return -1;
     r->local[r->nlocal++] = id;
     if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
-        asf_lifo_push(&r->lifo, asf_class(r->ids[id].size), r->ids[id].addr);
-        r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
+        if (lean) {
+            unsigned c = asf_class(r->ids[id].size);
+            r->lifo.n[c] += r->lifo.n[c] < ASF_LIFO_DEPTH;
+            r->fserial++;
+        } else {
+            asf_lifo_push(&r->lifo, asf_class(r->ids[id].size), r->ids[id].addr);
+            r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
+        }
     }
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
@@ -688,6 +732,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         return -1;
     uint64_t a = 0, b = 0, size = 0, args[3] = {0, 0, 0};
     uint32_t id = AS_NO_ID, rid = AS_NO_ID;
+    int lean = r->lean;
     if ((gm & ASF_G_SIZE) && rv(&r->s[ASF_S_SIZE], &size))
         return -1;
     if ((gm & 0x80) && (gm & (ASF_G_CREATE | ASF_G_RELEASE)) != (ASF_G_CREATE | ASF_G_RELEASE))
@@ -703,10 +748,10 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         if (gm & 0x80) {
             if (!(rid < r->ids_cap && r->ids[rid].epoch == r->epoch))
                 return -1;
-            a = r->ids[rid].addr;
+            a = lean ? 0 : r->ids[rid].addr;
             r->last_addr[asf_cat(size)] = a;
             r->last_csize[asf_cat(size)] = asf_csize(size);
-        } else if (dec_addr(r, code, size, &a)) {
+        } else if (dec_addr(r, code, size, &a, lean)) {
             return -1;
         }
         uint64_t nid;
@@ -721,7 +766,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         if (nid >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, nid + 1, sizeof(rid_t)))
             return -1;
         if (rid != AS_NO_ID) {
-            b = id_addr(r, rid);
+            b = id_addr(r, rid, lean);
             if (nid == rid)
                 return -1;
         }
@@ -734,7 +779,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
     } else if (gm & ASF_G_RELEASE) {
         if (dec_release_id(r, &rid))
             return -1;
-        b = id_addr(r, rid);
+        b = id_addr(r, rid, lean);
     }
     if ((gm & ASF_G_A) && rv(m, &a))
         return -1;
@@ -744,7 +789,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
     for (unsigned i = 0; i < nargs; i++)
         if (rv(m, &args[i]))
             return -1;
-    if (rid != AS_NO_ID && do_release(r, rid))
+    if (rid != AS_NO_ID && do_release(r, rid, lean))
         return -1;
 
     ev_base(r, ev, op);
@@ -834,6 +879,8 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
             ev->id = rid;
         break;
     }
+    if (lean && op < AS_OP_MMAP)   /* heap ops: no addresses (AS_READ_NO_ADDR) */
+        ev->addr = ev->old_addr = 0;
     if (evf & AS_EVF_REPAIRED)
         r->st.repairs++;
     if (evf & AS_EVF_UNKNOWN)
@@ -916,7 +963,7 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
             uint64_t addr, nmemb = 0;
             if (rv(&r->s[ASF_S_SIZE], &v) ||
                 (kind == ASF_K_CALLOC && rv(&r->s[ASF_S_MISC], &nmemb)) ||
-                dec_addr(r, aux, v, &addr) || dec_create(r, addr, v, &id))
+                dec_addr(r, aux, v, &addr, r->lean) || dec_create(r, addr, v, &id, r->lean))
                 break;
             ev_base(r, ev, kind == ASF_K_MALLOC ? AS_OP_MALLOC : AS_OP_CALLOC);
             ev->id = id;
@@ -930,8 +977,8 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
             if (aux == ASF_FREE_KNOWN) {
                 if (dec_release_id(r, &id))
                     break;
-                uint64_t addr = id_addr(r, id);
-                if (do_release(r, id))
+                uint64_t addr = id_addr(r, id, r->lean);
+                if (do_release(r, id, r->lean))
                     break;
                 ev_base(r, ev, AS_OP_FREE);
                 ev->id = id;
@@ -940,7 +987,7 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
                 if (rv(&r->s[ASF_S_ADDR], &v))
                     break;
                 ev_base(r, ev, AS_OP_FREE);
-                ev->addr = v;
+                ev->addr = r->lean ? 0 : v;
                 ev->flags = AS_EVF_UNKNOWN;
                 r->st.unknown_frees++;
             } else if (aux == ASF_FREE_NULL) {
@@ -1039,7 +1086,7 @@ static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_eve
  * same steps in the same order as its case in next_slow (a decode error drops
  * the chunk there too), so the two paths cannot disagree. */
 static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict r,
-                                                          as_event_t *restrict ev)
+                                                          as_event_t *restrict ev, int lean)
 {
     cursor_t *t = &r->s[ASF_S_TOK];
     if (__builtin_expect(t->p == t->e, 0))
@@ -1050,8 +1097,8 @@ static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict 
         t->p++;
         if (dec_release_id(r, &id))
             goto bad;
-        uint64_t addr = id_addr(r, id);
-        if (do_release(r, id))
+        uint64_t addr = id_addr(r, id, lean);
+        if (do_release(r, id, lean))
             goto bad;
         ev_fill(r, ev, AS_OP_FREE, id, 0, addr);
         r->st.events++;
@@ -1061,8 +1108,8 @@ static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict 
         uint64_t n, addr;
         uint32_t id;
         t->p++;
-        if (rv(&r->s[ASF_S_SIZE], &n) || dec_addr(r, tok >> 5, n, &addr) ||
-            dec_create(r, addr, n, &id))
+        if (rv(&r->s[ASF_S_SIZE], &n) || dec_addr(r, tok >> 5, n, &addr, lean) ||
+            dec_create(r, addr, n, &id, lean))
             goto bad;
         ev_fill(r, ev, AS_OP_MALLOC, id, n, addr);
         r->st.events++;
@@ -1078,18 +1125,17 @@ int as_reader_next(as_reader_t *r, as_event_t *ev)
 {
     if (!r || !ev)
         return -AS_ERR_ARG;
-    return next_one(r, ev);
+    return r->lean ? next_one(r, ev, 1) : next_one(r, ev, 0);
 }
 
-int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n)
+/* as_reader_next_batch with the mode a constant, so each mode gets its own
+ * copy of the hot path. */
+static inline __attribute__((always_inline)) int next_batch(as_reader_t *r, as_event_t *evs,
+                                                            size_t n, int lean)
 {
-    if (!r || !evs || !n)
-        return -AS_ERR_ARG;
-    if (n > INT_MAX)
-        n = INT_MAX;
     size_t k = 0;
     while (k < n) {
-        int rc = next_one(r, &evs[k]);
+        int rc = next_one(r, &evs[k], lean);
         if (rc <= 0) {
             if (rc < 0 && !k)
                 return rc;
@@ -1104,6 +1150,15 @@ int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n)
             break;
     }
     return (int)k;
+}
+
+int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n)
+{
+    if (!r || !evs || !n)
+        return -AS_ERR_ARG;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    return r->lean ? next_batch(r, evs, n, 1) : next_batch(r, evs, n, 0);
 }
 
 void as_reader_stats(const as_reader_t *r, as_read_stats_t *st)

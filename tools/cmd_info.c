@@ -55,7 +55,7 @@ static void scan(info_t *in)
     struct stat sb;
     if (stat(in->path, &sb) == 0)
         in->file_bytes = (uint64_t)sb.st_size;
-    in->r = as_reader_open(in->path, &in->open_err);
+    in->r = as_reader_open_flags(in->path, AS_READ_NO_ADDR, &in->open_err);  /* no address is shown */
     if (!in->r)
         return;
     in->hdr = *as_reader_header(in->r);

@@ -266,7 +266,9 @@ int cmd_replay(int argc, char **argv)
     for (size_t t = 0; t < ntr && !fail_file; t++) {
         const char *path = argv[optind + (int)t];
         as_err_t oe;
-        as_reader_t *r = as_reader_open(path, &oe);
+        /* The models place blocks themselves: the trace's addresses are
+         * never looked at, so the reader does not rebuild them. */
+        as_reader_t *r = as_reader_open_flags(path, AS_READ_NO_ADDR, &oe);
         if (!r) {
             status = as_cli_error(path, "%s", as_strerror(oe));
             break;
@@ -286,7 +288,7 @@ int cmd_replay(int argc, char **argv)
             need += as_engine_estimate(in[i].model, hint, eo.series_points);
         if (avail && need > avail && !st.max_id) {
             as_err_t pe;
-            as_reader_t *pr = as_reader_open(path, &pe);
+            as_reader_t *pr = as_reader_open_flags(path, AS_READ_NO_ADDR, &pe);
             if (pr) {
                 as_event_t ev;
                 while (as_reader_next(pr, &ev) > 0)

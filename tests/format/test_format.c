@@ -95,6 +95,58 @@ static void expect_ev(as_reader_t *r, as_event_t *ev, unsigned op, unsigned flag
     assert_int_equal(ev->flags, flags);
 }
 
+/* AS_READ_NO_ADDR must change nothing but heap events' addresses: reads path
+ * both ways in lockstep (the lean side through as_reader_next_batch, in
+ * batches of `batch`) and compares every event, the stats and the problem. */
+static void check_lean(const char *path, size_t batch)
+{
+    as_err_t e1, e2;
+    as_reader_t *full = as_reader_open(path, &e1);
+    as_reader_t *lean = as_reader_open_flags(path, AS_READ_NO_ADDR, &e2);
+    assert_int_equal(e1, e2);
+    assert_true(!full == !lean);
+    if (!full)
+        return;
+    as_event_t *evs = calloc(batch, sizeof *evs), ev;
+    int k;
+    uint64_t n = 0;
+    while ((k = as_reader_next_batch(lean, evs, batch)) > 0) {
+        for (int i = 0; i < k; i++, n++) {
+            as_event_t *l = &evs[i];
+            assert_int_equal(as_reader_next(full, &ev), 1);
+            if (ev.op < AS_OP_MMAP)
+                ev.addr = ev.old_addr = 0;
+            assert_int_equal(l->seq, ev.seq);
+            assert_int_equal(l->op, ev.op);
+            assert_int_equal(l->flags, ev.flags);
+            assert_int_equal(l->id, ev.id);
+            assert_int_equal(l->old_id, ev.old_id);
+            assert_int_equal(l->thread, ev.thread);
+            assert_true(l->time_ns == ev.time_ns && l->size == ev.size && l->addr == ev.addr &&
+                        l->old_addr == ev.old_addr && l->arg == ev.arg && l->arg2 == ev.arg2);
+            assert_int_equal(l->callsite, ev.callsite);
+            assert_int_equal(l->process, ev.process);
+            assert_true(!l->name == !ev.name && !l->sample == !ev.sample);
+            if (l->name)
+                assert_string_equal(l->name, ev.name);
+            if (l->sample)
+                assert_memory_equal(l->sample, ev.sample, sizeof *l->sample);
+        }
+    }
+    assert_int_equal(k, as_reader_next(full, &ev));
+    as_read_stats_t s1, s2;
+    as_reader_stats(full, &s1);
+    as_reader_stats(lean, &s2);
+    assert_int_equal(s2.events, n);
+    assert_memory_equal(&s1, &s2, sizeof s1);
+    char d1[200], d2[200];
+    assert_int_equal(as_reader_problem(full, d1, sizeof d1), as_reader_problem(lean, d2, sizeof d2));
+    assert_string_equal(d1, d2);
+    free(evs);
+    as_reader_close(full);
+    as_reader_close(lean);
+}
+
 /* ---- round trip of every op ------------------------------------------------------ */
 
 static void test_roundtrip_ops(void **state)
@@ -308,6 +360,8 @@ static void test_roundtrip_ops(void **state)
     char detail[200];
     assert_int_equal(as_reader_problem(r, detail, sizeof detail), AS_OK);
     as_reader_close(r);
+    check_lean(path, 1);
+    check_lean(path, 5);
     unlink(path);
 }
 
@@ -353,6 +407,7 @@ static void test_race_repair(void **state)
     assert_int_equal(st.repairs, 1);
     assert_int_equal(st.unknown_frees, 0);
     as_reader_close(r);
+    check_lean(path, 3);
     unlink(path);
 }
 
@@ -520,6 +575,7 @@ static void test_random_pairing(void **state)
     xrec_t *x = random_trace(path, 300000, 7777, &nx);
     uint32_t *ids = calloc(NSLOT, sizeof *ids);
     assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    check_lean(path, 97);
     free(x);
     /* no explicit flushes: the writer ends chunks when they reach their size */
     x = random_trace(path, 300000, 0, &nx);
@@ -532,6 +588,7 @@ static void test_random_pairing(void **state)
     as_reader_stats(r, &st);
     assert_true(st.chunks >= 10);
     as_reader_close(r);
+    check_lean(path, 256);
     free(ids);
     free(x);
     unlink(path);
@@ -676,6 +733,7 @@ static void test_damaged_chunk(void **state)
         assert_int_equal(as_reader_problem(r, detail, sizeof detail), AS_ERR_CORRUPT);
         assert_non_null(strstr(detail, "chunk 3"));
         as_reader_close(r);
+        check_lean(bad, 64);
     }
     free(b);
     free(x);
@@ -723,6 +781,7 @@ static void test_truncation_everywhere(void **state)
         assert_int_equal(st.truncated, 1);
         assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
         as_reader_close(r);
+        check_lean(cut, 7);
     }
     free(b);
     free(x);
@@ -832,7 +891,28 @@ static void test_incomplete_and_mem(void **state)
     assert_int_equal(st.max_id, 100000);
     assert_int_equal(st.complete, 0);
     as_reader_close(r);
+    check_lean(path, 1000);
     unlink(path);
+}
+
+/* ---- AS_READ_NO_ADDR on the committed real traces -------------------------------------- */
+
+static void test_lean_real_traces(void **state)
+{
+    (void)state;
+    /* traces/ of this source tree, found from this file's path */
+    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast",
+                                  "python-malloc.ast", "python-pymalloc.ast"};
+    char dir[512], path[640];
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    char *cut = strstr(dir, "tests/format/test_format.c");
+    assert_non_null(cut);
+    *cut = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%straces/%s", dir, names[i]);
+        assert_int_equal(access(path, R_OK), 0);
+        check_lean(path, 256);
+    }
 }
 
 /* ---- a full disk: ENOSPC becomes AS_ERR_NOSPACE, sticky ------------------------------ */
@@ -886,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_incomplete_and_mem),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_lean_real_traces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
