@@ -6,8 +6,9 @@
 #
 #   decode alone                as-decode: as_reader_next over every event,
 #                               addresses reconstructed
-#   decode as replay reads      as-decode --replay: AS_READ_NO_ADDR and
-#                               as_reader_next_batch, as `allocsim replay` does
+#   decode as replay reads      as-decode --replay: AS_READ_NO_ADDR, runs of
+#                               plain events with as_reader_next_plain, as
+#                               `allocsim replay` reads
 #   <model> -j1 / -j2           allocsim replay --model <model> (end to end:
 #                               open, decode, model, report)
 #   sweep16 -j2 vs 16 x -j1     a 16-point mmap_threshold sweep in one run

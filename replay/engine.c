@@ -2,7 +2,8 @@
  * replay/engine.c — one decode, many models (replay/engine.h; doc/REPLAY.md).
  *
  * The calling thread decodes events into fixed-size batches of compact
- * 32-byte records (16384 per batch) in a ring of slots; each worker thread
+ * 32-byte records (16384 per batch; the reader writes runs of plain mallocs
+ * and frees into them itself) in a ring of slots; each worker thread
  * runs its share of the model instances over every batch in order, one
  * instance over a window of 64 batches at a time (so its tables stay in
  * cache while events stream: a model's tables are megabytes, and every
@@ -39,20 +40,15 @@
 #define BATCH 16384u                      /* events per batch: 512 KiB of records */
 #define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
 #define BATCH_SAMPLES 256u                /* samples per batch (ends it early) */
-#define READ_CHUNK 256u                   /* events per as_reader_next_batch call */
 #define PREFETCH 16u                      /* events ahead whose id slots are prefetched */
 #define WINDOW 64u                        /* batches an instance runs over in one go (ring: 2 x 34 MiB at -j2) */
 
 enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
 
-typedef struct cev {                      /* compact event: 32 bytes */
-    uint64_t size;                        /* MALLOPT: value; SAMPLE: sample index */
-    uint64_t arg;
-    uint32_t id, old_id;
-    uint32_t thread;
-    uint8_t op, flags;
-    uint16_t pad;
-} cev_t;
+/* Compact event: the reader's own 32-byte form (as_reader_next_plain writes
+ * straight into a batch), with two uses of size of the engine's: MALLOPT and
+ * MALLOC_TRIM: arg2; SAMPLE: index into the batch's samples. */
+typedef as_hevent_t cev_t;
 
 typedef struct tchg {                     /* time changes inside a batch */
     uint32_t pos;
@@ -112,7 +108,6 @@ struct as_engine {
     int samp_nomem;
     uint64_t events;
     batch_t *ring;
-    as_event_t *rbuf;                     /* fill_reader's chunk (reader sources) */
     unsigned win, ring_n;                 /* window (batches), ring slots */
     pthread_mutex_t mu;
     pthread_cond_t ready, freed;
@@ -256,7 +251,6 @@ void as_engine_free(as_engine_t *e)
     free(e->inst);
     free(e->samp);
     free(e->ring);
-    free(e->rbuf);
     free(e);
 }
 
@@ -335,30 +329,35 @@ static int fill(as_engine_t *e, batch_t *b, as_event_next_fn next, void *src, ui
     return rc;
 }
 
-/* fill for the reader adapter: as_reader_next_batch, READ_CHUNK events per
- * call instead of two calls per event. Never asks for more events than the
- * batch has room for (each event adds at most one time change and one
- * sample), so batches hold what fill would put in them. Same return. */
-static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, as_event_t *buf,
-                       uint64_t *last_time)
+/* fill for the reader adapter: runs of plain mallocs and frees come from
+ * as_reader_next_plain straight into the batch (no as_event_t, no pack: one
+ * call per run, not per event); anything else is read with as_reader_next
+ * and packed. Same batches' events and return as fill. */
+static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, uint64_t *last_time)
 {
+    as_event_t ev;
     int rc = 1;
     b->n = b->ntime = b->nsamples = 0;
     b->first = e->events;
-    for (;;) {
-        uint32_t room = BATCH - b->n;
-        if (BATCH_TIMES - b->ntime < room)
-            room = BATCH_TIMES - b->ntime;
-        if (BATCH_SAMPLES - b->nsamples < room)
-            room = BATCH_SAMPLES - b->nsamples;
-        if (!room)
-            break;
-        rc = as_reader_next_batch(r, buf, room < READ_CHUNK ? room : READ_CHUNK);
+    /* A run changes the time at most once, like one packed event, so the
+     * room kept for pack also suffices for runs. */
+    while (b->n < BATCH && b->ntime < BATCH_TIMES && b->nsamples < BATCH_SAMPLES) {
+        uint64_t t;
+        int k = as_reader_next_plain(r, &b->ev[b->n], BATCH - b->n, &t);
+        if (k > 0) {
+            if (t != *last_time) {
+                b->time[b->ntime].pos = b->n;
+                b->time[b->ntime].time_ns = t;
+                b->ntime++;
+                *last_time = t;
+            }
+            b->n += (uint32_t)k;
+            continue;
+        }
+        rc = as_reader_next(r, &ev);
         if (rc <= 0)
             break;
-        for (int i = 0; i < rc; i++)
-            pack(b, &buf[i], last_time);
-        rc = 1;
+        pack(b, &ev, last_time);
     }
     e->events += b->n;
     return rc;
@@ -774,14 +773,10 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
     e->ran = 1;
     uint64_t last_time = 0;
     int rc = 1;
-    /* The reader adapter is read in chunks (fill_reader), any other source
+    /* The reader adapter is read in runs (fill_reader), any other source
      * an event at a time. */
-    as_event_t *rbuf = NULL;
-    if (next == as_engine_reader_next && !(rbuf = e->rbuf = malloc(READ_CHUNK * sizeof *rbuf))) {
-        snprintf(err, errlen, "out of memory");
-        return -AS_ERR_NOMEM;
-    }
-#define FILL(b) (rbuf ? fill_reader(e, (b), (as_reader_t *)src, rbuf, &last_time) \
+    int runs = next == as_engine_reader_next;
+#define FILL(b) (runs ? fill_reader(e, (b), (as_reader_t *)src, &last_time) \
                       : fill(e, (b), next, src, &last_time))
     if (!e->threaded) {
         e->ring = malloc(e->win * sizeof *e->ring);

@@ -275,6 +275,25 @@ int as_reader_next(as_reader_t *r, as_event_t *ev);
  * ends early after a MARK or SAMPLE event, whose name or sample pointer is
  * then valid until the next read, as with as_reader_next. */
 int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n);
+/* The replay view of a plain heap event: 32 bytes instead of as_event_t's
+ * 96, the fields a heap model needs. */
+typedef struct as_hevent {
+    uint64_t size;            /* as_event_t.size */
+    uint64_t arg;             /* as_event_t.arg (0 from as_reader_next_plain) */
+    uint32_t id, old_id;      /* as_event_t.id, .old_id */
+    uint32_t thread;
+    uint8_t op, flags;        /* as_op_t (< 256 for every heap op), AS_EVF_* */
+    uint16_t pad;
+} as_hevent_t;
+/* The next events in the compact form, while they are plain: a malloc, or a
+ * free of a known block (flags 0; nearly every event of a real trace). Fills
+ * up to n of evs[] with what as_reader_next would return (its seq, callsite
+ * and addresses left out) and returns how many, all at trace time *time_ns.
+ * 0: the next event is something else, or the chunk or trace is used up, or
+ * it failed to decode: read on with as_reader_next / _next_batch, which
+ * deliver it (or the end, or the error). Calls may be mixed freely with them.
+ * <0: -AS_ERR_ARG. */
+int as_reader_next_plain(as_reader_t *r, as_hevent_t *evs, size_t n, uint64_t *time_ns);
 void as_reader_stats(const as_reader_t *r, as_read_stats_t *st);
 /* The first non-fatal problem met so far (AS_OK if none): AS_ERR_CORRUPT,
  * AS_ERR_TRUNCATED. Tools report it and exit 2 after printing what they read. */

@@ -1079,45 +1079,59 @@ static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_eve
     ev->sample = NULL;
 }
 
-/* The hot path: a malloc and a free of a known
- * block are nearly every event of a real trace, so they are decoded here in a
- * small function that keeps its state in registers; anything else, and any
- * item these checks cannot finish, goes to next_slow. Each branch does the
- * same steps in the same order as its case in next_slow (a decode error drops
- * the chunk there too), so the two paths cannot disagree. */
-static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict r,
-                                                          as_event_t *restrict ev, int lean)
+/* The hot path: a malloc and a free of a known block are nearly every event
+ * of a real trace, so they are decoded here in a small function that keeps
+ * its state in registers. Returns 1 with the event's op, id, size and address
+ * (no seq, no event count: the caller's); 0 if the next item is anything else
+ * or the chunk is used up, nothing consumed (next_slow's business); -1 on a
+ * decode error, after which the caller drops the chunk. Each branch does the
+ * same steps in the same order as its case in next_slow, so the two paths
+ * cannot disagree. */
+static inline __attribute__((always_inline)) int plain_item(as_reader_t *restrict r,
+                                                            unsigned *op, uint32_t *id,
+                                                            uint64_t *size, uint64_t *addr,
+                                                            int lean)
 {
     cursor_t *t = &r->s[ASF_S_TOK];
     if (__builtin_expect(t->p == t->e, 0))
-        return next_slow(r, ev);
+        return 0;
     unsigned tok = *t->p;
     if (tok == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN)) {
-        uint32_t id;
         t->p++;
-        if (dec_release_id(r, &id))
-            goto bad;
-        uint64_t addr = id_addr(r, id, lean);
-        if (do_release(r, id, lean))
-            goto bad;
-        ev_fill(r, ev, AS_OP_FREE, id, 0, addr);
-        r->st.events++;
+        if (dec_release_id(r, id))
+            return -1;
+        *addr = id_addr(r, *id, lean);
+        if (do_release(r, *id, lean))
+            return -1;
+        *op = AS_OP_FREE;
+        *size = 0;
         return 1;
     }
     if ((tok & 31) == ASF_K_MALLOC) {
-        uint64_t n, addr;
-        uint32_t id;
         t->p++;
-        if (rv(&r->s[ASF_S_SIZE], &n) || dec_addr(r, tok >> 5, n, &addr, lean) ||
-            dec_create(r, addr, n, &id, lean))
-            goto bad;
-        ev_fill(r, ev, AS_OP_MALLOC, id, n, addr);
+        if (rv(&r->s[ASF_S_SIZE], size) || dec_addr(r, tok >> 5, *size, addr, lean) ||
+            dec_create(r, *addr, *size, id, lean))
+            return -1;
+        *op = AS_OP_MALLOC;
+        return 1;
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int next_one(as_reader_t *restrict r,
+                                                          as_event_t *restrict ev, int lean)
+{
+    unsigned op;
+    uint32_t id;
+    uint64_t size, addr;
+    int k = plain_item(r, &op, &id, &size, &addr, lean);
+    if (__builtin_expect(k > 0, 1)) {
+        ev_fill(r, ev, op, id, size, addr);
         r->st.events++;
         return 1;
     }
-    return next_slow(r, ev);
-bad:
-    chunk_bad(r, "bad encoding");
+    if (k < 0)
+        chunk_bad(r, "bad encoding");
     return next_slow(r, ev);
 }
 
@@ -1159,6 +1173,43 @@ int as_reader_next_batch(as_reader_t *r, as_event_t *evs, size_t n)
     if (n > INT_MAX)
         n = INT_MAX;
     return r->lean ? next_batch(r, evs, n, 1) : next_batch(r, evs, n, 0);
+}
+
+/* as_reader_next_plain with the mode a constant (see next_batch). */
+static inline __attribute__((always_inline)) int next_plain(as_reader_t *restrict r,
+                                                            as_hevent_t *restrict evs,
+                                                            size_t n, int lean)
+{
+    size_t k = 0;
+    for (; k < n; k++) {
+        unsigned op;
+        uint32_t id;
+        uint64_t size, addr;
+        int rc = plain_item(r, &op, &id, &size, &addr, lean);
+        if (rc <= 0) {
+            if (rc < 0)
+                chunk_bad(r, "bad encoding");
+            break;
+        }
+        evs[k] = (as_hevent_t){.size = size, .id = id, .old_id = AS_NO_ID,
+                               .thread = r->thread, .op = (uint8_t)op};
+    }
+    /* what ev_fill does per event: a seq each, the callsite consumed */
+    r->expect_seq += k;
+    if (k)
+        r->cs_next = 0;
+    r->st.events += k;
+    return (int)k;
+}
+
+int as_reader_next_plain(as_reader_t *r, as_hevent_t *evs, size_t n, uint64_t *time_ns)
+{
+    if (!r || !evs || !time_ns)
+        return -AS_ERR_ARG;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    *time_ns = r->time_ns;
+    return r->lean ? next_plain(r, evs, n, 1) : next_plain(r, evs, n, 0);
 }
 
 void as_reader_stats(const as_reader_t *r, as_read_stats_t *st)

@@ -10,8 +10,9 @@
  * wraps them in a valid header, chunk header, zstd frame and end record, which
  * sends the fuzzer into the event decoder itself.
  *
- * Every input is also read with AS_READ_NO_ADDR, through as_reader_next_batch,
- * in lockstep: that mode must deliver the same events, stats and problem
+ * Every input is also read with AS_READ_NO_ADDR in lockstep, by turns through
+ * as_reader_next_plain (whose runs carry no seq or callsite) and
+ * as_reader_next_batch: that must deliver the same events, stats and problem
  * (abort otherwise). Only values the full reader takes from the address
  * predictors may differ, and on crafted input those can land in addr,
  * old_addr, arg, arg2, a mark's name or a non-heap op's size; the rest is
@@ -89,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     as_event_t lev[3];
     int lk = 0, li = 0;         /* lean batch: events in it, next to compare */
+    int plain = 0;              /* it came from as_reader_next_plain */
     const as_header_t *h = as_reader_header(r);
     size_t sum = h->exe ? strlen(h->exe) : 0;
     as_event_t ev;
@@ -96,13 +98,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t n = 0;
     while ((k = as_reader_next(r, &ev)) == 1 && n++ < 10000000) {
         if (li == lk) {
-            lk = as_reader_next_batch(lr, lev, 1 + n % 3);
+            as_hevent_t hv[3];
+            uint64_t t;
+            lk = n & 1 ? as_reader_next_plain(lr, hv, 1 + n % 3, &t) : 0;
+            plain = lk > 0;
+            for (int i = 0; i < lk; i++)
+                lev[i] = (as_event_t){.time_ns = t, .op = hv[i].op,
+                                      .flags = hv[i].flags, .thread = hv[i].thread,
+                                      .id = hv[i].id, .old_id = hv[i].old_id,
+                                      .size = hv[i].size, .arg = hv[i].arg};
+            if (!plain)
+                lk = as_reader_next_batch(lr, lev, 1 + n % 3);
             li = 0;
         }
         const as_event_t *l = &lev[li++];
-        if (lk <= 0 || l->seq != ev.seq || l->time_ns != ev.time_ns || l->op != ev.op ||
+        if (lk <= 0 || (!plain && (l->seq != ev.seq || l->callsite != ev.callsite)) ||
+            l->time_ns != ev.time_ns || l->op != ev.op ||
             l->flags != ev.flags || l->thread != ev.thread || l->id != ev.id ||
-            l->old_id != ev.old_id || l->callsite != ev.callsite || l->process != ev.process ||
+            l->old_id != ev.old_id || l->process != ev.process ||
             (ev.op < AS_OP_MMAP && l->size != ev.size) || !l->name != !ev.name ||
             !l->sample != !ev.sample ||
             (l->sample && memcmp(l->sample, ev.sample, sizeof *l->sample)))

@@ -4,8 +4,9 @@
  * bench/replay.sh: the floor under every replay).
  *
  * Default: as_reader_next one event at a time, addresses reconstructed.
- * --replay: the way `allocsim replay` reads, AS_READ_NO_ADDR and
- * as_reader_next_batch 256 events at a time (replay/engine.c, READ_CHUNK).
+ * --replay: the way `allocsim replay` reads (replay/engine.c, fill_reader):
+ * AS_READ_NO_ADDR, runs of plain mallocs and frees with as_reader_next_plain,
+ * anything else with as_reader_next.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 #include "replay/trace.h"
 
-#define CHUNK 256
+#define RUN 16384                /* the engine's batch */
 
 int main(int argc, char **argv)
 {
@@ -31,19 +32,22 @@ int main(int argc, char **argv)
     }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    static as_event_t evs[CHUNK];
-    uint64_t n = 0, sum = 0;
+    static as_hevent_t run[RUN];
+    as_event_t ev;
+    uint64_t n = 0, sum = 0, t;
     int rc;
     /* the size sum keeps the loops honest */
-    if (replay) {
-        while ((rc = as_reader_next_batch(r, evs, CHUNK)) > 0)
-            for (int i = 0; i < rc; i++, n++)
-                sum += evs[i].size;
-    } else {
-        while ((rc = as_reader_next(r, &evs[0])) > 0) {
-            n++;
-            sum += evs[0].size;
-        }
+    for (;;) {
+        int k = replay ? as_reader_next_plain(r, run, RUN, &t) : 0;
+        for (int i = 0; i < k; i++)
+            sum += run[i].size;
+        n += (uint64_t)k;
+        if (k > 0)
+            continue;
+        if ((rc = as_reader_next(r, &ev)) <= 0)
+            break;
+        n++;
+        sum += ev.size;
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
     double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
