@@ -666,12 +666,12 @@ static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb)
             bin_place(g, a, v);
             ++tc_unsorted;
             if (return_cached && g->tcache_unsorted_limit > 0 && tc_unsorted > g->tcache_unsorted_limit)
-                return tcache_get(g, tc, ti);
+                return tcache_get(g, tc, ti).rec;
             if (++iters >= MAX_ITERS)
                 break;
         }
         if (return_cached)
-            return tcache_get(g, tc, ti);
+            return tcache_get(g, tc, ti).rec;
 
         if (!in_small(nb)) {  /* best fit in the request's own large bin */
             uint32_t bin = bin_at(a, idx);
@@ -759,7 +759,7 @@ static void int_free(gl_t *g, int ai, uint32_t c)
         R(c).st = ST_FAST;
         a->fast[idx] = c;
         g->free_bytes += size;
-        touch(g, R(c).addr + HDR, 8);
+        touch_mem_link(g, R(c).addr + HDR);  /* fd, at the same place as e->next */
         return;
     }
     size = coalesce(g, a, c);
@@ -776,6 +776,26 @@ static void int_free(gl_t *g, int ai, uint32_t c)
 }
 
 /* ---- tcache_init / shutdown ------------------------------------------------ */
+static gl_tcache_t *tcache_new(const gl_t *g)
+{
+    gl_tcache_t *tc = calloc(1, sizeof *tc);
+    if (tc && g->tcache_count) {
+        tc->e = malloc(g->tcache_bins * g->tcache_count * sizeof *tc->e);
+        if (!tc->e) {
+            free(tc);
+            return NULL;
+        }
+    }
+    return tc;
+}
+
+static void tcache_delete(gl_tcache_t *tc)
+{
+    if (tc)
+        free(tc->e);
+    free(tc);
+}
+
 static void tcache_init(gl_t *g, gl_thread_t *t)
 {
     if (t->shutting_down || t->tc)
@@ -791,7 +811,7 @@ static void tcache_init(gl_t *g, gl_thread_t *t)
     }
     if (!c)
         return;
-    t->tc = calloc(1, sizeof *t->tc);
+    t->tc = tcache_new(g);
     if (!t->tc) {
         int_free(g, R(c).st == ST_MMAP ? 0 : R(c).arena, c);
         return;
@@ -816,13 +836,10 @@ static void thread_exit(gl_t *g, gl_thread_t *t)
     t->shutting_down = 1;
     if (tc) {
         t->tc = NULL;  /* frees below bypass the tcache */
-        for (unsigned i = 0; i < TC_BINS; i++) {
-            while (tc->heads[i]) {
-                uint32_t e = tcache_get(g, tc, i);
-                free_chunk(g, e);
-            }
-        }
-        free(tc);
+        for (unsigned i = 0; i < TC_BINS; i++)
+            while (tc->counts[i])
+                free_chunk(g, tcache_get(g, tc, i).rec);
+        tcache_delete(tc);
         uint32_t tr = t->tc_rec;
         t->tc_rec = 0;
         free_chunk(g, tr);
@@ -840,26 +857,30 @@ static void thread_exit(gl_t *g, gl_thread_t *t)
 }
 
 /* ---- Public calls (__libc_*) --------------------------------------------- */
-static gl_thread_t *get_thread(gl_t *g, uint32_t idx)
+/* Grows the thread table to hold idx (a thread index not seen yet). */
+static gl_thread_t *new_thread(gl_t *g, uint32_t idx)
 {
-    if (idx >= g->nthread) {
-        uint32_t n = g->nthread ? g->nthread : 8;
-        while (n <= idx)
-            n *= 2;
-        gl_thread_t *t = realloc(g->threads, (size_t)n * sizeof *t);
-        if (!t)
-            return NULL;
-        for (uint32_t i = g->nthread; i < n; i++)
-            t[i] = (gl_thread_t){i == 0 ? 0 : -1, 0, NULL, 0, 0};
-        g->threads = t;
-        g->nthread = n;
-    }
+    uint32_t n = g->nthread ? g->nthread : 8;
+    while (n <= idx)
+        n *= 2;
+    gl_thread_t *t = realloc(g->threads, (size_t)n * sizeof *t);
+    if (!t)
+        return NULL;
+    for (uint32_t i = g->nthread; i < n; i++)
+        t[i] = (gl_thread_t){i == 0 ? 0 : -1, 0, NULL, 0, 0};
+    g->threads = t;
+    g->nthread = n;
     return &g->threads[idx];
+}
+
+static inline gl_thread_t *get_thread(gl_t *g, uint32_t idx)
+{
+    return idx < g->nthread ? &g->threads[idx] : new_thread(g, idx);
 }
 
 /* Every entry point: room for the records this call may create, and the
  * calling thread in g->cur (glibc's thread-local tcache and thread_arena). */
-static gl_thread_t *enter(gl_t *g, uint32_t thread)
+static inline gl_thread_t *enter(gl_t *g, uint32_t thread)
 {
     if (gl_reserve(g))
         return NULL;
@@ -876,10 +897,12 @@ static int arena_retry(gl_t *g, gl_thread_t *t, int ai, uint64_t bytes)
     return ai != 0 ? 0 : arena_get2(g, t, bytes, ai);
 }
 
-static uint32_t do_malloc(gl_t *g, gl_thread_t *t, uint64_t bytes)
+/* __libc_malloc: the chunk (rec 0 if none) and its address, which a tcache
+ * hit knows without reading the record. */
+static gl_tcent_t do_malloc(gl_t *g, gl_thread_t *t, uint64_t bytes)
 {
     if (bytes > (uint64_t)INT64_MAX - 64)
-        return 0;
+        return (gl_tcent_t){0, 0};
     uint64_t nb = req2size(bytes);
     uint64_t ti = tidx(nb);
     maybe_init_tcache(g, t);
@@ -887,20 +910,24 @@ static uint32_t do_malloc(gl_t *g, gl_thread_t *t, uint64_t bytes)
         return tcache_get(g, t->tc, ti);
     int ai = arena_get(g, t, bytes);
     if (ai < 0)
-        return 0;
+        return (gl_tcent_t){0, 0};
     uint32_t c = int_malloc(g, ai, nb);
     if (!c && (ai = arena_retry(g, t, ai, bytes)) >= 0)
         c = int_malloc(g, ai, nb);
-    if (c)
-        set_aux(g, c);
-    return c;
+    if (!c)
+        return (gl_tcent_t){0, 0};
+    set_aux(g, c);
+    return (gl_tcent_t){R(c).addr, c};
 }
 
 static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
 {
     gl_t *g = m;
     gl_thread_t *t = enter(g, thread);
-    return t ? mem_of(g, do_malloc(g, t, size)) : 0;
+    if (!t)
+        return 0;
+    gl_tcent_t c = do_malloc(g, t, size);
+    return c.rec ? c.addr + HDR : 0;
 }
 
 static void munmap_chunk(gl_t *g, uint32_t c)
@@ -947,20 +974,16 @@ static void gl_free(void *m, uint32_t thread, uint64_t addr)
     uint32_t c = sl->val, aux = sl->aux;
     if (aux && !(aux >> 31)) {
         /* the common case, straight into the tcache, from the slot alone */
-        uint64_t size = (uint64_t)aux << 4, ti = tidx(size);
+        uint64_t ti = tidx((uint64_t)aux << 4);
         maybe_init_tcache(g, t);
         gl_tcache_t *tc = t->tc;
         if (tc && ti < g->tcache_bins && tc->counts[ti] < g->tcache_count) {
 #ifdef AS_DEBUG
-            if (R(c).st != ST_INUSE || R(c).size != size)
+            /* a chunk in a tcache is ST_INUSE too: glibc's double-free scan */
+            if (R(c).st != ST_INUSE || R(c).size != tc_size(ti) || in_tcache(g, tc, ti, c))
                 return;  /* not a block the user holds: check() will not see it */
 #endif
-            R(c).fd = tc->heads[ti];
-            R(c).st = ST_TCACHE;
-            tc->heads[ti] = c;
-            tc->counts[ti]++;
-            g->free_bytes += size;
-            touch(g, addr, 16);  /* e->next, e->key */
+            tc_push(g, tc, ti, addr - HDR, c);
             return;
         }
     }
@@ -1157,7 +1180,7 @@ static uint64_t gl_realloc(void *m, uint32_t thread, uint64_t addr, uint64_t siz
         }
         if (R(c).size - SIZE_SZ >= nb)
             return addr;
-        uint32_t n = do_malloc(g, t, size);
+        uint32_t n = do_malloc(g, t, size).rec;
         if (!n)
             return 0;
         touch(g, R(n).addr + HDR, R(c).size - HDR);
@@ -1169,7 +1192,7 @@ static uint64_t gl_realloc(void *m, uint32_t thread, uint64_t addr, uint64_t siz
     int ai = R(c).arena;
     uint32_t n = int_realloc(g, ai, c, nb);
     if (!n) {  /* try harder in other arenas */
-        n = do_malloc(g, t, size);
+        n = do_malloc(g, t, size).rec;
         if (!n)
             return 0;
         touch(g, R(n).addr + HDR, R(c).size - SIZE_SZ);
@@ -1418,14 +1441,15 @@ int as_glibc_check_full(const void *m, char *err, size_t errlen)
         if (!tc)
             continue;
         for (unsigned i = 0; i < TC_BINS; i++) {
-            unsigned n = 0;
-            for (uint32_t p = tc->heads[i]; p; p = R(p).fd, n++) {
-                if (R(p).st != ST_TCACHE || tidx(R(p).size) != i || n > 65535)
-                    FAIL("thread %u tcache bin %u: bad chunk %#llx", t, i, (unsigned long long)R(p).addr);
-                free_bytes += R(p).size;
+            if (tc->counts[i] > (i < g->tcache_bins ? g->tcache_count : 0))
+                FAIL("thread %u tcache bin %u: count %u", t, i, tc->counts[i]);
+            for (unsigned k = 0; k < tc->counts[i]; k++) {
+                const gl_tcent_t *e = &tc->e[i * g->tcache_count + k];
+                const gl_rec_t *r = &R(e->rec);
+                if (r->st != ST_INUSE || r->addr != e->addr || tidx(r->size) != i)
+                    FAIL("thread %u tcache bin %u: bad chunk %#llx", t, i, (unsigned long long)e->addr);
+                free_bytes += r->size;
             }
-            if (n != tc->counts[i])
-                FAIL("thread %u tcache bin %u: count %u, %u chunks", t, i, tc->counts[i], n);
         }
     }
     if (free_bytes != g->free_bytes)
@@ -1483,7 +1507,7 @@ static void gl_destroy(void *m)
     for (uint32_t i = 0; i < g->narena; i++)
         free(g->arenas[i]);
     for (uint32_t i = 0; i < g->nthread; i++)
-        free(g->threads[i].tc);
+        tcache_delete(g->threads[i].tc);
     free(g->arenas);
     free(g->heaps);
     free(g->segs);

@@ -73,8 +73,7 @@ int as_glibc_check_full(const void *model, char *err, size_t errlen);
 /* ---- Records ------------------------------------------------------------- */
 enum {
     ST_NONE = 0,  /* record on the free list / bin sentinel */
-    ST_INUSE,     /* held by the user or by the allocator itself */
-    ST_TCACHE,    /* in some thread's tcache (glibc: in use) */
+    ST_INUSE,     /* held by the user or the allocator, or in a tcache */
     ST_FAST,      /* in a fastbin (glibc: in use) */
     ST_UNSORTED,
     ST_BIN,       /* small or large bin */
@@ -107,9 +106,20 @@ typedef struct gl_slot {
     uint32_t val, aux;
 } gl_slot_t;
 
+/* A tcache bin is a stack of (chunk address, record) pairs, not a list
+ * through the records: a free into the tcache and a malloc served by it
+ * then touch no record at all (the record would be a cache miss on a big
+ * heap). The chunk's record keeps st == ST_INUSE meanwhile, which is what
+ * glibc's neighbours see too. Bin i is e[i * cap .. i * cap + counts[i]),
+ * top = the head glibc would pop; cap = tcache_count, which never changes. */
+typedef struct gl_tcent {
+    uint64_t addr;        /* chunk address */
+    uint32_t rec;
+} gl_tcent_t;
+
 typedef struct gl_tcache {
     uint16_t counts[TC_BINS];
-    uint32_t heads[TC_BINS];
+    gl_tcent_t *e;
 } gl_tcache_t;
 
 typedef struct gl_thread {
@@ -301,7 +311,7 @@ static int h_resize(gl_t *g, uint64_t cap)
  * so pointers into g->rec stay valid for the rest of that operation. */
 #define RESERVE_RECS 320u  /* two new arenas (2 x 128 sentinels) + the chunks one call creates */
 
-static int gl_reserve(gl_t *g)
+static int gl_grow(gl_t *g)
 {
     if (g->nrec + RESERVE_RECS > g->caprec) {
         uint32_t cap = g->caprec ? g->caprec * 2 : 4096;
@@ -317,6 +327,13 @@ static int gl_reserve(gl_t *g)
         if (h_resize(g, (g->hmask + 1) * 2))
             return -1;
     return 0;
+}
+
+static inline int gl_reserve(gl_t *g)
+{
+    if (g->nrec + RESERVE_RECS <= g->caprec && (g->hcount + RESERVE_RECS) * 4 <= (g->hmask + 1) * 3)
+        return 0;
+    return gl_grow(g);
 }
 
 static uint32_t rec_alloc(gl_t *g)
@@ -501,26 +518,50 @@ static void bin_place(gl_t *g, gl_arena_t *a, uint32_t v)
 }
 
 /* ---- tcache ---------------------------------------------------------------- */
-static inline void tcache_put(gl_t *g, gl_tcache_t *tc, uint32_t c, uint64_t ti)
+/* The size of every chunk in tcache bin ti (tidx is one-to-one on chunk sizes). */
+static inline uint64_t tc_size(uint64_t ti) { return MINSIZE + 16 * ti; }
+
+/* A write of at most 16 bytes at mem (tcache_put's e->next and e->key, a
+ * fastbin's fd): 16-aligned, so within one page, the page of the chunk's
+ * size word at mem - 8 unless mem starts a page. A size word stays resident
+ * while its chunk exists: it is touched where the chunk is made, and the
+ * only releases that leave chunks alive (mtrim from a free chunk + 48,
+ * heap_trim and systrim beyond top's header) never reach a header. So only
+ * a page-aligned mem can make a page resident. */
+static inline void touch_mem_link(gl_t *g, uint64_t mem)
 {
-    set_aux(g, c);  /* may come from a split or merge: sizes change */
-    R(c).fd = tc->heads[ti];
-    R(c).st = ST_TCACHE;
-    tc->heads[ti] = c;
-    tc->counts[ti]++;
-    g->free_bytes += R(c).size;
-    touch(g, R(c).addr + HDR, 16);  /* e->next, e->key */
+    if (!(mem & (g->page - 1)))
+        touch(g, mem, 16);
 }
 
-static inline uint32_t tcache_get(gl_t *g, gl_tcache_t *tc, uint64_t ti)
+/* tcache_put of chunk c at addr, whose slot already caches its size */
+static inline void tc_push(gl_t *g, gl_tcache_t *tc, uint64_t ti, uint64_t addr, uint32_t c)
 {
-    uint32_t c = tc->heads[ti];
-    tc->heads[ti] = R(c).fd;
-    tc->counts[ti]--;
+    tc->e[ti * g->tcache_count + tc->counts[ti]++] = (gl_tcent_t){addr, c};
+    g->free_bytes += tc_size(ti);
+    touch_mem_link(g, addr + HDR);
+}
+
+static inline void tcache_put(gl_t *g, gl_tcache_t *tc, uint32_t c, uint64_t ti)
+{
     R(c).st = ST_INUSE;
-    R(c).fd = 0;
-    g->free_bytes -= R(c).size;
-    return c;
+    set_aux(g, c);  /* may come from a split or merge: sizes change */
+    tc_push(g, tc, ti, R(c).addr, c);
+}
+
+/* The freeing thread's bin holds c already (debug builds: a double free). */
+static inline bool in_tcache(const gl_t *g, const gl_tcache_t *tc, uint64_t ti, uint32_t c)
+{
+    for (unsigned k = 0; k < tc->counts[ti]; k++)
+        if (tc->e[ti * g->tcache_count + k].rec == c)
+            return true;
+    return false;
+}
+
+static inline gl_tcent_t tcache_get(gl_t *g, gl_tcache_t *tc, uint64_t ti)
+{
+    g->free_bytes -= tc_size(ti);
+    return tc->e[ti * g->tcache_count + --tc->counts[ti]];
 }
 
 #endif /* AS_GLIBC_IMPL */
