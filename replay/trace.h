@@ -188,6 +188,11 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
 /* One raw record from thread `thread` (0 = first traced thread). Records must
  * arrive in seq order (the tracer merges its thread buffers first). */
 as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec);
+/* The same as as_writer_add on recs[0..n-1] in turn (stops at the first error
+ * and returns it), faster: the records are known ahead, so the encoder's
+ * table lookups are prefetched. */
+as_err_t as_writer_add_batch(as_writer_t *w, uint32_t thread, const as_rec_t *recs,
+                             size_t n);
 /* Time base: events with seq >= `seq` happened at or after t_ns (CLOCK_MONOTONIC
  * nanoseconds since trace start). Called about every millisecond. */
 as_err_t as_writer_time(as_writer_t *w, uint64_t seq, uint64_t t_ns);

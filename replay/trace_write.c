@@ -849,12 +849,9 @@ nomem:
     return NULL;
 }
 
-as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec)
+static inline __attribute__((always_inline)) as_err_t add_one(as_writer_t *w, uint32_t thread,
+                                                                const as_rec_t *rec)
 {
-    if (!w || !rec)
-        return AS_ERR_ARG;
-    if (w->err)
-        return w->err;
     unsigned op = as_rec_op(rec);
     if (op == AS_REC_ARG) {
         if (w->have_pend && !w->pend_nargs) {
@@ -883,6 +880,58 @@ as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec)
     }
     e = encode(w, thread, rec, NULL, 0);
     return w->err ? w->err : e;
+}
+
+as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec)
+{
+    if (!w || !rec)
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    return add_one(w, thread, rec);
+}
+
+/* The pointer map and the release table are far larger than the caches and
+ * are probed at random addresses: one miss per record is most of the
+ * encoder's time. A batch knows its records ahead, so the lines the record
+ * PREFETCH_AHEAD places later will probe are requested now and have arrived
+ * by the time it is encoded. */
+#define PREFETCH_AHEAD 12u
+
+/* GCC 12 -O2 dropped __builtin_prefetch from these loops (seen in the
+ * disassembly: no prefetch instruction was left), so the hint is asm. */
+static inline void prefetch(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
+static inline void prefetch_rec(const as_writer_t *w, const as_rec_t *r)
+{
+    prefetch(&w->map[map_slot(w, r->a)]);
+    prefetch(&w->map[map_slot(w, r->b)]);
+    prefetch(&w->ftab[((r->a >> 4) * 0x9E3779B97F4A7C15ull) >> 47]);
+}
+
+as_err_t as_writer_add_batch(as_writer_t *w, uint32_t thread, const as_rec_t *recs, size_t n)
+{
+    if (!w || (!recs && n))
+        return AS_ERR_ARG;
+    if (w->err)
+        return w->err;
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        prefetch_rec(w, &recs[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_rec(w, &recs[i + PREFETCH_AHEAD]);
+        as_err_t e = add_one(w, thread, &recs[i]);
+        if (e)
+            return e;
+    }
+    return AS_OK;
 }
 
 as_err_t as_writer_time(as_writer_t *w, uint64_t seq, uint64_t t_ns)

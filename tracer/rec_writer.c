@@ -359,38 +359,57 @@ static long drain(uint64_t bound)
             return total;
         uint64_t stop = second < bound ? second : bound;
         /* a run from one ring: every record below the other rings' heads
-         * (with one thread, the whole ring in one tight loop); the tail is
-         * released every 1024 records so a waiting producer moves on */
+         * (with one thread, the whole ring), handed over in pieces of up to
+         * 1024 records, contiguous in the ring and not crossing a pending
+         * marker's seq; the tail is released after each piece so a waiting
+         * producer moves on */
         uint64_t t = atomic_load_explicit(&best->tail, memory_order_relaxed);
         uint64_t c = atomic_load_explicit(&best->commit, memory_order_acquire);
         long run = 0;
-        while (t < c) {
-            const as_rec_t *slot = &best->slot[t & AS_RING_MASK];
-            uint64_t s = slot->seq_op >> 16;
+        int more = 1;
+        while (more && t < c) {
+            const as_rec_t *first = &best->slot[t & AS_RING_MASK];
+            uint64_t s = first->seq_op >> 16;
             if (s >= stop && run)
                 break;
-            t++;
-            run++;
-            if (s < g_last_seq)
-                g_late++;
-            else
-                g_last_seq = s;
-            as_err_t e = g_mcount ? flush_marks(s) : AS_OK;
+            uint64_t lim = AS_RING_CAP - (t & AS_RING_MASK);
+            if (lim > c - t)
+                lim = c - t;
+            if (lim > 1024)
+                lim = 1024;
+            as_err_t e = AS_OK;
+            uint64_t mark = UINT64_MAX, n = 0;
+            for (;;) {
+                if (s < g_last_seq)
+                    g_late++;
+                else
+                    g_last_seq = s;
+                if (n++ == 0 && g_mcount) {   /* markers due before the first */
+                    e = flush_marks(s);
+                    mark = g_mcount ? g_marks[g_mhead].seq : UINT64_MAX;
+                }
+                if (s >= stop) {
+                    more = 0;
+                    break;
+                }
+                if (n == lim)
+                    break;
+                s = first[n].seq_op >> 16;
+                if (s >= stop || s >= mark)
+                    break;
+            }
             if (!e && !as_g_discard)
-                e = as_writer_add(g_w, best->thread, slot);
+                e = as_writer_add_batch(g_w, best->thread, first, n);
+            t += n;
+            run += (long)n;
+            atomic_store_explicit(&best->tail, t, memory_order_release);
             if (e) {
-                atomic_store_explicit(&best->tail, t, memory_order_release);
                 stop_tracing(e);
                 return -1;
             }
-            if ((run & 1023) == 0)
-                atomic_store_explicit(&best->tail, t, memory_order_release);
             if (t == c)
                 c = atomic_load_explicit(&best->commit, memory_order_acquire);
-            if (s >= stop)
-                break;
         }
-        atomic_store_explicit(&best->tail, t, memory_order_release);
         total += run;
         g_added += (uint64_t)run;
     }

@@ -4,10 +4,12 @@
  * here independently of the reader: "events N malloc N free N peak_live B
  * peak_rss B threads N chunks N".
  *
- *   mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON]]]
+ *   mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON [batch]]]]
  * Three threads, a mix of every heap op, marks, samples and time markers; a
  * chunk ends every FLUSH_EVERY records. STOP_REASON (an as_err_t number)
- * closes the file as incomplete.
+ * closes the file as incomplete. "batch" hands the records over with
+ * as_writer_add_batch in runs of random length (1..64, one thread each)
+ * instead of one by one: the file must come out byte for byte the same.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,15 +26,44 @@
 static uint64_t rs = 12345;
 static uint64_t rnd(void) { return as_test_xorshift(&rs); }
 
+/* "batch": records wait here until a run ends (its own generator, so the
+ * records themselves are the same either way) */
+static int batch;
+static as_rec_t run[64];
+static unsigned nrun, run_len = 1;
+static uint32_t run_thread;
+static uint64_t rs_run = 777;
+
+static as_err_t end_run(as_writer_t *w)
+{
+    as_err_t e = nrun ? as_writer_add_batch(w, run_thread, run, nrun) : AS_OK;
+    nrun = 0;
+    run_len = 1 + (unsigned)(as_test_xorshift(&rs_run) % 64);
+    return e;
+}
+
+static as_err_t add(as_writer_t *w, uint32_t th, const as_rec_t *r)
+{
+    if (!batch)
+        return as_writer_add(w, th, r);
+    as_err_t e = AS_OK;
+    if (nrun && (th != run_thread || nrun == run_len))
+        e = end_run(w);
+    run[nrun++] = *r;
+    run_thread = th;
+    return e;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON]]]\n");
+        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON [batch]]]]\n");
         return 2;
     }
     uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 0) : 3000;
     uint64_t every = argc > 3 ? strtoull(argv[3], NULL, 0) : 500;
     int stop = argc > 4 ? atoi(argv[4]) : 0;
+    batch = argc > 5 && !strcmp(argv[5], "batch");
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         perror(argv[1]);
@@ -66,9 +97,11 @@ int main(int argc, char **argv)
         unsigned s = (unsigned)(rnd() % NSLOT);
         as_rec_t r;
         if (i % 97 == 0) {
+            end_run(w);
             as_writer_time(w, seq, i * 1000000 / 7);
         }
         if (i % 250 == 0) {
+            end_run(w);
             rss = 8 << 20 | (live & ~4095ull);
             as_sample_t smp = {rss, 1 << 20, live + 4096, 0, live, 4096};
             as_writer_sample(w, seq, &smp);
@@ -98,7 +131,7 @@ int main(int argc, char **argv)
             if (rnd() % 4 == 0) {
                 as_rec_t cs = {as_rec_pack(seq, AS_REC_CALLSITE, 0),
                                0x555555554000 + 0x1000 + 16 * (rnd() % 8), 0, 0};
-                as_writer_add(w, th, &cs);
+                add(w, th, &cs);
             }
             r = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), top, 0, ns};
             addr[s] = top;
@@ -109,15 +142,20 @@ int main(int argc, char **argv)
         }
         if (live > peak)
             peak = live;
-        if (as_writer_add(w, th, &r)) {
+        if (add(w, th, &r)) {
             fprintf(stderr, "mk_trace: write failed\n");
             return 2;
         }
         events++;
         if (every && ++chunks_recs == every) {
+            end_run(w);
             as_writer_flush(w);
             chunks_recs = 0;
         }
+    }
+    if (end_run(w)) {
+        fprintf(stderr, "mk_trace: write failed\n");
+        return 2;
     }
     uint64_t bytes, total;
     as_writer_totals(w, &bytes, &total);
