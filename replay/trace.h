@@ -309,6 +309,26 @@ int as_reader_callsite(const as_reader_t *r, uint32_t callsite, const char **mod
                        uint64_t *offset, const char **build_id);
 void as_reader_close(as_reader_t *r);
 
+/* ---- Totals without decoding (replay/trace_scan.c) ------------------------ */
+typedef struct as_scan {
+    uint64_t chunks;          /* intact chunk headers, in order from index 0 */
+    uint64_t events;          /* events those chunks hold (their headers' counts) */
+    uint64_t file_bytes;
+    int      end;             /* the end record was found */
+} as_scan_t;
+
+/* Totals of a trace from its chunk headers and end record alone: 32 bytes a
+ * chunk, no decoding, so instant on any size. AS_OK only if the structure is
+ * intact: every chunk header valid and in index order, then an end record
+ * whose chunk and event totals agree; then `events` is what a reader would
+ * deliver, provided the zstd frames are intact (not checked here: the reader
+ * checks them). Otherwise the problem met, the totals counting the chunks
+ * before it: AS_ERR_TRUNCATED (the file ends inside a chunk or without an
+ * end record), AS_ERR_CORRUPT (a bad chunk header, an index out of order,
+ * disagreeing totals), AS_ERR_NOT_TRACE, AS_ERR_VERSION, AS_ERR_HEADER,
+ * AS_ERR_IO. For exact damage figures, read the file with as_reader_*. */
+as_err_t as_trace_scan(const char *path, as_scan_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,21 @@ fail() { echo "FAIL($name): $*" >&2; exit 1; }
 stat_of() { "$TR/tr_check" stats "$1" | sed -n "s/^$2=//p"; }
 files() { ls "$W"/"$1".*.ast 2>/dev/null; }
 nfiles() { files "$1" | wc -l; }
+# spin_kill PREFIX ERRFILE [record options]: tr_spin under record, SIGKILLed
+# after its go line; sets f (its trace) and rc (record's exit status)
+spin_kill() {
+    local p=$1 err=$2 line rpid pid
+    shift 2
+    rm -f go && mkfifo go
+    "$ALLOCSIM" record "$@" -o "$p" -- "$TR/tr_spin" >go 2>"$err" &
+    rpid=$!
+    read -r line <go || fail "no go line"
+    sleep 0.5
+    f=$(files "$p")
+    pid=${f##*/"$p".}; pid=${pid%.ast}
+    kill -9 "$pid"
+    wait $rpid; rc=$?
+}
 
 case $name in
 callsite)
@@ -127,15 +142,7 @@ ctor)
     [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "the constructor's malloc was not recorded"
     ;;
 sigkill)
-    mkfifo go
-    "$ALLOCSIM" record -q -o k -- "$TR/tr_spin" >go 2>err.txt &
-    rpid=$!
-    read -r line <go || fail "no go line"
-    sleep 0.5
-    f=$(files k)
-    pid=${f##*/k.}; pid=${pid%.ast}
-    kill -9 "$pid"
-    wait $rpid; rc=$?
+    spin_kill k err.txt -q
     [ "$rc" = 137 ] || fail "exit $rc (want 128+9)"
     [ "$(stat_of "$f" complete)" = 0 ] || fail "a killed trace reads as complete"
     ev=$(stat_of "$f" events)
@@ -167,6 +174,35 @@ diskfull)
     f=$(ls mnt/p.*.ast)
     [ "$(stat_of "$f" complete)" = 0 ] || fail "file not marked incomplete"
     [ "$(stat_of "$f" stop_reason)" != 0 ] || fail "no stop reason in the header"
+    ;;
+summary)
+    # record's summary takes its counts from the chunk headers (as_trace_scan)
+    # and must say what the reader says; a damaged or cut file is not intact
+    "$ALLOCSIM" record -o t -- "$TR/tr_threads" >out.txt 2>err.txt || fail "exit status"
+    f=$(files t)
+    ev=$(stat_of "$f" events)
+    grep -q ", $ev events," err.txt || fail "summary says $(cat err.txt), reader $ev events"
+    scan() { "$TR/tr_check" scan "$1" | sed -n "s/^$2=//p"; }
+    [ "$(scan "$f" scan)" = 0 ] && [ "$(scan "$f" end)" = 1 ] || fail "intact file: $("$TR/tr_check" scan "$f")"
+    [ "$(scan "$f" events)" = "$ev" ] || fail "scan events $(scan "$f" events), reader $ev"
+    size=$(stat -c %s "$f")
+    head -c $((size - 32)) "$f" >noend.ast       # the end record cut off
+    [ "$(scan noend.ast scan)" = 6 ] || fail "no end record: scan $(scan noend.ast scan)"
+    [ "$(scan noend.ast events)" = "$ev" ] || fail "no end record: events $(scan noend.ast events)"
+    head -c $((size - 1000)) "$f" >cut.ast       # ends inside the last chunk
+    [ "$(scan cut.ast scan)" = 6 ] || fail "cut chunk: scan $(scan cut.ast scan)"
+    [ "$(scan cut.ast events)" -lt "$ev" ] || fail "cut chunk counted"
+    hl=$(od -An -tu4 -j12 -N4 "$f" | tr -d ' ')  # header length: the first chunk
+    cp "$f" bad.ast
+    printf 'X' | dd of=bad.ast bs=1 seek=$((hl + 12)) conv=notrunc status=none
+    [ "$(scan bad.ast scan)" = 5 ] || fail "bad chunk header: scan $(scan bad.ast scan)"
+    printf 'x' | dd of=bad.ast bs=1 seek=0 conv=notrunc status=none
+    [ "$(scan bad.ast scan)" = 2 ] || fail "not a trace: scan $(scan bad.ast scan)"
+    # a killed program: the summary decodes the file and reports the cut
+    spin_kill k kerr.txt
+    grep -q ", $(stat_of "$f" events) events," kerr.txt || fail "killed: summary $(cat kerr.txt)"
+    grep -q "incomplete" kerr.txt && grep -q "the file ends inside a chunk" kerr.txt ||
+        fail "killed: the summary does not report the cut: $(cat kerr.txt)"
     ;;
 refuse)
     "$ALLOCSIM" record -q -o r -- "$TR/tr_static" 2>err.txt; rc=$?

@@ -10,6 +10,8 @@
  *   tr_check stats FILE       key=value lines: events, per-op counts, threads,
  *                             unknown_frees, live_at_end, complete, truncated,
  *                             damaged, stop_reason, pid, ppid, samples, marks
+ *   tr_check scan FILE        as_trace_scan's verdict and totals, key=value:
+ *                             scan (as_err_t), events, chunks, end
  * Exit 0, or 2 with a message when the file cannot be read at all.
  */
 #include <inttypes.h>
@@ -136,8 +138,15 @@ static int callsites(as_reader_t *r)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tr_check dump|stats|callsites FILE\n");
+        fprintf(stderr, "usage: tr_check dump|stats|callsites|scan FILE\n");
         return 2;
+    }
+    if (!strcmp(argv[1], "scan")) {
+        as_scan_t sc;
+        as_err_t e = as_trace_scan(argv[2], &sc);
+        printf("scan=%d\nevents=%" PRIu64 "\nchunks=%" PRIu64 "\nend=%d\n", (int)e,
+               sc.events, sc.chunks, sc.end);
+        return 0;
     }
     as_err_t err;
     as_reader_t *r = as_reader_open(argv[2], &err);
