@@ -61,15 +61,10 @@ static void ideal_destroy(void *vm)
     free(m);
 }
 
-/* Moves the break to base + round_up(live) and touches what it adds. Most
- * events leave the page count alone: that case is one compare against the
- * mirrored break, no call into the space. */
-static inline void ideal_settle(ideal_t *m)
+/* Moves the break to `want` and touches what it adds. */
+static __attribute__((noinline)) void ideal_move(ideal_t *m, uint64_t want)
 {
-    uint64_t want = m->brk_base + ((m->live + m->page - 1) & ~(uint64_t)(m->page - 1));
     uint64_t cur = m->brk;
-    if (want == cur)
-        return;
     if (want > cur) {
         as_space_sbrk(m->space, (int64_t)(want - cur));
         as_space_touch(m->space, cur, want - cur);
@@ -79,15 +74,20 @@ static inline void ideal_settle(ideal_t *m)
     m->brk = as_space_brk_cur(m->space);
 }
 
-static uint64_t ideal_alloc(void *vm, uint64_t size)
+/* The break to base + round_up(live). Most events leave the page count
+ * alone: that case is one compare against the mirrored break, inlined, no
+ * call. */
+static inline void ideal_settle(ideal_t *m)
 {
-    ideal_t *m = vm;
+    uint64_t want = m->brk_base + ((m->live + m->page - 1) & ~(uint64_t)(m->page - 1));
+    if (want != m->brk)
+        ideal_move(m, want);
+}
+
+/* A block of 2^58 bytes or more: a slot handle. */
+static __attribute__((noinline)) uint64_t ideal_alloc_huge(ideal_t *m, uint64_t size)
+{
     uint64_t s;
-    if (size < SIZE_H_MAX) {
-        m->live += size;
-        ideal_settle(m);
-        return (size + 1) << 4;
-    }
     if (m->free_head) {
         s = m->free_head - 1;
         m->free_head = m->size[s] & ~SLOT_FREE;
@@ -106,6 +106,17 @@ static uint64_t ideal_alloc(void *vm, uint64_t size)
     m->live += size;
     ideal_settle(m);
     return S2H(s);
+}
+
+/* Inlined into each entry point: a size handle is an add and a compare. */
+static inline __attribute__((always_inline)) uint64_t ideal_alloc(void *vm, uint64_t size)
+{
+    ideal_t *m = vm;
+    if (size >= SIZE_H_MAX)
+        return ideal_alloc_huge(m, size);
+    m->live += size;
+    ideal_settle(m);
+    return (size + 1) << 4;
 }
 
 static uint64_t ideal_malloc(void *m, uint32_t t, uint64_t size) { (void)t; return ideal_alloc(m, size); }

@@ -162,13 +162,17 @@ static void pages_update(as_space_t *s, uint64_t p0, uint64_t p1, int set)
             for (unsigned w = b0 >> 6; w <= (b1 - 1) >> 6; w++) {
                 unsigned lo = w == (b0 >> 6) ? (b0 & 63) : 0;
                 unsigned hi = w == ((b1 - 1) >> 6) ? ((b1 - 1) & 63) + 1 : 64;
-                uint64_t mask = range_mask(lo, hi), old = l->w[w];
+                uint64_t mask = range_mask(lo, hi), old = l->w[w], had = old & mask;
+                /* mask is hi - lo contiguous bits, so a word wholly fresh (set)
+                 * or wholly resident (clear), the usual cases, needs no
+                 * popcount (a libgcc call without -mpopcnt) */
+                unsigned nbits = hi - lo;
                 if (set) {
                     l->w[w] = old | mask;
-                    delta += __builtin_popcountll(mask & ~old);
+                    delta += nbits - (had ? (unsigned)__builtin_popcountll(had) : 0);
                 } else {
                     l->w[w] = old & ~mask;
-                    delta -= __builtin_popcountll(mask & old);
+                    delta -= had == mask ? nbits : (unsigned)__builtin_popcountll(had);
                 }
             }
             l->count = (uint32_t)((int64_t)l->count + delta);
@@ -411,8 +415,20 @@ uint64_t as_space_sbrk(as_space_t *s, int64_t incr)
     if (dec > old - BRK_BASE)
         return 0;
     uint64_t nb = old - dec, newtop = pg_up(s, nb);
-    if (newtop < oldtop)
-        range_release(s, newtop, oldtop);
+    if (newtop < oldtop) {
+        /* The break region is never a gap, so the released pages can only
+         * join a gap starting right at oldtop: when there is one, it is
+         * extended down in place (range_release would search, remove and
+         * insert). */
+        uint32_t g = as_at_find_ge(&s->gaps, oldtop);
+        if (g && s->gaps.n[g].key == oldtop) {
+            pages_update(s, newtop >> s->page_shift, oldtop >> s->page_shift, 0);
+            as_at_modify(&s->gaps, oldtop, newtop, s->gaps.n[g].len + (oldtop - newtop));
+            s->free_bytes += oldtop - newtop;
+        } else {
+            range_release(s, newtop, oldtop);
+        }
+    }
     s->brk_cur = nb;
     return old;
 }
