@@ -42,7 +42,8 @@
 typedef struct rid {          /* what the reader knows of a block id: 16 bytes,
                                  so the table of a 50k-block heap fits L2 */
     uint64_t addr;
-    uint32_t size;            /* requested size, clamped: only its class is used */
+    uint32_t cls;             /* size class of its requested size (asf_class),
+                                 kept so a release need not recompute it */
     uint32_t epoch;           /* chunk epoch that created it, 0 = never */
 } rid_t;
 
@@ -630,7 +631,7 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
         return -1;
     if (!lean)
         r->ids[id].addr = addr;
-    r->ids[id].size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    r->ids[id].cls = asf_class(n);
     r->ids[id].epoch = r->epoch;
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
@@ -640,9 +641,15 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
 
 static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, uint32_t *idp)
 {
-    cursor_t *c = &r->s[ASF_S_ID];
+    cursor_t *c = &r->s[ASF_S_ID], *h = &r->s[ASF_S_IDHI];
     uint64_t hi;
-    if (c->e - c->p < 2 || rv(&r->s[ASF_S_IDHI], &hi) || hi >= (AS_READER_ID_LIMIT >> 16))
+    if (c->e - c->p < 2)
+        return -1;
+    if (h->p < h->e && *h->p < 0x80)   /* one byte: below 2^23 live blocks */
+        hi = *h->p++;
+    else if (rv(h, &hi))
+        return -1;
+    if (hi >= (AS_READER_ID_LIMIT >> 16))
         return -1;
     *idp = (uint32_t)(hi << 16 | c->p[0] | (uint32_t)c->p[1] << 8);
     c->p += 2;
@@ -682,11 +689,11 @@ static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint
     r->local[r->nlocal++] = id;
     if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
         if (lean) {
-            unsigned c = asf_class(r->ids[id].size);
+            unsigned c = r->ids[id].cls;
             r->lifo.n[c] += r->lifo.n[c] < ASF_LIFO_DEPTH;
             r->fserial++;
         } else {
-            asf_lifo_push(&r->lifo, asf_class(r->ids[id].size), r->ids[id].addr);
+            asf_lifo_push(&r->lifo, r->ids[id].cls, r->ids[id].addr);
             r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
         }
     }
@@ -771,7 +778,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
                 return -1;
         }
         r->ids[nid].addr = a;
-        r->ids[nid].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+        r->ids[nid].cls = asf_class(size);
         r->ids[nid].epoch = r->epoch;
         if (nid + 1 > r->st.max_id)
             r->st.max_id = nid + 1;
