@@ -97,15 +97,14 @@ static uint64_t coalesce(gl_t *g, gl_arena_t *a, uint32_t c)
             R(nx).prev_size = size;
         }
         unsorted_push(g, a, c);
-        touch_free_hdr(g, R(c).addr, size);
-    } else {
+        touch_links(g, R(c).addr, size);
+    } else {  /* into top: only c's own size word changes */
         size += R(nx).size;
         absorb(g, c, nx);
         rec_del(g, nx);
         R(c).size = size;
         R(c).st = ST_TOP;
         a->top = c;
-        touch(g, R(c).addr + SIZE_SZ, 8);
     }
     return size;
 }
@@ -186,11 +185,10 @@ static int heap_trim(gl_t *g, int ai, uint64_t pad)
             rec_del(g, p);
             p = q;
         }
-        R(p).size = new_size;
+        R(p).size = new_size;  /* p's own size word: resident */
         R(p).st = ST_TOP;
         R(p).fd = R(p).bk = 0;
         a->top = top = p;
-        touch(g, R(p).addr + SIZE_SZ, 8);
     }
     uint64_t top_size = R(top).size;
     if (top_size < g->trim_threshold)

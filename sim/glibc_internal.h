@@ -224,6 +224,29 @@ static inline void touch_free_hdr(gl_t *g, uint64_t addr, uint64_t size)
     touch(g, addr + SIZE_SZ, in_small(size) ? 24 : 40);
 }
 
+/* Writes into a chunk that exists already need not touch its size word's
+ * page: a size word stays resident while its chunk exists. It is touched
+ * where the chunk is made, and the only releases that leave chunks alive
+ * (mtrim from a free chunk + 48, heap_trim and systrim beyond top's
+ * header) never reach a header. */
+
+/* touch_free_hdr of an existing chunk: only a page after its size word's. */
+static inline void touch_links(gl_t *g, uint64_t addr, uint64_t size)
+{
+    uint64_t len = in_small(size) ? 24 : 40;
+    if (((addr + SIZE_SZ) ^ (addr + SIZE_SZ + len - 1)) & ~(g->page - 1))
+        touch(g, addr + SIZE_SZ, len);
+}
+
+/* A write of at most 16 bytes at mem of an existing chunk (tcache_put's
+ * e->next and e->key, a fastbin's fd): 16-aligned, so within one page, the
+ * size word's unless mem starts a page. */
+static inline void touch_mem_link(gl_t *g, uint64_t mem)
+{
+    if (!(mem & (g->page - 1)))
+        touch(g, mem, 16);
+}
+
 /* ---- Hash map: chunk address -> record ---------------------------------- */
 static inline uint64_t h_home(const gl_t *g, uint64_t key)
 {
@@ -520,19 +543,6 @@ static void bin_place(gl_t *g, gl_arena_t *a, uint32_t v)
 /* ---- tcache ---------------------------------------------------------------- */
 /* The size of every chunk in tcache bin ti (tidx is one-to-one on chunk sizes). */
 static inline uint64_t tc_size(uint64_t ti) { return MINSIZE + 16 * ti; }
-
-/* A write of at most 16 bytes at mem (tcache_put's e->next and e->key, a
- * fastbin's fd): 16-aligned, so within one page, the page of the chunk's
- * size word at mem - 8 unless mem starts a page. A size word stays resident
- * while its chunk exists: it is touched where the chunk is made, and the
- * only releases that leave chunks alive (mtrim from a free chunk + 48,
- * heap_trim and systrim beyond top's header) never reach a header. So only
- * a page-aligned mem can make a page resident. */
-static inline void touch_mem_link(gl_t *g, uint64_t mem)
-{
-    if (!(mem & (g->page - 1)))
-        touch(g, mem, 16);
-}
 
 /* tcache_put of chunk c at addr, whose slot already caches its size */
 static inline void tc_push(gl_t *g, gl_tcache_t *tc, uint64_t ti, uint64_t addr, uint32_t c)
