@@ -33,10 +33,23 @@
 #define BUILD_ID_MAX   64u
 #define FTAB           (1u << 17) /* direct-mapped: address -> ring serial */
 
-typedef struct went {          /* a live block */
-    uint64_t ptr, size;
-    uint32_t id, chunk;        /* chunk: index of the chunk that allocated it */
+/* A live block: 16 bytes, so four share a cache line (the map is probed at
+ * random; 24-byte entries put the next slot of a probe or of the deletion
+ * shift on another line more often). Only the block's size class and
+ * whether it was allocated in the current chunk are ever needed: `chunk`
+ * keeps the chunk index modulo 2^16, made unambiguous by renumber_chunks. */
+typedef struct went {
+    uint64_t ptr;
+    uint32_t id;
+    uint16_t chunk;            /* index of the chunk that allocated it, mod 2^16 */
+    uint16_t cls;              /* asf_class of its size */
 } went_t;
+
+/* Every CHUNK_SWEEP chunks the blocks still live from older chunks are
+ * renumbered to the previous chunk, so a stored chunk is never more than
+ * CHUNK_SWEEP + 1 behind the current one and equals it mod 2^16 only if it
+ * is the current one. */
+#define CHUNK_SWEEP 32768u
 
 typedef struct wmod {
     uint64_t base, size;
@@ -68,6 +81,7 @@ struct as_writer {
     unsigned room_tick, room_now;
     int open;
     uint32_t chunk;            /* index of the current/next chunk */
+    uint32_t swept;            /* chunk at which renumber_chunks last ran */
     uint64_t first_seq, expect_seq;
     uint32_t nevents, cur_thread, local_depth;
     int64_t last_xid;
@@ -274,8 +288,26 @@ static void emit_time(as_writer_t *w, uint64_t t)
     w->last_time = t;
 }
 
+static inline int in_chunk(const as_writer_t *w, const went_t *e)
+{
+    return e->chunk == (uint16_t)w->chunk;
+}
+
+static void renumber_chunks(as_writer_t *w)
+{
+    uint16_t prev = (uint16_t)(w->chunk - 1);
+    for (size_t i = 0; i < w->map_cap; i++)
+        w->map[i].chunk = prev;
+    for (unsigned i = 0; i < w->norph; i++)
+        w->orph[i].chunk = prev;
+}
+
 static void chunk_open(as_writer_t *w, uint64_t seq)
 {
+    if (w->chunk && w->chunk % CHUNK_SWEEP == 0 && w->chunk != w->swept) {
+        renumber_chunks(w);
+        w->swept = w->chunk;
+    }
     w->open = 1;
     w->first_seq = w->expect_seq = seq;
     w->nevents = 0;
@@ -561,7 +593,7 @@ static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t
         flags = AS_EVF_REPAIRED;
         w->repairs++;
     }
-    went_t e = {addr, n, 0, w->chunk};
+    went_t e = {addr, 0, (uint16_t)w->chunk, (uint16_t)asf_class(n)};
     if (w->local_depth) {
         e.id = w->freeids[--w->nfree];
         w->local_depth--;
@@ -580,8 +612,8 @@ static inline __attribute__((always_inline)) as_err_t release_block(as_writer_t 
 {
     as_err_t err = free_push(w, e->id);
     w->local_depth++;
-    if (e->chunk == w->chunk) {
-        asf_lifo_push(&w->lifo, asf_class(e->size), e->ptr);
+    if (in_chunk(w, e)) {
+        asf_lifo_push(&w->lifo, e->cls, e->ptr);
         w->fring[w->fserial & (ASF_FRING - 1)] = e->ptr;
         struct ftab *f = &w->ftab[((e->ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
         f->addr = e->ptr;
@@ -706,7 +738,7 @@ static inline __attribute__((always_inline)) as_err_t encode(as_writer_t *w, uin
     if (r->size)
         gm |= ASF_G_SIZE;
     gm |= nargs << ASF_G_NARGS_SHIFT;
-    int inplace = creates && have_rel && a == b && rel.chunk == w->chunk;
+    int inplace = creates && have_rel && a == b && in_chunk(w, &rel);
     if (inplace)
         gm |= 0x80u;
     else if (creates)
