@@ -11,19 +11,23 @@
  * There is no memory behind simulated addresses, so every chunk header lives
  * in a side record (gl_rec_t): address, size, the borrowed prev_size, the
  * PREV_INUSE bit, list links and which list the chunk is on. A hash map from
- * chunk address to record stands in for pointer arithmetic (next chunk =
- * addr + size, previous = addr - prev_size). Lists (bins, fastbins, tcache)
- * are record indices with glibc's exact order, including the sorted large
- * bins with their nextsize skip list and the binmap, so the search order is
- * glibc's and costs what glibc's costs.
+ * chunk address to record stands in for pointer arithmetic (previous chunk =
+ * addr - prev_size; the next chunk is a link in the record). Lists (bins,
+ * fastbins) are record indices with glibc's exact order, including the
+ * sorted large bins with their nextsize skip list and the binmap, so the
+ * search order is glibc's and costs what glibc's costs; a tcache bin is a
+ * stack of (address, record) pairs in glibc's LIFO order, so the tcache's
+ * fast paths read no record.
  *
  * The allocator's own writes are touches (as_space_touch) wherever they can
  * make a page resident: the size word of every new chunk header, fd/bk
  * (+ fd/bk_nextsize) of a chunk going onto a list, tcache next/key, the
  * tcache struct's memset, heap_info and malloc_state of new heaps, calloc's
  * clearing and realloc's copy. Writes that provably land on pages already
- * resident (unlinking, the inuse bit of the next chunk, bin headers) are
- * skipped: they cannot change the resident set.
+ * resident are skipped, as they cannot change the resident set: unlinking,
+ * the inuse bit of the next chunk, bin headers, and any write into an
+ * existing chunk that stays on the page of its size word (a live chunk's size
+ * word is always resident; sim/glibc_internal.h, touch_links).
  */
 #include <stdbool.h>
 #include <stdio.h>
