@@ -51,6 +51,12 @@ struct as_space {
     uint64_t resident_pages;
     as_atree_t gaps;                      /* free gaps of [BRK_BASE, MMAP_BASE) */
     mid_t *top[1u << TOP_BITS];
+    /* The leaf of the latest one-page touch and its number (page >>
+     * LEAF_BITS; UINT64_MAX: none). Nearly every touch falls in the same
+     * 128 MiB (the heap), so the two-level lookup is usually skipped.
+     * leaf_drop forgets it when it frees that leaf. */
+    uint64_t hot_key;
+    leaf_t *hot;
 };
 
 static inline uint64_t pg_up(const as_space_t *s, uint64_t x)
@@ -74,6 +80,7 @@ as_space_t *as_space_create(uint32_t page_size)
     while ((1u << s->page_shift) < page_size)
         s->page_shift++;
     s->brk_cur = BRK_BASE;
+    s->hot_key = UINT64_MAX;
     if (as_at_init(&s->gaps) || as_at_insert(&s->gaps, BRK_BASE, MMAP_BASE - BRK_BASE)) {
         as_at_fini(&s->gaps);
         free(s);
@@ -132,6 +139,10 @@ static void leaf_drop(as_space_t *s, uint64_t page)
     uint64_t ti = page >> (LEAF_BITS + MID_BITS);
     uint64_t mi = (page >> LEAF_BITS) & ((1u << MID_BITS) - 1);
     mid_t *m = s->top[ti];
+    if (m->l[mi] == s->hot) {
+        s->hot = NULL;
+        s->hot_key = UINT64_MAX;
+    }
     free(m->l[mi]);
     m->l[mi] = NULL;
     if (--m->nleaves == 0) {
@@ -191,9 +202,13 @@ void as_space_touch(as_space_t *s, uint64_t addr, uint64_t len)
     uint64_t p0 = addr >> s->page_shift, p1 = ((addr + len - 1) >> s->page_shift) + 1;
     if (p1 == p0 + 1 && p0 < MAX_PAGES) {
         /* The common case, a block within one page: one bit. */
-        leaf_t *l = leaf_get(s, p0, 1);
-        if (!l)
-            return;
+        leaf_t *l = s->hot;
+        if (p0 >> LEAF_BITS != s->hot_key) {
+            if (!(l = leaf_get(s, p0, 1)))
+                return;
+            s->hot = l;
+            s->hot_key = p0 >> LEAF_BITS;
+        }
         unsigned b = (unsigned)(p0 & ((1ull << LEAF_BITS) - 1));
         uint64_t bit = 1ull << (b & 63);
         if (!(l->w[b >> 6] & bit)) {
