@@ -31,10 +31,11 @@
  * after a split, and of a mapped chunk; head, fd/bk and footer of a freed
  * chunk; realloc's copy.
  *
- * Free chunks live in a blocked sorted array with per-block and per-group
- * largest sizes (sim/flist_internal.h): first fit scans summaries, then one
- * block, in sequential memory; the entry found is split or unlinked in place.
- * In-use blocks: user address -> size in a hash map.
+ * Every heap chunk below top, in use or free, is kept in address order in
+ * regions of 2 KiB with a max tree over them (sim/flist_internal.h): a
+ * free's size, its neighbours (coalescing) and a chunk's place come from its
+ * address; first fit descends the tree to the first region that fits.
+ * Mapped chunks: user address -> size and mapping base in a hash map.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +46,9 @@
 #include "sim/model.h"
 
 #define MINSIZE 32ull
-#define MMAPPED 1ull                        /* flag in the size word (sizes are 16-aligned) */
 #define THRESHOLD_MAX (32ull << 20)         /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define CONSOLIDATION 65536ull              /* FASTBIN_CONSOLIDATION_THRESHOLD */
+#define REGION_SHIFT 11                     /* heap map: 2 KiB regions, <= 64 chunks each */
 
 enum { P_MMAP_THRESHOLD, P_TRIM_THRESHOLD, P_TOP_PAD, P_MMAP_MAX };
 
@@ -71,8 +72,9 @@ typedef struct mt {
     uint64_t n_mmaps, mmapped_bytes;
     uint64_t heap_lo, top, top_size, brk_hw; /* heap_lo 0: no heap yet */
     uint64_t free_bytes, used_bytes;
-    as_flist_t fr;                           /* free chunks: key = chunk, len = size */
-    as_hmap_t blocks;                        /* mem -> a = size | MMAPPED, b = mapping base */
+    as_flist_t heap;                         /* chunks below top: key = chunk, len = size
+                                                (| AS_FL_USED); covers [heap_lo, brk_hw) */
+    as_hmap_t maps;                          /* mapped chunks: mem -> a = size, b = base */
 } mt_t;
 
 
@@ -90,12 +92,8 @@ static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_c
                        char *err, size_t errlen)
 {
     mt_t *m = calloc(1, sizeof *m);
-    if (!m || as_fl_init(&m->fr) || as_hm_init(&m->blocks, 10)) {
-        if (m) {
-            as_fl_fini(&m->fr);
-            as_hm_fini(&m->blocks);
-            free(m);
-        }
+    if (!m || as_hm_init(&m->maps, 10)) {
+        free(m);
         snprintf(err, errlen, "mmap-threshold: out of memory");
         return NULL;
     }
@@ -115,8 +113,8 @@ static void mt_destroy(void *vm)
     mt_t *m = vm;
     if (!m)
         return;
-    as_fl_fini(&m->fr);
-    as_hm_fini(&m->blocks);
+    as_fl_fini(&m->heap);
+    as_hm_fini(&m->maps);
     free(m);
 }
 
@@ -133,35 +131,33 @@ static void systrim(mt_t *m, uint64_t pad)
     m->top_size -= extra;
 }
 
-/* Gives chunk [c, c+sz) back to the heap: coalesce, merge into top, trim.
- * One locate in the free list yields both neighbours (the entries around c). */
-static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
+/* The in-use heap chunk at c: 1 and its place, else 0. */
+static inline int heap_find_used(const mt_t *m, uint64_t c, uint64_t *r, uint32_t *i)
 {
+    return c >= m->heap_lo && c < m->top && as_fl_find(&m->heap, c, r, i)
+           && (as_fl_at(&m->heap, *r, *i)->len & AS_FL_USED);
+}
+
+/* Gives the in-use chunk at (r, i) back to the heap: coalesce with the free
+ * chunks around it (its neighbours in the map), merge into top, trim. */
+static void heap_release(mt_t *m, uint64_t r, uint32_t i)
+{
+    as_flist_t *f = &m->heap;
+    uint64_t c = as_fl_at(f, r, i)->key, sz = as_fl_at(f, r, i)->len & ~AS_FL_USED;
+    uint64_t pr, nr, pk = 0, pl = 0;
+    uint32_t pi, ni;
     m->used_bytes -= sz;
-    as_flist_t *f = &m->fr;
-    uint32_t bi = 0, pos = 0, pb = 0, pp = 0, nb = 0, np = 0;
-    int pv = 0, nx = 0;
-    if (f->count) {
-        as_fl_locate(f, c, &bi, &pos);
-        if (pos > 0) {
-            pb = bi, pp = pos - 1, pv = 1;
-        } else if (bi > 0) {
-            pb = bi - 1, pp = f->blk[bi - 1]->n - 1, pv = 1;
-        }
-        if (pv && f->blk[pb]->key[pp] + f->blk[pb]->len[pp] != c)
-            pv = 0;
-        if (pos < f->blk[bi]->n) {
-            nb = bi, np = pos, nx = 1;
-        } else if (bi + 1 < f->nblk) {
-            nb = bi + 1, np = 0, nx = 1;
-        }
-        if (nx && f->blk[nb]->key[np] != c + sz)
-            nx = 0;
+    int pv = as_fl_prev(f, r, i, &pr, &pi) && !(as_fl_at(f, pr, pi)->len & AS_FL_USED);
+    if (pv) {
+        pk = as_fl_at(f, pr, pi)->key;
+        pl = as_fl_at(f, pr, pi)->len;
     }
+    /* Removals go from the highest place down, so the places still to use
+     * stay valid. */
     if (c + sz == m->top) {
+        as_fl_remove_at(f, r, i);
         if (pv) {
-            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
-            as_fl_remove_at(f, pb, pp);
+            as_fl_remove_at(f, pr, pi);
             m->free_bytes -= pl;
             c = pk;
             sz += pl;
@@ -172,25 +168,17 @@ static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
         touch(m, c + 8, 8);                     /* new top's size word */
     } else {
         m->free_bytes += sz;
-        if (pv && nx) {
-            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
-            uint64_t nl = f->blk[nb]->len[np];
-            /* prev comes before next: changing prev leaves next's place. */
-            as_fl_set_at(f, pb, pp, pk, pl + sz + nl);
-            as_fl_remove_at(f, nb, np);
-            c = pk;
-            sz = pl + sz + nl;
-        } else if (pv) {
-            uint64_t pk = f->blk[pb]->key[pp], pl = f->blk[pb]->len[pp];
-            as_fl_set_at(f, pb, pp, pk, pl + sz);
+        if (as_fl_next(f, r, i, &nr, &ni) && !(as_fl_at(f, nr, ni)->len & AS_FL_USED)) {
+            sz += as_fl_at(f, nr, ni)->len;
+            as_fl_remove_at(f, nr, ni);
+        }
+        if (pv) {
+            as_fl_remove_at(f, r, i);
+            as_fl_set_at(f, pr, pi, pk, pl + sz);
             c = pk;
             sz += pl;
-        } else if (nx) {
-            uint64_t nl = f->blk[nb]->len[np];
-            as_fl_set_at(f, nb, np, c, sz + nl); /* order kept: nothing free between */
-            sz += nl;
         } else {
-            as_fl_insert_at(f, bi, pos, c, sz);  /* where the locate above put it */
+            as_fl_set_at(f, r, i, c, sz);
         }
         touch(m, c + 8, 24);                    /* size, fd, bk */
         touch(m, c + sz, 8);                    /* prev_size footer */
@@ -199,23 +187,43 @@ static void heap_release(mt_t *m, uint64_t c, uint64_t sz)
         systrim(m, m->top_pad);
 }
 
-/* A chunk of at least nb bytes from the heap; *got = its size. *fresh_end:
- * for a chunk carved from top, where never-written memory starts (calloc). */
+/* Cuts the chunk at (r, i) to keep bytes, in use; the rest becomes a chunk
+ * of its own (flag: AS_FL_USED or 0) at (*tr, *ti). 0, or -1 on no memory. */
+static int heap_split(mt_t *m, uint64_t r, uint32_t i, uint64_t keep, uint64_t flag,
+                      uint64_t *tr, uint32_t *ti)
+{
+    as_fl_ent_t *e = as_fl_at(&m->heap, r, i);
+    uint64_t c = e->key, rest = (e->len & ~AS_FL_USED) - keep;
+    /* The rest follows c: next in c's region, or first in a later one. */
+    *tr = as_fl_region(&m->heap, c + keep);
+    *ti = *tr == r ? i + 1 : 0;
+    if (as_fl_insert_at(&m->heap, *tr, *ti, c + keep, rest | flag))
+        return -1;
+    as_fl_set_at(&m->heap, r, i, c, keep | AS_FL_USED);
+    return 0;
+}
+
+/* A chunk of at least nb bytes from the heap, entered in the map as in use;
+ * *got = its size. *fresh_end: for a chunk carved from top, where
+ * never-written memory starts (calloc). 0 on failure. */
 static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_end)
 {
     *fresh_end = UINT64_MAX;
-    uint32_t bi, pos;
-    if (m->fr.count && as_fl_first_fit(&m->fr, nb, &bi, &pos)) {
-        uint64_t c = m->fr.blk[bi]->key[pos], sz = m->fr.blk[bi]->len[pos];
+    uint64_t r;
+    uint32_t i;
+    if (as_fl_first_fit(&m->heap, nb, &r, &i)) {
+        uint64_t c = as_fl_at(&m->heap, r, i)->key, sz = as_fl_at(&m->heap, r, i)->len;
         m->free_bytes -= sz;
         if (sz - nb >= MINSIZE) {
-            /* The remainder keeps its place in address order. */
-            as_fl_set_at(&m->fr, bi, pos, c + nb, sz - nb);
+            uint64_t tr;
+            uint32_t ti;
+            if (heap_split(m, r, i, nb, 0, &tr, &ti))
+                return 0;
             m->free_bytes += sz - nb;
             touch(m, c + nb + 8, 24);           /* remainder: size, fd, bk */
             sz = nb;
         } else {
-            as_fl_remove_at(&m->fr, bi, pos);
+            as_fl_set_at(&m->heap, r, i, c, sz | AS_FL_USED);
         }
         m->used_bytes += sz;
         touch(m, c + 8, 8);
@@ -233,14 +241,19 @@ static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_
         if (!m->heap_lo) {
             m->heap_lo = m->top = old;
             m->brk_hw = old;
+            as_fl_init(&m->heap, old, REGION_SHIFT);
         } else {
             *fresh_end = m->brk_hw > m->top + m->top_size ? m->brk_hw : m->top + m->top_size;
         }
         m->top_size += size;
         if (m->top + m->top_size > m->brk_hw)
             m->brk_hw = m->top + m->top_size;
+        if (as_fl_cover(&m->heap, m->brk_hw))
+            return 0;
     }
     uint64_t c = m->top;
+    if (as_fl_insert(&m->heap, c, nb | AS_FL_USED))
+        return 0;
     m->top += nb;
     m->top_size -= nb;
     m->used_bytes += nb;
@@ -294,15 +307,13 @@ static uint64_t alloc_common(mt_t *m, uint64_t n, int clear)
         if (!mmap_chunk(m, nb, &base, &len))
             return 0;
         /* Fresh mapping: calloc clears nothing. */
-        if (as_hm_put(&m->blocks, base + 16, len | MMAPPED, base))
+        if (as_hm_put(&m->maps, base + 16, len, base))
             return 0;
         return base + 16;
     }
     uint64_t got, fresh;
     uint64_t c = heap_alloc(m, nb, &got, &fresh);
     if (!c)
-        return 0;
-    if (as_hm_put(&m->blocks, c + 16, got, c))
         return 0;
     if (clear) {
         uint64_t end = c + got;                 /* clears csz - 8 from mem */
@@ -321,15 +332,18 @@ static void mt_free(void *vm, uint32_t t, uint64_t mem)
 {
     (void)t;
     mt_t *m = vm;
-    as_hm_slot_t *x = as_hm_get(&m->blocks, mem);
+    uint64_t r;
+    uint32_t i;
+    if (heap_find_used(m, mem - 16, &r, &i)) {
+        heap_release(m, r, i);
+        return;
+    }
+    as_hm_slot_t *x = as_hm_get(&m->maps, mem);
     if (!x)
         return;
-    uint64_t size = x->a & ~MMAPPED, base = x->b, mmapped = x->a & MMAPPED;
-    as_hm_del(&m->blocks, x);
-    if (mmapped)
-        munmap_chunk(m, base, mem - 16, size);
-    else
-        heap_release(m, mem - 16, size);
+    uint64_t size = x->a, base = x->b;
+    as_hm_del(&m->maps, x);
+    munmap_chunk(m, base, mem - 16, size);
 }
 
 static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
@@ -357,7 +371,7 @@ static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
         uint64_t chunk = mem - 16;
         if (chunk != base)
             touch(m, chunk, 16);                /* prev_size = lead, new head */
-        if (as_hm_put(&m->blocks, mem, (len - (chunk - base)) | MMAPPED, base))
+        if (as_hm_put(&m->maps, mem, len - (chunk - base), base))
             return 0;
         return mem;
     }
@@ -366,99 +380,110 @@ static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
     uint64_t c = heap_alloc(m, want, &got, &fresh);
     if (!c)
         return 0;
-    uint64_t nc = c;
+    uint64_t nc = c, r, tr;
+    uint32_t i, ti;
     if ((c + 16) & (align - 1)) {
         nc = (((c + 16) + align - 1) & ~(align - 1)) - 16;
         if (nc - c < MINSIZE)
             nc += align;
         uint64_t lead = nc - c;
         touch(m, nc + 8, 8);
-        heap_release(m, c, lead);               /* used -= lead inside */
+        if (!as_fl_find(&m->heap, c, &r, &i) || heap_split(m, r, i, lead, AS_FL_USED, &tr, &ti))
+            return 0;
+        heap_release(m, r, i);                  /* used -= lead inside */
         got -= lead;
     }
     if (got - nb >= MINSIZE) {
-        heap_release(m, nc + nb, got - nb);
+        if (!as_fl_find(&m->heap, nc, &r, &i) || heap_split(m, r, i, nb, AS_FL_USED, &tr, &ti))
+            return 0;
+        heap_release(m, tr, ti);
         got = nb;
     }
-    if (as_hm_put(&m->blocks, nc + 16, got, nc))
-        return 0;
     return nc + 16;
+}
+
+/* realloc's last resort: malloc, copy the old usable bytes, free. */
+static uint64_t realloc_move(mt_t *m, uint32_t t, uint64_t mem, uint64_t n, uint64_t usable)
+{
+    uint64_t nm = alloc_common(m, n, 0);
+    if (!nm)
+        return 0;
+    touch(m, nm, usable);                       /* the memcpy */
+    mt_free(m, t, mem);
+    return nm;
+}
+
+/* realloc of a mapped chunk (x from the map): mremap_chunk, so it stays
+ * mapped whatever the new size. */
+static uint64_t realloc_mapped(mt_t *m, uint32_t t, as_hm_slot_t *x, uint64_t n, uint64_t nb)
+{
+    uint64_t mem = x->key, size = x->a, base = x->b, c = mem - 16;
+    uint64_t off = c - base, total = size + off;
+    uint64_t new_size = pg_up(m, nb + off + 8);
+    if (new_size == total)
+        return mem;
+    uint64_t nbase = as_space_mremap(m->sp, base, total, new_size);
+    if (nbase) {
+        as_hm_del(&m->maps, x);
+        m->mmapped_bytes = m->mmapped_bytes - total + new_size;
+        touch(m, nbase + off + 8, 8);
+        if (as_hm_put(&m->maps, nbase + off + 16, new_size - off, nbase))
+            return 0;
+        return nbase + off + 16;
+    }
+    if (size - 8 >= nb)
+        return mem;
+    return realloc_move(m, t, mem, n, size - 16);
 }
 
 static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
 {
     mt_t *m = vm;
-    as_hm_slot_t *x = as_hm_get(&m->blocks, mem);
-    if (!x)
-        return 0;
+    as_flist_t *f = &m->heap;
+    uint64_t c = mem - 16, r, tr;
+    uint32_t i, ti;
+    if (!heap_find_used(m, c, &r, &i)) {
+        as_hm_slot_t *x = as_hm_get(&m->maps, mem);
+        uint64_t nb = req2size(n);
+        return x && nb ? realloc_mapped(m, t, x, n, nb) : 0;
+    }
     uint64_t nb = req2size(n);
     if (!nb)
         return 0;
-    uint64_t size = x->a & ~MMAPPED, base = x->b, c = mem - 16;
-    if (x->a & MMAPPED) {
-        /* mremap_chunk: stays mapped whatever the new size. */
-        uint64_t off = c - base, total = size + off;
-        uint64_t new_size = pg_up(m, nb + off + 8);
-        if (new_size == total)
-            return mem;
-        uint64_t nbase = as_space_mremap(m->sp, base, total, new_size);
-        if (nbase) {
-            as_hm_del(&m->blocks, x);
-            m->mmapped_bytes = m->mmapped_bytes - total + new_size;
-            touch(m, nbase + off + 8, 8);
-            if (as_hm_put(&m->blocks, nbase + off + 16, (new_size - off) | MMAPPED, nbase))
-                return 0;
-            return nbase + off + 16;
-        }
-        if (size - 8 >= nb)
-            return mem;
-        uint64_t nm = alloc_common(m, n, 0);
-        if (!nm)
-            return 0;
-        touch(m, nm, size - 16);                /* memcpy of the old usable bytes */
-        mt_free(m, t, mem);
-        return nm;
-    }
+    uint64_t size = as_fl_at(f, r, i)->len & ~AS_FL_USED;
     if (size >= nb) {                           /* shrink in place */
         if (size - nb >= MINSIZE) {
-            x->a = nb;
             touch(m, c + 8, 8);
-            heap_release(m, c + nb, size - nb);
+            if (!heap_split(m, r, i, nb, AS_FL_USED, &tr, &ti))
+                heap_release(m, tr, ti);
         }
         return mem;
     }
-    uint64_t next = c + size;
+    uint64_t next = c + size, nr;
+    uint32_t ni;
     if (next == m->top && size + m->top_size >= nb + MINSIZE) {
         uint64_t grow = nb - size;
         m->top += grow;
         m->top_size -= grow;
         m->used_bytes += grow;
-        x->a = nb;
+        as_fl_at(f, r, i)->len = nb | AS_FL_USED;   /* in use either way: no fit changes */
         touch(m, m->top + 8, 8);
         return mem;
     }
-    uint32_t fb, fp;
-    if (m->fr.count && as_fl_find(&m->fr, next, &fb, &fp) && size + m->fr.blk[fb]->len[fp] >= nb) {
-        uint64_t nl = m->fr.blk[fb]->len[fp];
-        as_fl_remove_at(&m->fr, fb, fp);
+    if (as_fl_next(f, r, i, &nr, &ni) && !(as_fl_at(f, nr, ni)->len & AS_FL_USED)
+        && size + as_fl_at(f, nr, ni)->len >= nb) {
+        uint64_t nl = as_fl_at(f, nr, ni)->len;
+        as_fl_remove_at(f, nr, ni);             /* after (r, i): its place holds */
         m->free_bytes -= nl;
         m->used_bytes += nl;
         uint64_t ns = size + nl;
-        if (ns - nb >= MINSIZE) {
-            x->a = nb;
-            heap_release(m, c + nb, ns - nb);
-        } else {
-            x->a = ns;
-        }
+        as_fl_at(f, r, i)->len = ns | AS_FL_USED;
+        if (ns - nb >= MINSIZE && !heap_split(m, r, i, nb, AS_FL_USED, &tr, &ti))
+            heap_release(m, tr, ti);
         touch(m, c + 8, 8);
         return mem;
     }
-    uint64_t nm = alloc_common(m, n, 0);
-    if (!nm)
-        return 0;
-    touch(m, nm, size - 8);                     /* memcpy of the old usable bytes */
-    mt_free(m, t, mem);
-    return nm;
+    return realloc_move(m, t, mem, n, size - 8);
 }
 
 /* ---- Control ----------------------------------------------------------------- */
@@ -466,12 +491,12 @@ static uint64_t mt_realloc(void *vm, uint32_t t, uint64_t mem, uint64_t n)
 /* mtrim: whole pages of every free chunk past its first 48 bytes. */
 static void mtrim(mt_t *m)
 {
-    for (uint32_t b = 0; b < m->fr.nblk; b++) {
-        const as_fl_blk_t *k = m->fr.blk[b];
-        for (uint32_t i = 0; i < k->n; i++) {
-            uint64_t c = k->key[i], sz = k->len[i];
+    for (uint64_t r = 0; r < m->heap.cap; r++) {
+        const as_fl_reg_t *g = &m->heap.reg[r];
+        for (uint32_t i = 0; i < g->n; i++) {
+            uint64_t c = g->e[i].key, sz = as_fl_fit_len(&g->e[i]);
             uint64_t a = pg_up(m, c + 48), e = pg_down(m, c + sz);
-            if (e > a)
+            if (sz && e > a)
                 as_space_dontneed(m->sp, a, e - a);
         }
     }
@@ -522,27 +547,34 @@ static int mt_check(const void *vm, char *err, size_t errlen)
             return -1;
         }
     }
-    if (m->fr.count <= 64) {                    /* full walks only while cheap */
-        if (as_fl_check(&m->fr)) {
-            snprintf(err, errlen, "mmap-threshold: free list order or summaries broken");
+    if (m->heap.count <= 128 && m->heap.cap <= 1024) {   /* full walks only while cheap */
+        if (as_fl_check(&m->heap)) {
+            snprintf(err, errlen, "mmap-threshold: heap map order or maxima broken");
             return -1;
         }
-        uint64_t sum = 0, prev_end = 0;
-        for (uint32_t b = 0; b < m->fr.nblk; b++) {
-            for (uint32_t i = 0; i < m->fr.blk[b]->n; i++) {
-                uint64_t c = m->fr.blk[b]->key[i], sz = m->fr.blk[b]->len[i];
-                if (c == prev_end || c + sz >= m->top || sz < MINSIZE || (sz & 15)) {
-                    snprintf(err, errlen, "mmap-threshold: free chunk %#llx+%llu uncoalesced or bad",
-                             (unsigned long long)c, (unsigned long long)sz);
+        /* The chunks tile [heap_lo, top); no two free ones touch. */
+        uint64_t used = 0, freeb = 0, end = m->heap_lo;
+        int prev_free = 0;
+        for (uint64_t r = 0; r < m->heap.cap; r++) {
+            for (uint32_t i = 0; i < m->heap.reg[r].n; i++) {
+                const as_fl_ent_t *e = &m->heap.reg[r].e[i];
+                uint64_t sz = e->len & ~AS_FL_USED;
+                int is_free = !(e->len & AS_FL_USED);
+                if (e->key != end || sz < MINSIZE || (sz & 15) || (is_free && prev_free)) {
+                    snprintf(err, errlen, "mmap-threshold: chunk %#llx+%llu overlaps, leaves a gap "
+                             "or is uncoalesced", (unsigned long long)e->key, (unsigned long long)sz);
                     return -1;
                 }
-                sum += sz;
-                prev_end = c + sz;
+                *(is_free ? &freeb : &used) += sz;
+                end += sz;
+                prev_free = is_free;
             }
         }
-        if (sum != m->free_bytes) {
-            snprintf(err, errlen, "mmap-threshold: free list holds %llu, counted %llu",
-                     (unsigned long long)sum, (unsigned long long)m->free_bytes);
+        if (end != m->top || prev_free || used != m->used_bytes || freeb != m->free_bytes) {
+            snprintf(err, errlen, "mmap-threshold: chunks end at %#llx (top %#llx), hold %llu used "
+                     "+ %llu free, counted %llu + %llu", (unsigned long long)end,
+                     (unsigned long long)m->top, (unsigned long long)used, (unsigned long long)freeb,
+                     (unsigned long long)m->used_bytes, (unsigned long long)m->free_bytes);
             return -1;
         }
     }
