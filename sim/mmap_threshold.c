@@ -48,6 +48,7 @@
 #define MINSIZE 32ull
 #define THRESHOLD_MAX (32ull << 20)         /* DEFAULT_MMAP_THRESHOLD_MAX, 64-bit */
 #define CONSOLIDATION 65536ull              /* FASTBIN_CONSOLIDATION_THRESHOLD */
+#define WRITTEN_WAYS 64                     /* pages in touch()'s cache */
 #define REGION_SHIFT 11                     /* heap map: 2 KiB regions, <= 64 chunks each */
 
 enum { P_MMAP_THRESHOLD, P_TRIM_THRESHOLD, P_TOP_PAD, P_MMAP_MAX };
@@ -67,6 +68,9 @@ static const as_param_def_t mt_params[] = {
 typedef struct mt {
     as_space_t *sp;
     uint64_t page;
+    unsigned space_shift;                    /* log2 of the space's page size */
+    uint64_t epoch;                          /* 1..4095, see touch() */
+    uint64_t written[WRITTEN_WAYS];          /* page << 12 | epoch of recent writes */
     uint64_t mmap_threshold, trim_threshold, top_pad, mmap_max;
     int frozen;                              /* no_dyn_threshold */
     uint64_t n_mmaps, mmapped_bytes;
@@ -86,7 +90,32 @@ static inline uint64_t req2size(uint64_t n)
 
 static inline uint64_t pg_up(const mt_t *m, uint64_t x) { return (x + m->page - 1) & ~(m->page - 1); }
 static inline uint64_t pg_down(const mt_t *m, uint64_t x) { return x & ~(m->page - 1); }
-static inline void touch(mt_t *m, uint64_t a, uint64_t len) { as_space_touch(m->sp, a, len); }
+/* A write by the allocator. Pages only stop being resident through this
+ * model's own sbrk shrink, munmap, mremap and MADV_DONTNEED (the engine only
+ * touches), so a page written since the last of those (epoch) is still
+ * resident and writing it again changes nothing: the small cache of such
+ * pages saves the space's lookup for most header writes. */
+static inline void touch(mt_t *m, uint64_t a, uint64_t len)
+{
+    uint64_t p = a >> m->space_shift;
+    if (((a + len - 1) >> m->space_shift) == p) {
+        uint64_t tag = p << 12 | m->epoch, *w = &m->written[p % WRITTEN_WAYS];
+        if (*w == tag)
+            return;
+        *w = tag;
+    }
+    as_space_touch(m->sp, a, len);
+}
+
+/* After any call that can make pages non-resident. */
+static void released(mt_t *m)
+{
+    m->epoch = (m->epoch + 1) & 0xfff;
+    if (!m->epoch) {                            /* tags of 4096 epochs ago would match */
+        memset(m->written, 0, sizeof m->written);
+        m->epoch = 1;
+    }
+}
 
 static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
                        char *err, size_t errlen)
@@ -99,6 +128,8 @@ static void *mt_create(const as_params_t *p, as_space_t *space, const as_model_c
     }
     m->sp = space;
     m->page = ctx && ctx->page_size ? ctx->page_size : as_space_page_size(space);
+    m->space_shift = (unsigned)__builtin_ctz(as_space_page_size(space));
+    m->epoch = 1;
     m->mmap_threshold = (uint64_t)p->v[P_MMAP_THRESHOLD];
     m->trim_threshold = (uint64_t)p->v[P_TRIM_THRESHOLD];
     m->top_pad = (uint64_t)p->v[P_TOP_PAD];
@@ -128,6 +159,7 @@ static void systrim(mt_t *m, uint64_t pad)
     if (!extra || as_space_brk_cur(m->sp) != m->top + m->top_size)
         return;
     as_space_sbrk(m->sp, -(int64_t)extra);
+    released(m);
     m->top_size -= extra;
 }
 
@@ -287,6 +319,7 @@ static void munmap_chunk(mt_t *m, uint64_t base, uint64_t chunk, uint64_t size)
     }
     uint64_t total = size + (chunk - base);
     as_space_munmap(m->sp, base, total);
+    released(m);
     m->n_mmaps--;
     m->mmapped_bytes -= total;
 }
@@ -423,6 +456,7 @@ static uint64_t realloc_mapped(mt_t *m, uint32_t t, as_hm_slot_t *x, uint64_t n,
     if (new_size == total)
         return mem;
     uint64_t nbase = as_space_mremap(m->sp, base, total, new_size);
+    released(m);
     if (nbase) {
         as_hm_del(&m->maps, x);
         m->mmapped_bytes = m->mmapped_bytes - total + new_size;
@@ -500,6 +534,7 @@ static void mtrim(mt_t *m)
                 as_space_dontneed(m->sp, a, e - a);
         }
     }
+    released(m);
 }
 
 static void mt_control(void *vm, const as_event_t *ev)
