@@ -742,6 +742,18 @@ static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb)
 }
 
 /* ---- _int_free (§1.5) ------------------------------------------------------ */
+/* Writes c's record and reads nothing of it. */
+static inline void fastbin_push(gl_t *g, gl_arena_t *a, uint32_t c, uint64_t addr, uint64_t size)
+{
+    a->have_fast = true;
+    unsigned idx = fastbin_index(size);
+    R(c).fd = a->fast[idx];
+    R(c).st = ST_FAST;
+    a->fast[idx] = c;
+    g->free_bytes += size;
+    touch_mem_link(g, addr + HDR);  /* fd, at the same place as e->next */
+}
+
 static void int_free(gl_t *g, int ai, uint32_t c)
 {
     gl_arena_t *a = A(g, ai);
@@ -755,13 +767,7 @@ static void int_free(gl_t *g, int ai, uint32_t c)
         }
     }
     if (size <= g->max_fast) {
-        a->have_fast = true;
-        unsigned idx = fastbin_index(size);
-        R(c).fd = a->fast[idx];
-        R(c).st = ST_FAST;
-        a->fast[idx] = c;
-        g->free_bytes += size;
-        touch_mem_link(g, R(c).addr + HDR);  /* fd, at the same place as e->next */
+        fastbin_push(g, a, c, R(c).addr, size);
         return;
     }
     size = coalesce(g, a, c);
@@ -976,16 +982,26 @@ static void gl_free(void *m, uint32_t thread, uint64_t addr)
     uint32_t c = sl->val, aux = sl->aux;
     if (aux && !(aux >> 31)) {
         /* the common case, straight into the tcache, from the slot alone */
-        uint64_t ti = tidx((uint64_t)aux << 4);
+        uint64_t size = (uint64_t)aux << 4, ti = tidx(size);
         maybe_init_tcache(g, t);
         gl_tcache_t *tc = t->tc;
         if (tc && ti < g->tcache_bins && tc->counts[ti] < g->tcache_count) {
 #ifdef AS_DEBUG
             /* a chunk in a tcache is ST_INUSE too: glibc's double-free scan */
-            if (R(c).st != ST_INUSE || R(c).size != tc_size(ti) || in_tcache(g, tc, ti, c))
+            if (R(c).st != ST_INUSE || R(c).size != size || in_tcache(g, tc, ti, c))
                 return;  /* not a block the user holds: check() will not see it */
 #endif
             tc_push(g, tc, ti, addr - HDR, c);
+            return;
+        }
+        /* _int_free's fastbin push, from the slot too: with a single arena
+         * the chunk is main's, and the push does not wait for its record */
+        if (size <= g->max_fast && g->narena == 1) {
+#ifdef AS_DEBUG
+            if (R(c).st != ST_INUSE || R(c).size != size)
+                return;
+#endif
+            fastbin_push(g, A(g, 0), c, addr - HDR, size);
             return;
         }
     }
