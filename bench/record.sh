@@ -20,6 +20,11 @@
 #    MALLOC_TRACE=file. Text output, one line per event, no thread ids.
 #  - traced: `allocsim record -q` (no summary at the end: reading the trace
 #    back is analysis, not recording; bytes/event come from allocsim info).
+#  - "traced cpu": median CPU time (user+sys of the whole process tree) traced
+#    over untraced. On a machine shared with other jobs the wall ratio mostly
+#    measures who else is running; the CPU ratio is what tracing costs in
+#    all, and on an idle machine with a core to spare for the writer thread
+#    the wall ratio falls below it.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$root/build}" && pwd)
@@ -47,7 +52,7 @@ cmd_of() {
     esac
 }
 
-# run_once WORKLOAD TOOL -> prints seconds
+# run_once WORKLOAD TOOL -> prints "wall_seconds cpu_seconds"
 run_once() {
     local w=$1 tool=$2 s e
     cmd_of "$w"
@@ -58,26 +63,29 @@ run_once() {
     mtrace) rm -f "$OUT/mt/$w".* ;;
     esac
     sync
+    local T=(/usr/bin/time -f "%U %S" -o "$OUT/cpu.txt")
     s=$(date +%s%N)
     case $tool in
-    untraced) env "${ENVV[@]}" "${CMD[@]}" >/dev/null 2>&1 ;;
-    traced) env "${ENVV[@]}" "$B/allocsim" record -q -f -o "$OUT/tr/$w" -- "${CMD[@]}" >/dev/null 2>&1 ;;
-    heaptrack) env "${ENVV[@]}" heaptrack -o "$OUT/ht/$w" "${CMD[@]}" >/dev/null 2>&1 ;;
-    mtrace) env "${ENVV[@]}" LD_PRELOAD="$DEBUG_SO:$OUT/mtrace-on.so" MALLOC_TRACE="$OUT/mt/$w.txt" \
+    untraced) "${T[@]}" env "${ENVV[@]}" "${CMD[@]}" >/dev/null 2>&1 ;;
+    traced) "${T[@]}" env "${ENVV[@]}" "$B/allocsim" record -q -f -o "$OUT/tr/$w" -- "${CMD[@]}" >/dev/null 2>&1 ;;
+    heaptrack) "${T[@]}" env "${ENVV[@]}" heaptrack -o "$OUT/ht/$w" "${CMD[@]}" >/dev/null 2>&1 ;;
+    mtrace) "${T[@]}" env "${ENVV[@]}" LD_PRELOAD="$DEBUG_SO:$OUT/mtrace-on.so" MALLOC_TRACE="$OUT/mt/$w.txt" \
             "${CMD[@]}" >/dev/null 2>&1 ;;
     esac
     e=$(date +%s%N)
-    echo "scale=3; ($e - $s) / 1000000000" | bc
+    echo "$(echo "scale=3; ($e - $s) / 1000000000" | bc) $(awk 'END {print $1 + $2}' "$OUT/cpu.txt")"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-14s %9s %16s %16s %16s %12s %9s\n' workload untraced traced heaptrack mtrace events "B/event"
+printf '%-14s %9s %16s %16s %16s %12s %9s %11s\n' workload untraced traced heaptrack mtrace events "B/event" "traced cpu"
 for w in $WORKLOADS; do
-    declare -A T=()
+    declare -A T=() C=()
     for ((i = 0; i < RUNS; i++)); do
         for tool in untraced $TOOLS; do
-            T[$tool]+="$(run_once "$w" "$tool") "
+            read -r wall cpu < <(run_once "$w" "$tool")
+            T[$tool]+="$wall "
+            C[$tool]+="$cpu "
         done
     done
     u=$(median ${T[untraced]})
@@ -98,8 +106,12 @@ for w in $WORKLOADS; do
             echo "- -")
     fi
     line+=$(printf ' %12s %9s' "$ev" "$bpe")
+    if [[ " $TOOLS " == *" traced "* ]]; then
+        line+=$(printf ' %10.2fx' "$(echo "scale=4; $(median ${C[traced]}) / $(median ${C[untraced]})" | bc)")
+    fi
     echo "$line"
     echo "  runs: $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${T[$t]% }"; done)" >&2
-    unset T
+    echo "  cpu:  $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${C[$t]% }"; done)" >&2
+    unset T C
 done
 rm -rf "$OUT/hg-dst"
