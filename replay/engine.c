@@ -339,8 +339,10 @@ static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, uint64_t *las
     int rc = 1;
     b->n = b->ntime = b->nsamples = 0;
     b->first = e->events;
-    /* A run changes the time at most once, like one packed event, so the
-     * room kept for pack also suffices for runs. */
+    /* A run is at one time, so it adds at most one time change, like one
+     * packed event: the room kept for pack suffices. (The reader ends a run
+     * at a time item, so in practice the first event at a new time comes
+     * through as_reader_next and pack.) */
     while (b->n < BATCH && b->ntime < BATCH_TIMES && b->nsamples < BATCH_SAMPLES) {
         uint64_t t;
         int k = as_reader_next_plain(r, &b->ev[b->n], BATCH - b->n, &t);

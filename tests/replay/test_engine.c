@@ -1,7 +1,8 @@
 /* tests/replay/test_engine.c — the engine on hand-written event sequences:
  * exact RSS per model and touch rule, the edge cases of issue 3 §1 (realloc
  * NULL/0, failed calls, unknown frees), J&W measures, predicted process RSS
- * from samples, and -j 1 == -j 2. */
+ * from samples, and -j 1 == -j 2; on the real traces, the reader's runs of
+ * plain events (fill_reader) == one full event at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,9 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "evseq.h"
 
@@ -233,6 +237,65 @@ static void threads_match_single(void **state)
     as_engine_free(c);
 }
 
+/* Any source but as_engine_reader_next is read an event at a time (fill),
+ * so this wrapper sends the trace down that path, with addresses. */
+static int reader_one(void *r, as_event_t *ev) { return as_reader_next(r, ev); }
+
+static as_engine_t *run_trace(const char *path, const char *const *specs, size_t n,
+                              unsigned jobs, int runs)
+{
+    as_instance_t in[8];
+    char err[512];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(as_model_parse_spec(specs[i], &in[i].model, &in[i].params, err,
+                                             sizeof err), 0);
+    as_err_t oe;
+    as_reader_t *r = as_reader_open_flags(path, runs ? AS_READ_NO_ADDR : 0, &oe);
+    assert_non_null(r);
+    const as_header_t *h = as_reader_header(r);
+    as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = jobs, .series_points = 64};
+    as_model_ctx_t ctx = {.page_size = h->page_size, .ncpus = h->ncpus};
+    as_engine_t *e = as_engine_create(&o, in, n, &ctx, err, sizeof err);
+    assert_non_null(e);
+    assert_int_equal(as_engine_run(e, runs ? as_engine_reader_next : reader_one, r, err,
+                                   sizeof err), 0);
+    as_reader_close(r);
+    return e;
+}
+
+static void reader_runs_match_events(void **state)
+{
+    (void)state;
+    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast",
+                                  "python-malloc.ast", "python-pymalloc.ast"};
+    const char *const specs[] = {"ideal", "mmap-threshold", "glibc"};
+    char dir[512], path[640];
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    char *cut = strstr(dir, "tests/replay/test_engine.c");
+    assert_non_null(cut);
+    *cut = 0;
+    for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+        snprintf(path, sizeof path, "%straces/%s", dir, names[t]);
+        assert_int_equal(access(path, R_OK), 0);
+        as_engine_t *a = run_trace(path, specs, 3, 1, 0);
+        as_engine_t *b = run_trace(path, specs, 3, 1, 1);
+        as_engine_t *c = run_trace(path, specs, 3, 2, 1);
+        assert_int_equal(as_engine_events(a), as_engine_events(b));
+        assert_int_equal(as_engine_events(a), as_engine_events(c));
+        for (size_t i = 0; i < 3; i++) {
+            assert_memory_equal(as_engine_result(a, i), as_engine_result(b, i), sizeof(as_result_t));
+            assert_memory_equal(as_engine_result(a, i), as_engine_result(c, i), sizeof(as_result_t));
+            size_t na, nb;
+            const as_series_point_t *sa = as_engine_series(a, i, &na), *sb = as_engine_series(b, i, &nb);
+            assert_int_equal(na, nb);
+            assert_memory_equal(sa, sb, na * sizeof *sa);
+        }
+        as_engine_free(a);
+        as_engine_free(b);
+        as_engine_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +305,7 @@ int main(void)
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
         cmocka_unit_test(threads_match_single),
+        cmocka_unit_test(reader_runs_match_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
