@@ -142,7 +142,8 @@ static inline uint64_t as_rec_pack(uint64_t seq, unsigned op, unsigned flags)
 /* ---- Ground-truth sample (every ~10 ms) ---------------------------------- */
 typedef struct as_sample {
     uint64_t rss;             /* process resident bytes, /proc/self/statm */
-    uint64_t tracer_rss;      /* resident bytes of the tracer's own mappings */
+    uint64_t tracer_rss;      /* resident bytes the tracer adds: its mappings and
+                                 its own libraries' pages (FORMAT.md §4) */
     uint64_t arena;           /* mallinfo2: non-mmapped bytes from the system */
     uint64_t hblkhd;          /* mallinfo2: mmapped bytes */
     uint64_t uordblks;        /* mallinfo2: in-use bytes */

@@ -165,6 +165,7 @@ AS_HIDDEN void as_writer_request(int req);     /* synchronous hand-shake */
 AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
 AS_HIDDEN void as_writer_modules_changed(void);
 AS_HIDDEN uint64_t as_tracer_resident(void);
+AS_HIDDEN uint64_t as_tracer_lib_resident(void); /* rec_rss.c */
 AS_HIDDEN void *as_mem_alloc(void *ctx, size_t size);
 AS_HIDDEN void as_mem_free(void *ctx, void *p, size_t size);
 

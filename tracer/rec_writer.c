@@ -118,7 +118,7 @@ uint64_t as_tracer_resident(void)
         n += resident_of(r, sizeof *r);
     for (unsigned i = 0; i < g_nmaps; i++)
         n += resident_of(g_maps[i].p, g_maps[i].len);
-    return n;
+    return n + as_tracer_lib_resident();
 }
 
 /* ---- File creation --------------------------------------------------------- */
