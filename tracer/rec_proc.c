@@ -2,8 +2,8 @@
  * tracer/rec_proc.c — everything around the heap calls: application memory
  * (mmap, munmap, mremap, brk, sbrk), threads (pthread_create trampoline; exit
  * via the pthread key destructor in rec_ring.c), processes (fork, the exec
- * family, posix_spawn, _exit/_Exit, the library destructor for exit) and
- * dlopen (the module map is captured again for --callsite).
+ * family including fexecve and execveat, posix_spawn, _exit/_Exit, the
+ * library destructor for exit) and dlopen (the module map is captured again for --callsite).
  *
  * glibc's malloc reaches mmap/munmap/brk through internal aliases, not the
  * PLT, so the mmap events seen here are the application's own (tested).
@@ -43,6 +43,7 @@ static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
 static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_execveat)(int, const char *, char *const[], char *const[], int);
 static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                                const posix_spawnattr_t *, char *const[], char *const[]);
 static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
@@ -76,6 +77,7 @@ AS_HIDDEN void as_proc_init(void)
     (void)REAL(real_execvp, "execvp");
     (void)REAL(real_execvpe, "execvpe");
     (void)REAL(real_fexecve, "fexecve");
+    (void)REAL(real_execveat, "execveat");
     (void)REAL(real_posix_spawn, "posix_spawn");
     (void)REAL(real_posix_spawnp, "posix_spawnp");
     (void)REAL(real_mmap, "mmap");
@@ -327,6 +329,17 @@ AS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     int f = before_exec();
     int rc = REAL(real_fexecve, "fexecve") ? real_fexecve(fd, argv, envp) : -1;
+    after_failed_exec(f);
+    return rc;
+}
+
+/* glibc's fexecve makes the execveat system call itself, not through this
+ * symbol, so an fexecve is never seen twice. */
+AS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                       int flags)
+{
+    int f = before_exec();
+    int rc = REAL(real_execveat, "execveat") ? real_execveat(dirfd, path, argv, envp, flags) : -1;
     after_failed_exec(f);
     return rc;
 }

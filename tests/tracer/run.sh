@@ -101,6 +101,27 @@ exec)
     "$TR/tr_check" dump e.$pid.2.ast | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
         fail "the exec'd image's trace is not the golden sequence"
     ;;
+execat)
+    # execveat and fexecve: a failed attempt resumes tracing in the next file,
+    # the successful one closes it; the exec'd image traces from scratch.
+    for how in execveat fexecve; do
+        rm -f x.*.ast
+        "$ALLOCSIM" record -q -o x -- "$TR/tr_exec" $how "$TR/tr_golden" >out.txt; rc=$?
+        [ "$rc" = 3 ] || fail "$how: exit $rc (want 3)"
+        [ "$(nfiles x)" = 3 ] || fail "$how: want 3 files, got: $(files x)"
+        pid=$(stat_of "$(files x | head -1)" pid)
+        for x in x.$pid.ast x.$pid.1.ast x.$pid.2.ast; do
+            [ -f "$x" ] || fail "$how: missing $x"
+            [ "$(stat_of "$x" complete)" = 1 ] || fail "$how: $x incomplete"
+        done
+        [ "$(stat_of x.$pid.ast exec)" = 1 ] || fail "$how: no exec event before the failed exec"
+        [ "$(stat_of x.$pid.ast malloc)" = 1 ] || fail "$how: the malloc before the exec is lost"
+        [ "$(stat_of x.$pid.1.ast exec)" = 1 ] || fail "$how: no exec event before the exec"
+        [ "$(stat_of x.$pid.1.ast malloc)" = 1 ] || fail "$how: the malloc after the failed exec is lost"
+        "$TR/tr_check" dump x.$pid.2.ast | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
+            fail "$how: the exec'd image's trace is not the golden sequence"
+    done
+    ;;
 dlopen)
     for cs in "" --callsite; do
         rm -f d.*.ast
