@@ -23,8 +23,8 @@
  *     RSS at each ground-truth sample;
  *   - after the run, the predicted process RSS at each sample: recorded rss
  *     - tracer_rss - the real heap's resident bytes + the model's RSS. The
- *     real heap's resident bytes come from a reference `glibc` instance at
- *     its defaults (validated within 1% of the real glibc, doc/ACCURACY.md),
+ *     real heap's resident bytes come from a reference `glibc` instance with
+ *     the recorded malloc environment's tunables (else defaults) (validated within 1% of the real glibc, doc/ACCURACY.md),
  *     hidden from the results; mallinfo2's arena + hblkhd counts mapped,
  *     not resident, bytes (doc/REPLAY.md, "Predicted process RSS");
  *   - AS_DEBUG builds run model->check after every operation and abort.
@@ -128,13 +128,14 @@ uint64_t as_engine_estimate(const as_model_t *m, uint64_t max_id, unsigned serie
     return max_id * (16 + 96) + (uint64_t)series_points * sizeof(as_series_point_t) + (1u << 20);
 }
 
-/* A `glibc` instance left at its defaults can serve as the reference. */
-static int glibc_defaults(const as_model_t *g, const as_instance_t *in)
+/* A `glibc` instance with the reference's parameters (the recorded malloc
+ * environment, or glibc's defaults) can serve as the reference. */
+static int is_reference(const as_model_t *g, const as_params_t *ref, const as_instance_t *in)
 {
-    if (!g || in->model != g || in->params.set)
+    if (!g || in->model != g || in->params.set != (ref ? ref->set : 0))
         return 0;
     for (int i = 0; i < AS_MAX_PARAMS && g->params[i].name; i++)
-        if (in->params.v[i] != g->params[i].def)
+        if (in->params.v[i] != (ref ? ref->v[i] : g->params[i].def))
             return 0;
     return 1;
 }
@@ -149,7 +150,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     const as_model_t *g = opts->no_process_rss ? NULL : as_model_find("glibc");
     long ref = -1;
     for (size_t i = 0; i < nrep && ref < 0; i++)
-        if (glibc_defaults(g, &in0[i]))
+        if (is_reference(g, opts->ref_params, &in0[i]))
             ref = (long)i;
     size_t n = nrep + (g && ref < 0);
     as_instance_t *in = malloc((n ? n : 1) * sizeof *in);
@@ -167,8 +168,11 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         ref = (long)nrep;
         memset(&in[ref], 0, sizeof in[ref]);
         in[ref].model = g;
-        for (int i = 0; i < AS_MAX_PARAMS && g->params[i].name; i++)
-            in[ref].params.v[i] = g->params[i].def;
+        if (opts->ref_params)
+            in[ref].params = *opts->ref_params;
+        else
+            for (int i = 0; i < AS_MAX_PARAMS && g->params[i].name; i++)
+                in[ref].params.v[i] = g->params[i].def;
     }
     e->inst = memset(ia, 0, (n ? n : 1) * sizeof *e->inst);
     e->o = *opts;

@@ -113,6 +113,9 @@ typedef struct as_engine_opts {
     /* 1: no predicted process RSS (peak_process_rss stays null), so no hidden
      * reference glibc instance runs beside a model that is not glibc. */
     int no_process_rss;
+    /* The reference glibc's parameters: the malloc environment the traced
+     * program started with (sim/glibc_env.h); NULL = glibc's defaults. */
+    const as_params_t *ref_params;
 } as_engine_opts_t;
 
 /* Event source: 1 = *ev filled, 0 = end, < 0 = -as_err_t (fatal). */

@@ -168,6 +168,12 @@ typedef struct as_header {
     size_t   argv_len;        /* NUL-separated, argv_len bytes in all */
     const char *libc_version; /* gnu_get_libc_version() */
     const char *python_version; /* NULL unless the Python hook is active */
+    const char *malloc_env;   /* the environment glibc's malloc read at start:
+                                 GLIBC_TUNABLES and MALLOC_* entries, "NAME=value"
+                                 each NUL-terminated, in environment order;
+                                 NULL if none (or a trace from before
+                                 2026-11-22: FORMAT.md §2) */
+    size_t   malloc_env_len;  /* bytes in malloc_env, terminators included */
 } as_header_t;
 
 #define AS_OPT_CALLSITE 0x1u

@@ -255,7 +255,17 @@ static as_err_t parse_header(as_reader_t *r)
         free(h);
         return AS_ERR_HEADER;
     }
-    r->strings_len = (size_t)(total - ASF_HDR_FIXED) + 4;
+    /* The optional malloc environment after the strings (FORMAT.md §2): an
+     * older writer's zero padding reads as an empty one. */
+    uint32_t envlen = 0;
+    if (total + 4 <= len) {
+        envlen = asf_get32(h + total);
+        if (envlen && (total + 4 + envlen > len || h[total + 4 + envlen - 1] != 0)) {
+            free(h);
+            return AS_ERR_HEADER;
+        }
+    }
+    r->strings_len = (size_t)(total - ASF_HDR_FIXED) + 4 + envlen;
     r->strings = malloc(r->strings_len);
     if (!r->strings) {
         free(h);
@@ -274,6 +284,11 @@ static as_err_t parse_header(as_reader_t *r)
         *dst[i] = r->strings + out;
         in += slen[i];
         out += slen[i] + 1;
+    }
+    if (envlen) {
+        memcpy(r->strings + out, h + in + 4, envlen);
+        r->hdr.malloc_env = r->strings + out;
+        r->hdr.malloc_env_len = envlen;
     }
     r->hdr.argv_len = slen[1];
     r->hdr.version = version;

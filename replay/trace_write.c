@@ -834,6 +834,12 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
         slen[i] = !str[i] && i == 3 ? ASF_NO_STRING : (uint32_t)n;
         total += n;
     }
+    /* the malloc environment extension: u32 length + entries (FORMAT.md §2) */
+    size_t envlen = hdr->malloc_env ? hdr->malloc_env_len : 0;
+    if (envlen > ASF_HDR_MAX / 8)
+        envlen = 0;    /* cut entries would be wrong: better none */
+    if (envlen)
+        total += 4 + envlen;
     total = (total + 7) & ~(size_t)7;
     uint8_t *h = m_alloc(w, total);
     if (!h)
@@ -856,6 +862,10 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
             memcpy(h + o, str[i], slen[i]);
             o += slen[i];
         }
+    }
+    if (envlen) {
+        asf_put32(h + o, (uint32_t)envlen);
+        memcpy(h + o + 4, hdr->malloc_env, envlen);
     }
     asf_put32(h + ASF_OFF_CRC, asf_header_crc(h, (uint32_t)total));
     as_err_t e = write_all(w, h, total);

@@ -137,9 +137,11 @@ static const char *options_text(uint32_t o, char *buf, size_t len)
     return buf;
 }
 
-static void print_argv(FILE *f, const as_header_t *h, int json)
+/* NUL-separated strings (argv, the malloc environment): space-separated text,
+ * or a JSON array. */
+static void print_strings(FILE *f, const char *p, size_t len, int json)
 {
-    const char *p = h->argv, *end = h->argv ? h->argv + h->argv_len : NULL;
+    const char *end = p ? p + len : NULL;
     int first = 1;
     if (json)
         fputc('[', f);
@@ -204,8 +206,13 @@ static void print_text(FILE *f, const info_t *in)
     fprintf(f, "process       pid %" PRId64 ", parent %" PRId64 "\n", h->pid, h->ppid);
     fprintf(f, "exe           %s\n", h->exe ? h->exe : "");
     fputs("argv          ", f);
-    print_argv(f, h, 0);
+    print_strings(f, h->argv, h->argv_len, 0);
     fputc('\n', f);
+    if (h->malloc_env) {   /* what glibc's malloc read at start (FORMAT.md §2) */
+        fputs("malloc env    ", f);
+        print_strings(f, h->malloc_env, h->malloc_env_len, 0);
+        fputc('\n', f);
+    }
     time_t secs = (time_t)(h->start_time_ns / 1000000000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -279,7 +286,12 @@ static void print_json_file(FILE *f, const info_t *in)
             ", \"exe\": ", h->version, h->pid, h->ppid);
     json_str_or_null(f, h->exe);
     fputs(", \"argv\": ", f);
-    print_argv(f, h, 1);
+    print_strings(f, h->argv, h->argv_len, 1);
+    fputs(", \"malloc_env\": ", f);
+    if (h->malloc_env)
+        print_strings(f, h->malloc_env, h->malloc_env_len, 1);
+    else
+        fputs("null", f);
     fprintf(f, ", \"start_time_ns\": %" PRIu64 ", \"libc\": ", h->start_time_ns);
     json_str_or_null(f, h->libc_version);
     fputs(", \"python\": ", f);

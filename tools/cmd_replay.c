@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "replay/engine.h"
+#include "sim/glibc_env.h"
 #include "tools/cli.h"
 #include "tools/report.h"
 
@@ -310,6 +311,11 @@ int cmd_replay(int argc, char **argv)
         }
         progress_t pg = {.trace = path};
         as_engine_opts_t o = eo;
+        /* the reference glibc runs with the tunables the program ran with */
+        as_params_t refp;
+        const as_model_t *gm = as_model_find("glibc");
+        if (gm && h->malloc_env && as_glibc_env_params(gm, h->malloc_env, h->malloc_env_len, &refp))
+            o.ref_params = &refp;
         if (ntr > 1) {
             o.tick_ns = TICK_NS;
             o.time_base_ns = h->start_time_ns;

@@ -176,6 +176,38 @@ static void read_cmdline(void)
     close(fd);
 }
 
+/* The entries of the environment this image started with that glibc's malloc
+ * reads at start (GLIBC_TUNABLES, the MALLOC_* aliases): the replay engine's
+ * reference glibc needs them (REPLAY.md). /proc/self/environ is that initial
+ * environment, whatever setenv did since; a forked child inherits it. An
+ * entry that does not fit is left out whole, never cut. */
+static char g_menv[4096];
+static size_t g_menv_len;
+
+static void read_malloc_env(void)
+{
+    static char buf[1 << 16];
+    g_menv_len = 0;
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf && (n = read(fd, buf + len, sizeof buf - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    for (size_t i = 0; i < len;) {
+        const char *e = buf + i;
+        size_t el = strnlen(e, len - i);
+        if (i + el < len && (!strncmp(e, "GLIBC_TUNABLES=", 15) || !strncmp(e, "MALLOC_", 7)) &&
+            g_menv_len + el + 1 <= sizeof g_menv) {
+            memcpy(g_menv + g_menv_len, e, el + 1);
+            g_menv_len += el + 1;
+        }
+        i += el + 1;
+    }
+}
+
 /* Opens the next file and its as_writer. 0 on success; on failure says why on
  * stderr (once) and returns -1: the caller stops tracing. */
 static int open_writer(void)
@@ -192,6 +224,7 @@ static int open_writer(void)
     ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
     g_exe[n > 0 ? n : 0] = '\0';
     read_cmdline();
+    read_malloc_env();
     cpu_set_t cs;
     CPU_ZERO(&cs);
     struct timespec rt;
@@ -209,6 +242,8 @@ static int open_writer(void)
         .argv_len = g_argv_len,
         .libc_version = gnu_get_libc_version(),
         .python_version = NULL,
+        .malloc_env = g_menv_len ? g_menv : NULL,
+        .malloc_env_len = g_menv_len,
     };
     as_err_t err = AS_OK;
     g_w = as_writer_create(fd, &h, &g_mem, as_g_level, &err);

@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "replay/engine.h"
+#include "sim/glibc_env.h"
 
 typedef struct evseq {
     as_event_t ev[256];
     as_sample_t samples[16];
     size_t n, i, nsamples;
     uint64_t t;
+    const char *malloc_env;   /* the header's malloc environment, NULL = none */
+    size_t malloc_env_len;
 } evseq_t;
 
 static inline as_event_t *ev_add(evseq_t *q, unsigned op, uint32_t id, uint64_t size)
@@ -71,6 +74,10 @@ static inline as_engine_t *evseq_run(evseq_t *q, const char *const *specs, size_
         if (as_model_parse_spec(specs[i], &in[i].model, &in[i].params, err, sizeof err))
             return NULL;
     as_engine_opts_t o = {.touch = touch, .jobs = jobs, .series_points = 64};
+    as_params_t ref;   /* as tools/cmd_replay.c does with a trace's header */
+    if (q->malloc_env &&
+        as_glibc_env_params(as_model_find("glibc"), q->malloc_env, q->malloc_env_len, &ref))
+        o.ref_params = &ref;
     as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
     as_engine_t *e = as_engine_create(&o, in, n, &ctx, err, sizeof err);
     if (!e)

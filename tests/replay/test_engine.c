@@ -117,6 +117,30 @@ static void process_rss_heap_mapped_not_resident(void **state)
     as_engine_free(e);
 }
 
+/* A program that ran with MALLOC_MMAP_THRESHOLD_=4096 (recorded in the
+ * header): the reference glibc takes that setting, so the reported
+ * glibc:mmap_threshold=4096 instance is the reference and predicts the
+ * recorded process exactly, and glibc at its defaults is predicted as the
+ * recorded process minus the 4096 heap plus its own. */
+static void process_rss_reference_takes_recorded_tunables(void **state)
+{
+    (void)state;
+    static const char *const SPECS[] = {"glibc", "glibc:mmap_threshold=4096"};
+    static const char env[] = "MALLOC_MMAP_THRESHOLD_=4096";
+    evseq_t q = {.malloc_env = env, .malloc_env_len = sizeof env};
+    for (uint32_t i = 0; i < 8; i++)
+        MALLOC(&q, i, 64u << 10);   /* mapped at 4096, from the brk heap at defaults */
+    SAMPLE(&q, 6u << 20, 1u << 20, 0, 0);
+    as_engine_t *e = evseq_run(&q, SPECS, 2, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    assert_int_equal(as_engine_count(e), 2);
+    const as_result_t *dflt = as_engine_result(e, 0), *low = as_engine_result(e, 1);
+    assert_int_equal(low->peak_process_rss, 5u << 20);
+    assert_true(dflt->final_rss != low->final_rss);
+    assert_int_equal(dflt->peak_process_rss, (5u << 20) - low->final_rss + dflt->final_rss);
+    as_engine_free(e);
+}
+
 /* A heap spike between two samples: the non-heap part is known only at the
  * samples, but the model's RSS at every event, so the predicted peak must
  * include the spike. Same samples with and without a 1 MiB block that lives
@@ -304,6 +328,7 @@ int main(void)
         cmocka_unit_test(jw_measures_and_process_rss),
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
+        cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
         cmocka_unit_test(threads_match_single),
         cmocka_unit_test(reader_runs_match_events),
     };

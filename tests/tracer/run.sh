@@ -122,6 +122,18 @@ execat)
             fail "$how: the exec'd image's trace is not the golden sequence"
     done
     ;;
+mallocenv)
+    # The malloc environment glibc read at start is in the header, in order,
+    # and nothing else of the environment is.
+    env FOO=bar MALLOC_ARENA_MAX=2 GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096 \
+        "$ALLOCSIM" record -q -o m -- "$TR/tr_golden" >out.txt
+    "$ALLOCSIM" info --format json "$(files m)" >info.json || fail "info"
+    grep -q '"malloc_env": \["MALLOC_ARENA_MAX=2", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096"\]' info.json ||
+        fail "malloc_env: $(grep -o '"malloc_env": [^]]*]' info.json)"
+    env -u MALLOC_ARENA_MAX -u GLIBC_TUNABLES "$ALLOCSIM" record -q -o n -- "$TR/tr_golden" >out.txt
+    "$ALLOCSIM" info --format json "$(files n)" | grep -q '"malloc_env": null' ||
+        fail "malloc_env recorded without any"
+    ;;
 dlopen)
     for cs in "" --callsite; do
         rm -f d.*.ast
