@@ -13,6 +13,18 @@ cd "$W"
 fail() { echo "FAIL($name): $*" >&2; exit 1; }
 stat_of() { "$TR/tr_check" stats "$1" | sed -n "s/^$2=//p"; }
 files() { ls "$W"/"$1".*.ast 2>/dev/null; }
+# exec_chain PREFIX WHAT: one pid wrote PREFIX.<pid>.ast, .1.ast and .2.ast
+# (WHAT names them), each complete, the last the golden sequence; sets pid.
+exec_chain() {
+    [ "$(nfiles "$1")" = 3 ] || fail "want 3 files ($2), got: $(files "$1")"
+    pid=$(stat_of "$(files "$1" | head -1)" pid)
+    for x in "$1.$pid.ast" "$1.$pid.1.ast" "$1.$pid.2.ast"; do
+        [ -f "$x" ] || fail "$2: missing $x"
+        [ "$(stat_of "$x" complete)" = 1 ] || fail "$2: $x incomplete"
+    done
+    "$TR/tr_check" dump "$1.$pid.2.ast" | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
+        fail "$2: the exec'd image's trace is not the golden sequence"
+}
 nfiles() { files "$1" | wc -l; }
 # spin_kill PREFIX ERRFILE [record options]: tr_spin under record, SIGKILLed
 # after its go line; sets f (its trace) and rc (record's exit status)
@@ -91,15 +103,8 @@ nofollow)
 exec)
     "$ALLOCSIM" record -q -o e -- sh -c "exec sh -c 'exec \"$TR/tr_golden\"'" >out.txt; rc=$?
     [ "$rc" = 3 ] || fail "exit $rc (want 3)"
-    [ "$(nfiles e)" = 3 ] || fail "want 3 files (sh, sh, tr_golden), got: $(files e)"
-    pid=$(stat_of "$(files e | head -1)" pid)
-    for x in e.$pid.ast e.$pid.1.ast e.$pid.2.ast; do
-        [ -f "$x" ] || fail "missing $x"
-        [ "$(stat_of "$x" complete)" = 1 ] || fail "$x incomplete"
-    done
+    exec_chain e "sh, sh, tr_golden"
     [ "$(stat_of e.$pid.ast exec)" = 1 ] || fail "no exec event"
-    "$TR/tr_check" dump e.$pid.2.ast | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
-        fail "the exec'd image's trace is not the golden sequence"
     ;;
 execat)
     # execveat and fexecve: a failed attempt resumes tracing in the next file,
@@ -108,18 +113,11 @@ execat)
         rm -f x.*.ast
         "$ALLOCSIM" record -q -o x -- "$TR/tr_exec" $how "$TR/tr_golden" >out.txt; rc=$?
         [ "$rc" = 3 ] || fail "$how: exit $rc (want 3)"
-        [ "$(nfiles x)" = 3 ] || fail "$how: want 3 files, got: $(files x)"
-        pid=$(stat_of "$(files x | head -1)" pid)
-        for x in x.$pid.ast x.$pid.1.ast x.$pid.2.ast; do
-            [ -f "$x" ] || fail "$how: missing $x"
-            [ "$(stat_of "$x" complete)" = 1 ] || fail "$how: $x incomplete"
-        done
+        exec_chain x "$how: tr_exec, tr_exec after the failed exec, tr_golden"
         [ "$(stat_of x.$pid.ast exec)" = 1 ] || fail "$how: no exec event before the failed exec"
         [ "$(stat_of x.$pid.ast malloc)" = 1 ] || fail "$how: the malloc before the exec is lost"
         [ "$(stat_of x.$pid.1.ast exec)" = 1 ] || fail "$how: no exec event before the exec"
         [ "$(stat_of x.$pid.1.ast malloc)" = 1 ] || fail "$how: the malloc after the failed exec is lost"
-        "$TR/tr_check" dump x.$pid.2.ast | diff -q - "$TR_SRC/golden.expected" >/dev/null ||
-            fail "$how: the exec'd image's trace is not the golden sequence"
     done
     ;;
 mallocenv)
