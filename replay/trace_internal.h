@@ -89,7 +89,8 @@ typedef struct asf_lifo {
     uint64_t a[ASF_NCLASS][ASF_LIFO_DEPTH]; /* a[c][top] is the newest */
 } asf_lifo_t;
 
-static inline unsigned asf_cat(uint64_t n) { return n < 1024 ? 0 : n < 65536 ? 1 : 2; }
+/* a sum, not nested selects: the reader's hot path would branch on them */
+static inline unsigned asf_cat(uint64_t n) { return (n >= 1024) + (n >= 65536); }
 
 /* glibc x86-64 request2size: what the allocator hands out for n bytes. It is
  * only a predictor here, so other allocators merely predict worse. */

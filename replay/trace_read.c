@@ -721,15 +721,16 @@ static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint
         grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
         return -1;
     r->local[r->nlocal++] = id;
-    if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
-        if (lean) {
-            unsigned c = r->ids[id].cls;
-            r->lifo.n[c] += r->lifo.n[c] < ASF_LIFO_DEPTH;
-            r->fserial++;
-        } else {
-            asf_lifo_push(&r->lifo, r->ids[id].cls, r->ids[id].addr);
-            r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
+    if (lean) {
+        /* whether the block was created in this chunk is data: a select */
+        if (id < r->ids_cap) {
+            unsigned c = r->ids[id].cls, here = r->ids[id].epoch == r->epoch;
+            r->lifo.n[c] += here & (r->lifo.n[c] < ASF_LIFO_DEPTH);
+            r->fserial += here;
         }
+    } else if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
+        asf_lifo_push(&r->lifo, r->ids[id].cls, r->ids[id].addr);
+        r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
     }
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
