@@ -14,6 +14,8 @@
  *
  * Per instance, per event (issue 3 §1-§4):
  *   - an id -> (address, size) array (ids are dense and reused);
+ *   - the model's prefetch hint, if it has one, 4 events before a free or
+ *     realloc, with the block's address;
  *   - edge cases: realloc(NULL, n) = malloc; realloc(p, 0) flagged FREED =
  *     free; AS_EVF_FAILED creates nothing; releases flagged AS_EVF_UNKNOWN
  *     are counted no-ops; MALLOC_TRIM, MALLOPT, THREAD_* go to control();
@@ -41,6 +43,7 @@
 #define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
 #define BATCH_SAMPLES 256u                /* samples per batch (ends it early) */
 #define PREFETCH 16u                      /* events ahead whose id slots are prefetched */
+#define AHEAD_FREE 4u                     /* events ahead a free's block is announced to the model */
 #define WINDOW 64u                        /* batches an instance runs over in one go (ring: 2 x 34 MiB at -j2) */
 
 enum { EV_SKIP = 0 };                     /* events no model sees (mmap, mark, ...) */
@@ -504,10 +507,27 @@ static int released(inst_t *s, uint32_t id, uint64_t *a)
     return 1;
 }
 
+/* The id whose block the event gives back (free, realloc), else AS_NO_ID. */
+static inline uint32_t freed_id(const cev_t *c)
+{
+    switch (c->op) {
+    case AS_OP_FREE:
+    case AS_OP_FREE_SIZED:
+    case AS_OP_FREE_ALIGNED_SIZED:
+        return c->id;
+    case AS_OP_REALLOC:
+    case AS_OP_REALLOCARRAY:
+        return c->old_id;
+    default:
+        return AS_NO_ID;
+    }
+}
+
 static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
 {
     const as_model_t *M = s->model;
     void *m = s->m;
+    void (*prefetch)(const void *, uint32_t, uint64_t) = M->prefetch;
     as_touch_t touch = e->o.touch;
     uint32_t tnext = 0, tpos = b->ntime ? b->time[0].pos : UINT32_MAX;
     for (uint32_t i = 0; i < b->n; i++) {
@@ -521,6 +541,15 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
                 __builtin_prefetch(&s->ids[f->id], 1);
             if (f->old_id < s->cap)
                 __builtin_prefetch(&s->ids[f->old_id], 1);
+        }
+        /* A free's first read in the model (the block's entry in its
+         * tables) is a miss too: announce the block AHEAD_FREE events ahead,
+         * late enough that its id slot, prefetched above, has arrived. */
+        if (prefetch && i + AHEAD_FREE < b->n) {
+            const cev_t *f = &b->ev[i + AHEAD_FREE];
+            uint32_t fid = freed_id(f);
+            if (fid < s->cap && s->ids[fid].addr)
+                prefetch(m, f->thread, s->ids[fid].addr);
         }
         if (i == tpos) {
             s->time_ns = b->time[tnext].time_ns;

@@ -128,6 +128,12 @@ typedef struct as_model {
     int (*check)(const void *m, char *err, size_t errlen);
     void (*destroy)(void *m);           /* NULL ok */
     unsigned flags;                     /* AS_MODEL_F_* (0 for ordinary models) */
+    /* A hint that a free or realloc of addr by thread comes soon (the engine
+     * calls it some events ahead): the model may only issue prefetches of the
+     * lines that call will read first, so its miss overlaps other work. It
+     * must not change any state, nor read anything that could fault: addr may
+     * be stale or unknown by the time the call comes. May be NULL. */
+    void (*prefetch)(const void *m, uint32_t thread, uint64_t addr);
 } as_model_t;
 
 /* The model accounts for user memory itself (sim/ideal.c: RSS is live bytes

@@ -320,6 +320,65 @@ static void reader_runs_match_events(void **state)
     }
 }
 
+/* The prefetch hook is a hint only: mmap-threshold with it, without it, and
+ * with it wrapped to count the calls (so it is known to be exercised) give
+ * the same results and series. */
+static const as_model_t *hinted;
+static uint64_t hints;
+
+static void count_prefetch(const void *m, uint32_t thread, uint64_t addr)
+{
+    hints++;
+    hinted->prefetch(m, thread, addr);
+}
+
+static void prefetch_changes_nothing(void **state)
+{
+    (void)state;
+    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast"};
+    hinted = as_model_find("mmap-threshold");
+    assert_non_null(hinted);
+    assert_non_null(hinted->prefetch);
+    as_model_t plain = *hinted, counted = *hinted;
+    plain.prefetch = NULL;
+    counted.prefetch = count_prefetch;
+    const as_model_t *models[] = {hinted, &plain, &counted};
+    char dir[512], path[640], err[512];
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    char *cut = strstr(dir, "tests/replay/test_engine.c");
+    assert_non_null(cut);
+    *cut = 0;
+    for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+        snprintf(path, sizeof path, "%straces/%s", dir, names[t]);
+        as_instance_t in[3];
+        for (size_t i = 0; i < 3; i++) {
+            assert_int_equal(as_model_parse_spec("mmap-threshold:mmap_threshold=64K", &in[i].model,
+                                                 &in[i].params, err, sizeof err), 0);
+            in[i].model = models[i];
+        }
+        as_err_t oe;
+        as_reader_t *r = as_reader_open_flags(path, AS_READ_NO_ADDR, &oe);
+        assert_non_null(r);
+        const as_header_t *h = as_reader_header(r);
+        as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = 1, .series_points = 64};
+        as_model_ctx_t ctx = {.page_size = h->page_size, .ncpus = h->ncpus};
+        as_engine_t *e = as_engine_create(&o, in, 3, &ctx, err, sizeof err);
+        assert_non_null(e);
+        hints = 0;
+        assert_int_equal(as_engine_run(e, as_engine_reader_next, r, err, sizeof err), 0);
+        as_reader_close(r);
+        assert_true(hints > 1000);
+        for (size_t i = 1; i < 3; i++) {
+            assert_memory_equal(as_engine_result(e, 0), as_engine_result(e, i), sizeof(as_result_t));
+            size_t na, nb;
+            const as_series_point_t *sa = as_engine_series(e, 0, &na), *sb = as_engine_series(e, i, &nb);
+            assert_int_equal(na, nb);
+            assert_memory_equal(sa, sb, na * sizeof *sa);
+        }
+        as_engine_free(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +390,7 @@ int main(void)
         cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
         cmocka_unit_test(threads_match_single),
         cmocka_unit_test(reader_runs_match_events),
+        cmocka_unit_test(prefetch_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
