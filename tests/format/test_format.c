@@ -955,16 +955,10 @@ static void test_incomplete_and_mem(void **state)
 static void test_lean_real_traces(void **state)
 {
     (void)state;
-    /* traces/ of this source tree, found from this file's path */
-    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast",
-                                  "python-malloc.ast", "python-pymalloc.ast"};
-    char dir[512], path[640];
-    snprintf(dir, sizeof dir, "%s", __FILE__);
-    char *cut = strstr(dir, "tests/format/test_format.c");
-    assert_non_null(cut);
-    *cut = 0;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%straces/%s", dir, names[i]);
+    char path[640];
+    const char *name;
+    for (size_t i = 0; (name = as_test_trace_name(i)); i++) {
+        assert_int_equal(as_test_trace_path(path, sizeof path, __FILE__, name), 0);
         assert_int_equal(access(path, R_OK), 0);
         check_lean(path, 256);
     }

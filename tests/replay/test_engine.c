@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "evseq.h"
+#include "tests/common/testutil.h"
 
 #define assert_double_equal(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
 
@@ -290,16 +291,11 @@ static as_engine_t *run_trace(const char *path, const char *const *specs, size_t
 static void reader_runs_match_events(void **state)
 {
     (void)state;
-    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast",
-                                  "python-malloc.ast", "python-pymalloc.ast"};
     const char *const specs[] = {"ideal", "mmap-threshold", "glibc"};
-    char dir[512], path[640];
-    snprintf(dir, sizeof dir, "%s", __FILE__);
-    char *cut = strstr(dir, "tests/replay/test_engine.c");
-    assert_non_null(cut);
-    *cut = 0;
-    for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
-        snprintf(path, sizeof path, "%straces/%s", dir, names[t]);
+    char path[640];
+    const char *name;
+    for (size_t t = 0; (name = as_test_trace_name(t)); t++) {
+        assert_int_equal(as_test_trace_path(path, sizeof path, __FILE__, name), 0);
         assert_int_equal(access(path, R_OK), 0);
         as_engine_t *a = run_trace(path, specs, 3, 1, 0);
         as_engine_t *b = run_trace(path, specs, 3, 1, 1);
@@ -335,7 +331,6 @@ static void count_prefetch(const void *m, uint32_t thread, uint64_t addr)
 static void prefetch_changes_nothing(void **state)
 {
     (void)state;
-    static const char *names[] = {"churn-200k.ast", "threads-200k.ast", "fragdemo.ast"};
     hinted = as_model_find("mmap-threshold");
     assert_non_null(hinted);
     assert_non_null(hinted->prefetch);
@@ -343,13 +338,9 @@ static void prefetch_changes_nothing(void **state)
     plain.prefetch = NULL;
     counted.prefetch = count_prefetch;
     const as_model_t *models[] = {hinted, &plain, &counted};
-    char dir[512], path[640], err[512];
-    snprintf(dir, sizeof dir, "%s", __FILE__);
-    char *cut = strstr(dir, "tests/replay/test_engine.c");
-    assert_non_null(cut);
-    *cut = 0;
-    for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
-        snprintf(path, sizeof path, "%straces/%s", dir, names[t]);
+    char path[640], err[512];
+    for (size_t t = 0; t < 3; t++) {   /* churn, threads, fragdemo: the C workloads */
+        assert_int_equal(as_test_trace_path(path, sizeof path, __FILE__, as_test_trace_name(t)), 0);
         as_instance_t in[3];
         for (size_t i = 0; i < 3; i++) {
             assert_int_equal(as_model_parse_spec("mmap-threshold:mmap_threshold=64K", &in[i].model,
