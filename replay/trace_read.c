@@ -739,17 +739,21 @@ static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint
 
 /* ---- events ----------------------------------------------------------------------- */
 
-static inline void ev_base(as_reader_t *r, as_event_t *ev, unsigned op)
+/* A decoded event with every field at its neutral value except those given,
+ * as single stores (a compound literal compiles to rep stos, slower). */
+static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_event_t *ev,
+                                                          unsigned op, uint32_t id,
+                                                          uint64_t size, uint64_t addr)
 {
     ev->seq = r->expect_seq++;
     ev->time_ns = r->time_ns;
     ev->op = (uint16_t)op;
     ev->flags = 0;
     ev->thread = r->thread;
-    ev->id = AS_NO_ID;
+    ev->id = id;
     ev->old_id = AS_NO_ID;
-    ev->size = 0;
-    ev->addr = 0;
+    ev->size = size;
+    ev->addr = addr;
     ev->old_addr = 0;
     ev->arg = 0;
     ev->arg2 = 0;
@@ -758,6 +762,11 @@ static inline void ev_base(as_reader_t *r, as_event_t *ev, unsigned op)
     ev->process = 0;
     ev->name = NULL;
     ev->sample = NULL;
+}
+
+static inline void ev_base(as_reader_t *r, as_event_t *ev, unsigned op)
+{
+    ev_fill(r, ev, op, AS_NO_ID, 0, 0);
 }
 
 /* The general event: raw fields back to as_event_t (FORMAT.md §4.3). */
@@ -1096,30 +1105,6 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
     }
 }
 
-/* ev_base plus the fields of a plain malloc or free, as single stores (a
- * compound literal compiles to rep stos, slower than the stores). */
-static inline __attribute__((always_inline)) void ev_fill(as_reader_t *r, as_event_t *ev,
-                                                          unsigned op, uint32_t id,
-                                                          uint64_t size, uint64_t addr)
-{
-    ev->seq = r->expect_seq++;
-    ev->time_ns = r->time_ns;
-    ev->op = (uint16_t)op;
-    ev->flags = 0;
-    ev->thread = r->thread;
-    ev->id = id;
-    ev->old_id = AS_NO_ID;
-    ev->size = size;
-    ev->addr = addr;
-    ev->old_addr = 0;
-    ev->arg = 0;
-    ev->arg2 = 0;
-    ev->callsite = r->cs_next;
-    r->cs_next = 0;
-    ev->process = 0;
-    ev->name = NULL;
-    ev->sample = NULL;
-}
 
 /* The hot path: a malloc and a free of a known block are nearly every event
  * of a real trace, so they are decoded here in a small function that keeps
