@@ -33,18 +33,6 @@ extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 extern int __libc_mallopt(int, int);
 
-/* Should this call be recorded? Initialises lazily when a hook runs before
- * our constructor (a library constructor that allocates). */
-static inline int tracing(as_thr_t *t)
-{
-    if (AS_LIKELY(as_g_state == AS_ST_ON && !t->guard))
-        return 1;
-    if (as_g_state == AS_ST_UNINIT && !t->guard) {
-        as_init();
-        return as_g_state == AS_ST_ON && !t->guard;
-    }
-    return 0;
-}
 
 static inline unsigned failed(const void *p) { return p ? 0 : AS_RECF_FAILED; }
 
@@ -52,7 +40,7 @@ AS_EXPORT void *malloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_malloc(n);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_MALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
 }
@@ -60,7 +48,7 @@ AS_EXPORT void *malloc(size_t n)
 AS_EXPORT void free(void *p)
 {
     as_thr_t *t = &as_t_thr;
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_FREE, 0, 0, (uintptr_t)p, 0);
     __libc_free(p);
 }
@@ -69,7 +57,7 @@ AS_EXPORT void *calloc(size_t nmemb, size_t size)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_calloc(nmemb, size);
-    if (tracing(t)) {
+    if (as_tracing(t)) {
         size_t total;
         if (__builtin_mul_overflow(nmemb, size, &total))
             total = SIZE_MAX;
@@ -81,7 +69,7 @@ AS_EXPORT void *calloc(size_t nmemb, size_t size)
 static inline void *realloc_common(as_thr_t *t, unsigned op, void *old, size_t n)
 {
     void *p = __libc_realloc(old, n);
-    if (tracing(t)) {
+    if (as_tracing(t)) {
         unsigned fl = 0;
         if (!p)
             fl = (n == 0 && old) ? AS_RECF_FREED : AS_RECF_FAILED;
@@ -102,7 +90,7 @@ AS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n)) {
         errno = ENOMEM;
-        if (tracing(t))
+        if (as_tracing(t))
             as_emit(t, AS_OP_REALLOCARRAY, AS_RECF_FAILED, 0, (uintptr_t)old, SIZE_MAX);
         return NULL;
     }
@@ -113,7 +101,7 @@ AS_EXPORT void *memalign(size_t align, size_t n)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_memalign(align, n);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_MEMALIGN, failed(p), (uintptr_t)p, align, n);
     return p;
 }
@@ -124,7 +112,7 @@ AS_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_memalign(align, n);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_ALIGNED_ALLOC, failed(p), (uintptr_t)p, align, n);
     return p;
 }
@@ -145,7 +133,7 @@ AS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         if (p)
             *out = p;
     }
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_POSIX_MEMALIGN, failed(p), (uintptr_t)p, align, n);
     return rc;
 }
@@ -154,7 +142,7 @@ AS_EXPORT void *valloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_valloc(n);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_VALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
 }
@@ -163,7 +151,7 @@ AS_EXPORT void *pvalloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
     void *p = __libc_pvalloc(n);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_PVALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
 }
@@ -174,7 +162,7 @@ AS_HIDDEN int (*as_real_malloc_trim)(size_t);
 AS_EXPORT int malloc_trim(size_t pad)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     int rc = as_real_malloc_trim ? as_real_malloc_trim(pad) : 0;
     if (on)
         as_emit(t, AS_OP_MALLOC_TRIM, 0, 0, pad, (uint64_t)(int64_t)rc);
@@ -185,7 +173,7 @@ AS_EXPORT int mallopt(int param, int value)
 {
     as_thr_t *t = &as_t_thr;
     int rc = __libc_mallopt(param, value);
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_MALLOPT, rc ? 0 : AS_RECF_FAILED, (uint64_t)(int64_t)rc,
                 (uint64_t)(int64_t)param, (uint64_t)(int64_t)value);
     return rc;
@@ -195,7 +183,7 @@ AS_EXPORT int mallopt(int param, int value)
 AS_EXPORT void allocsim_mark(const char *name)
 {
     as_thr_t *t = &as_t_thr;
-    if (!tracing(t) || !name)
+    if (!as_tracing(t) || !name)
         return;
     uint64_t w[3] = {0, 0, 0};
     size_t n = strnlen(name, sizeof w);

@@ -94,6 +94,19 @@ AS_HIDDEN void as_sys_munmap(void *p, size_t len);
 AS_HIDDEN uint64_t as_now_ns(void);
 AS_HIDDEN void as_say(const char *a, const char *b, const char *c);
 
+/* Should this call be recorded? Initialises lazily when a hook runs before
+ * our constructor (a library constructor that allocates). */
+static inline int as_tracing(as_thr_t *t)
+{
+    if (AS_LIKELY(as_g_state == AS_ST_ON && !t->guard))
+        return 1;
+    if (as_g_state == AS_ST_UNINIT && !t->guard) {
+        as_init();
+        return as_g_state == AS_ST_ON && !t->guard;
+    }
+    return 0;
+}
+
 /* Signal-atomic increment of a per-thread (or single-thread) counter: one
  * xadd without the lock prefix cannot be split by a signal handler, and costs
  * no bus lock. */

@@ -88,16 +88,6 @@ AS_HIDDEN void as_proc_init(void)
     pthread_atfork(NULL, NULL, child_after_fork);
 }
 
-static inline int tracing(as_thr_t *t)
-{
-    if (AS_LIKELY(as_g_state == AS_ST_ON && !t->guard))
-        return 1;
-    if (as_g_state == AS_ST_UNINIT && !t->guard) {
-        as_init();
-        return as_g_state == AS_ST_ON && !t->guard;
-    }
-    return 0;
-}
 
 /* ---- Application memory ------------------------------------------------------ */
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -111,7 +101,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 AS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     void *p = do_mmap(addr, len, prot, flags, fd, off);
     if (on)
         as_emit(t, AS_OP_MMAP, p == MAP_FAILED ? AS_RECF_FAILED : 0,
@@ -130,7 +120,7 @@ AS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 AS_EXPORT int munmap(void *addr, size_t len)
 {
     as_thr_t *t = &as_t_thr;
-    if (tracing(t))
+    if (as_tracing(t))
         as_emit(t, AS_OP_MUNMAP, 0, 0, (uintptr_t)addr, len);
     if (real_munmap)
         return real_munmap(addr, len);
@@ -140,7 +130,7 @@ AS_EXPORT int munmap(void *addr, size_t len)
 AS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     void *naddr = NULL;
     if (flags & MREMAP_FIXED) {
         va_list ap;
@@ -163,7 +153,7 @@ AS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 AS_EXPORT int brk(void *addr)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     (void)REAL(real_sbrk, "sbrk");
     void *old = real_sbrk ? real_sbrk(0) : NULL;
     int rc = REAL(real_brk, "brk") ? real_brk(addr) : -1;
@@ -176,7 +166,7 @@ AS_EXPORT int brk(void *addr)
 AS_EXPORT void *sbrk(intptr_t incr)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     void *old = REAL(real_sbrk, "sbrk") ? real_sbrk(incr) : (void *)-1;
     if (on) {
         int bad = old == (void *)-1;
@@ -207,7 +197,7 @@ AS_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
     as_thr_t *t = &as_t_thr;
     if (!REAL(as_real_pthread_create, "pthread_create"))
         return EAGAIN;
-    if (!tracing(t))
+    if (!as_tracing(t))
         return as_real_pthread_create(th, attr, fn, arg);
     t->guard++;
     as_ring_t *r = as_ring_new();
@@ -245,7 +235,7 @@ static void child_after_fork(void)
 AS_EXPORT pid_t fork(void)
 {
     as_thr_t *t = &as_t_thr;
-    int on = tracing(t);
+    int on = as_tracing(t);
     pid_t parent = getpid();
     if (!REAL(real_fork, "fork")) {
         errno = ENOSYS;
