@@ -1,7 +1,8 @@
 /*
  * tests/common/testutil.h — helpers the test and figure programs share:
  * a deterministic xorshift64 generator (Marsaglia 2003, shifts 13/7/17; each
- * program keeps its own seed so its sequences are reproducible) and a
+ * program keeps its own seed so its sequences are reproducible), the churn
+ * workload's size mix, and a
  * monotonic clock in seconds for the figure programs; the real traces
  * committed in traces/ and their paths in this source tree.
  */
@@ -20,6 +21,18 @@ static inline uint64_t as_test_xorshift(uint64_t *state)
     x ^= x >> 7;
     x ^= x << 17;
     return *state = x;
+}
+
+/* A size of the recorder issue's churn workload, from two draws of *state:
+ * 90% 8-256 B, 9% 256 B-8 KiB, 1% 64 KiB-1 MiB. */
+static inline uint64_t as_test_churn_size(uint64_t *state)
+{
+    uint64_t p = as_test_xorshift(state) % 100;
+    if (p < 90)
+        return 8 + as_test_xorshift(state) % 249;
+    if (p < 99)
+        return 256 + as_test_xorshift(state) % (8192 - 256 + 1);
+    return 65536 + as_test_xorshift(state) % (1048576 - 65536 + 1);
 }
 
 static inline double as_test_now(void)

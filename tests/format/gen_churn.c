@@ -102,13 +102,7 @@ int main(int argc, char **argv)
                 free(slot[s]);
                 slot[s] = NULL;
             } else {
-                uint64_t p = rnd() % 100, size;
-                if (p < 90)
-                    size = 8 + rnd() % 249;
-                else if (p < 99)
-                    size = 256 + rnd() % (8192 - 256 + 1);
-                else
-                    size = 65536 + rnd() % (1048576 - 65536 + 1);
+                uint64_t size = as_test_churn_size(&rs);
                 slot[s] = malloc(size);
                 batch[k] = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), (uint64_t)slot[s], 0, size};
             }

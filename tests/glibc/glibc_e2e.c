@@ -60,13 +60,7 @@ static int write_churn(const char *path, uint64_t n)
             free(slot[s]);
             slot[s] = NULL;
         } else {
-            uint64_t p = rnd() % 100, size;
-            if (p < 90)
-                size = 8 + rnd() % 249;
-            else if (p < 99)
-                size = 256 + rnd() % (8192 - 256 + 1);
-            else
-                size = 65536 + rnd() % (1048576 - 65536 + 1);
+            uint64_t size = as_test_churn_size(&rs);
             slot[s] = malloc(size);
             rec = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), (uint64_t)slot[s], 0, size};
         }

@@ -32,17 +32,8 @@ typedef struct ev {
 static uint64_t rng = 88172645463325252ull;
 static uint64_t xs(void) { return as_test_xorshift(&rng); }
 
-/* the churn workload of the recorder issue: 90% 8-256 B, 9% 256 B-8 KiB,
- * 1% 64 KiB-1 MiB */
-static uint32_t pick_size(void)
-{
-    uint64_t r = xs() % 100;
-    if (r < 90)
-        return 8 + (uint32_t)(xs() % 249);
-    if (r < 99)
-        return 256 + (uint32_t)(xs() % (8192 - 256 + 1));
-    return 65536 + (uint32_t)(xs() % (1048576 - 65536 + 1));
-}
+/* the churn workload of the recorder issue (tests/common/testutil.h) */
+static uint32_t pick_size(void) { return (uint32_t)as_test_churn_size(&rng); }
 
 static double now(void) { return as_test_now(); }
 
