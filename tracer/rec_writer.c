@@ -186,26 +186,35 @@ static size_t g_menv_len;
 
 static void read_malloc_env(void)
 {
-    static char buf[1 << 16];
+    /* Streamed through a small buffer: each entry is copied after the kept
+     * ones and kept (start moves past it) if it is whole and matches. */
+    char buf[4096];
+    size_t start = 0, len = 0;   /* the current entry: g_menv[start, start+len) */
+    int keep = 1;
     g_menv_len = 0;
     int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    size_t len = 0;
     ssize_t n;
-    while (len < sizeof buf && (n = read(fd, buf + len, sizeof buf - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    for (size_t i = 0; i < len;) {
-        const char *e = buf + i;
-        size_t el = strnlen(e, len - i);
-        if (i + el < len && (!strncmp(e, "GLIBC_TUNABLES=", 15) || !strncmp(e, "MALLOC_", 7)) &&
-            g_menv_len + el + 1 <= sizeof g_menv) {
-            memcpy(g_menv + g_menv_len, e, el + 1);
-            g_menv_len += el + 1;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t k = 0; k < n; k++) {
+            char c = buf[k];
+            if (keep && start + len < sizeof g_menv)
+                g_menv[start + len] = c;
+            else
+                keep = 0;
+            len++;
+            if (c)
+                continue;
+            if (keep && (!strncmp(g_menv + start, "GLIBC_TUNABLES=", 15) ||
+                         !strncmp(g_menv + start, "MALLOC_", 7)))
+                start += len;
+            len = 0;
+            keep = 1;
         }
-        i += el + 1;
     }
+    close(fd);
+    g_menv_len = start;
 }
 
 /* Opens the next file and its as_writer. 0 on success; on failure says why on
