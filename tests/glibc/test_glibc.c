@@ -29,6 +29,7 @@
 
 #include "sim/glibc_internal.h"
 #include "sim/model.h"
+#include "tests/glibc/random_script.h"
 
 #define HEAP_MAX (64ull << 20)
 
@@ -613,39 +614,9 @@ static void random_mix(unsigned seed, int nthreads, int nops, const char *spec)
  * main_arena and queries are hidden: pthread_create callocs DTVs there. */
 static void random_threads(unsigned seed, int nops, const char *spec)
 {
-    size_t cap = (size_t)nops * 40 + 1024, off = 0;
+    size_t cap = (size_t)nops * 40 + 1024;
     char *s = malloc(cap);
-    int live[512] = {0};
-    srand(seed);
-    off += (size_t)snprintf(s + off, cap - off, "0 m 1 24\n0 H\n");
-    for (int i = 0; i < nops; i++) {
-        int id = 2 + rand() % 500;
-        int t = 1 + rand() % 4;
-        int r = rand() % 100;
-        if (r < 2) {
-            off += (size_t)snprintf(s + off, cap - off, "%d x\n", t);
-            continue;
-        }
-        if (live[id] && r < 47) {
-            off += (size_t)snprintf(s + off, cap - off, "%d f %d\n", t, id);
-            live[id] = 0;
-            continue;
-        }
-        int cls = rand() % 100;
-        long size = cls < 60 ? rand() % 128 : cls < 85 ? rand() % 2048 : cls < 97 ? rand() % 40000
-                                                                                  : rand() % 400000;
-        if (live[id])
-            off += (size_t)snprintf(s + off, cap - off, "%d r %d %ld\n", t, id, size + 1);
-        else if (r < 57)
-            off += (size_t)snprintf(s + off, cap - off, "%d c %d %ld\n", t, id, size);
-        else if (r < 61)
-            off += (size_t)snprintf(s + off, cap - off, "%d a %d %d %ld\n", t, id, 32 << (rand() % 8), size);
-        else
-            off += (size_t)snprintf(s + off, cap - off, "%d m %d %ld\n", t, id, size);
-        live[id] = 1;
-        if (i % 1999 == 0)
-            off += (size_t)snprintf(s + off, cap - off, "0 t %d\n", (rand() % 4) * 65536);
-    }
+    random_script(s, cap, "0 m 1 24\n0 H\n", seed, 4, nops);
     const char *dump = getenv("GLIBC_TEST_DUMP");  /* debugging: keep the script */
     if (dump) {
         char path[512];

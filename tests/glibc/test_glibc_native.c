@@ -28,6 +28,7 @@
 #include "replay/trace.h"
 #include "sim/glibc_internal.h"
 #include "sim/model.h"
+#include "tests/glibc/random_script.h"
 
 static char trace_path[] = "/tmp/allocsim-glibc-native.XXXXXX";
 
@@ -290,54 +291,21 @@ static void test_malloc_trim(void **s)
                          "0 f 3\n0 f 4\n0 t 4096\n0 m 5 10000\n", NULL);
 }
 
-/* Seeded random mixes, as in test_glibc.c, on one thread and on four. */
-static void random_script(char *s, size_t cap, unsigned seed, int nthreads, int nops)
-{
-    size_t off = 0;
-    int live[512] = {0};
-    srand(seed);
-    off += (size_t)snprintf(s + off, cap - off, "0 m 1 24\n");
-    for (int i = 0; i < nops; i++) {
-        int id = 2 + rand() % 500, t = nthreads > 1 ? 1 + rand() % nthreads : 0, r = rand() % 100;
-        if (nthreads > 1 && r < 2) {
-            off += (size_t)snprintf(s + off, cap - off, "%d x\n", t);
-            continue;
-        }
-        if (live[id] && r < 47) {
-            off += (size_t)snprintf(s + off, cap - off, "%d f %d\n", t, id);
-            live[id] = 0;
-            continue;
-        }
-        int cls = rand() % 100;
-        long size = cls < 60 ? rand() % 128 : cls < 85 ? rand() % 2048 : cls < 97 ? rand() % 40000
-                                                                                  : rand() % 400000;
-        if (live[id])
-            off += (size_t)snprintf(s + off, cap - off, "%d r %d %ld\n", t, id, size + 1);
-        else if (r < 57)
-            off += (size_t)snprintf(s + off, cap - off, "%d c %d %ld\n", t, id, size);
-        else if (r < 61)
-            off += (size_t)snprintf(s + off, cap - off, "%d a %d %d %ld\n", t, id, 32 << (rand() % 8), size);
-        else
-            off += (size_t)snprintf(s + off, cap - off, "%d m %d %ld\n", t, id, size);
-        live[id] = 1;
-        if (i % 1999 == 0)
-            off += (size_t)snprintf(s + off, cap - off, "0 t %d\n", (rand() % 4) * 65536);
-    }
-}
+/* Seeded random mixes (random_script.h) on one thread and on four. */
 
 static void test_random(void **st)
 {
     static char s[200000];
-    random_script(s, sizeof s, 21, 1, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 21, 1, 3000);
     agree("random, 1 thread", s, NULL);
-    random_script(s, sizeof s, 22, 1, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 22, 1, 3000);
     agree("random, 1 thread, mmap_threshold=65536", s, "mmap_threshold=65536");
     /* Threads that exit and are replaced: the replayer creates each new
      * thread from whichever thread ran the call before, and pthread_create
      * callocs the DTV in that thread's arena, behind the trace's back. A few
      * pages of slack, out of ~1500 (the same holds without exits: the first
      * threads are created from other workers too). */
-    random_script(s, sizeof s, 23, 4, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 23, 4, 3000);
     agree_within("random, 4 threads", s, NULL, 12);
 }
 
