@@ -70,12 +70,9 @@ static void json_n(FILE *f, uint64_t v)
 }
 static void json_d(FILE *f, double v) { fprintf(f, "%.6g", v); }
 
-static void json_row(FILE *f, const as_report_row_t *row)
+static void json_params(FILE *f, const as_report_row_t *row)
 {
-    const as_result_t *r = row->r;
-    fputs("    {\"model\": ", f);
-    as_cli_json_str(f, row->model);
-    fputs(", \"params\": {", f);
+    fputs("{", f);
     for (size_t i = 0; i < row->nparams; i++) {
         if (i)
             fputs(", ", f);
@@ -83,6 +80,15 @@ static void json_row(FILE *f, const as_report_row_t *row)
         fprintf(f, ": %" PRId64, row->params[i].value);
     }
     fputs("}", f);
+}
+
+static void json_row(FILE *f, const as_report_row_t *row)
+{
+    const as_result_t *r = row->r;
+    fputs("    {\"model\": ", f);
+    as_cli_json_str(f, row->model);
+    fputs(", \"params\": ", f);
+    json_params(f, row);
 #define J_U(n) json_u(f, r->n)
 #define J_N(n) json_n(f, r->n)
 #define J_D(n) json_d(f, r->n)
@@ -214,17 +220,6 @@ static void text_trace(FILE *f, const as_report_trace_t *t)
     }
 }
 
-static void json_params(FILE *f, const as_report_row_t *row)
-{
-    fputs("{", f);
-    for (size_t i = 0; i < row->nparams; i++) {
-        if (i)
-            fputs(", ", f);
-        as_cli_json_str(f, row->params[i].key);
-        fprintf(f, ": %" PRId64, row->params[i].value);
-    }
-    fputs("}", f);
-}
 
 void as_report_print_sum(FILE *f, as_format_t fmt, const as_report_trace_t *t, size_t ntraces,
                          const as_report_sum_t *sum)
