@@ -14,10 +14,11 @@
  * chunk address to record stands in for pointer arithmetic (previous chunk =
  * addr - prev_size; the next chunk is a link in the record). Lists (bins,
  * fastbins) are record indices with glibc's exact order, including the
- * sorted large bins with their nextsize skip list and the binmap, so the
- * search order is glibc's and costs what glibc's costs; a tcache bin is a
- * stack of (address, record) pairs in glibc's LIFO order, so the tcache's
- * fast paths read no record.
+ * sorted large bins and the binmap, so the search order is glibc's. Two
+ * glibc lists are arrays instead, so that their fast paths read no record:
+ * a large bin's nextsize skip list is an array of its sizes, each with the
+ * chunk the links run through, and a tcache bin is a stack of (address,
+ * record) pairs in glibc's LIFO order.
  *
  * The allocator's own writes are touches (as_space_touch) wherever they can
  * make a page resident: the size word of every new chunk header, fd/bk
@@ -255,6 +256,13 @@ static int grow_heap(gl_t *g, gl_heap_t *h, uint64_t diff)
     return 0;
 }
 
+static void arena_free(gl_arena_t *a)
+{
+    for (unsigned i = 0; i < NLARGE; i++)
+        free(a->large[i].grp);
+    free(a);
+}
+
 static int arena_alloc_slot(gl_t *g)
 {
     if (g->narena == g->caparena) {
@@ -295,7 +303,7 @@ static int int_new_arena(gl_t *g, uint64_t size)
         hi = new_heap(g, HEAP_INFO + MSTATE + 16, g->top_pad, ai, -1);
     if (hi < 0) {
         /* undo the slot; its sentinels stay unused at the end of the pool */
-        free(g->arenas[--g->narena]);
+        arena_free(g->arenas[--g->narena]);
         return -1;
     }
     gl_arena_t *a = A(g, ai);
@@ -676,14 +684,18 @@ static uint32_t int_malloc(gl_t *g, int ai, uint64_t nb)
             return tcache_get(g, tc, ti).rec;
 
         if (!in_small(nb)) {  /* best fit in the request's own large bin */
-            uint32_t bin = bin_at(a, idx);
-            v = R(bin).fd;
-            if (v != bin && R(v).size >= nb) {
-                v = R(v).bkn;
-                while (R(v).size < nb)
-                    v = R(v).bkn;
-                if (v != R(bin).bk && R(v).size == R(R(v).fd).size)
-                    v = R(v).fd;  /* keep the size group's head in place */
+            const gl_lbin_t *b = lbin(a, idx);
+            if (b->n && b->grp[0].size >= nb) {
+                /* glibc walks bk_nextsize up from the smallest size */
+                uint32_t k = b->n - 1;
+                while (b->grp[k].size < nb)
+                    k--;
+                v = b->grp[k].head;
+                /* take the second of that size if there is one, keeping
+                 * the skip links in place: fd is then not the next size */
+                uint32_t next = k + 1 < b->n ? b->grp[k + 1].head : bin_at(a, idx);
+                if (R(v).fd != next)
+                    v = R(v).fd;
                 unlink_chunk(g, v);
                 split_free(g, a, ai, v, nb);
                 return v;
@@ -1392,6 +1404,8 @@ int as_glibc_check_full(const void *m, char *err, size_t errlen)
 {
     const gl_t *g = m;
     uint64_t walked_free = 0, listed_free = 0, free_bytes = 0, live = 0;
+    if (g->oom)
+        FAIL("out of memory for a large bin's skip list");
     for (uint32_t ai = 0; ai < g->narena; ai++) {
         const gl_arena_t *a = g->arenas[ai];
         if (ai == 0) {
@@ -1421,7 +1435,7 @@ int as_glibc_check_full(const void *m, char *err, size_t errlen)
             }
         }
         for (unsigned i = 1; i < NBINS; i++) {
-            uint32_t bin = bin_at(a, i), prev = bin;
+            uint32_t bin = bin_at(a, i), prev = bin, groups = 0;
             bool nonempty = R(bin).fd != bin;
             if (i != 1 && nonempty && !(a->binmap[i >> 5] & (1u << (i & 31))))
                 FAIL("arena %u bin %u: chunks but no binmap bit", ai, i);
@@ -1437,10 +1451,20 @@ int as_glibc_check_full(const void *m, char *err, size_t errlen)
                          (unsigned long long)r->size, bin_index(r->size));
                 if (i >= 64 && prev != bin && r->size > R(prev).size)
                     FAIL("arena %u large bin %u not sorted", ai, i);
+                if (i >= 64 && (prev == bin || r->size != R(prev).size)) {
+                    const gl_lbin_t *b = &a->large[i - 64];
+                    if (groups >= b->n || b->grp[groups].size != r->size || b->grp[groups].head != p)
+                        FAIL("arena %u large bin %u: skip list misses %#llx", ai, i,
+                             (unsigned long long)r->addr);
+                    groups++;
+                }
                 if (++listed_free > g->nrec)
                     FAIL("arena %u bin %u: cycle", ai, i);
                 free_bytes += r->size;
             }
+            if (i >= 64 && groups != a->large[i - 64].n)
+                FAIL("arena %u large bin %u: %u sizes, %u in its skip list", ai, i, groups,
+                     a->large[i - 64].n);
         }
         for (unsigned i = 0; i < NFASTBINS; i++)
             for (uint32_t p = a->fast[i]; p; p = R(p).fd) {
@@ -1523,7 +1547,7 @@ static void gl_destroy(void *m)
     if (!g)
         return;
     for (uint32_t i = 0; i < g->narena; i++)
-        free(g->arenas[i]);
+        arena_free(g->arenas[i]);
     for (uint32_t i = 0; i < g->nthread; i++)
         tcache_delete(g->threads[i].tc);
     free(g->arenas);

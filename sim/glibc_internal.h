@@ -88,7 +88,6 @@ typedef struct gl_rec {
     uint64_t prev_size;  /* size of the free previous chunk (pfree), or the
                             mmapped chunk's offset into its mapping */
     uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
-    uint32_t fdn, bkn;   /* large bins: nextsize links (0 = NULL) */
     uint32_t nxt;        /* the chunk at addr + size (0: end of its heap) */
     uint16_t arena;
     uint8_t st;          /* ST_* */
@@ -141,6 +140,23 @@ typedef struct gl_seg {   /* a stretch of main-arena memory (brk or fallback mma
     uint64_t start, end;  /* end is live for the last segment (top's end) */
 } gl_seg_t;
 
+/* A large bin's fd_nextsize skip list, as an array: one entry per size in
+ * the bin, largest first, with the chunk glibc's skip links run through
+ * (the first of that size in fd order). glibc walks the skip list chunk by
+ * chunk, and so did the model: a cache miss per step on a big heap. The
+ * array finds the same chunk from one contiguous block. */
+typedef struct gl_lgrp {
+    uint64_t size;
+    uint32_t head;
+} gl_lgrp_t;
+
+typedef struct gl_lbin {
+    gl_lgrp_t *grp;
+    uint32_t n, cap;
+} gl_lbin_t;
+
+#define NLARGE (NBINS - 64u)  /* bins 64..126 (and the unused 127) */
+
 typedef struct gl_arena {
     uint32_t bins;        /* record index of bin 0's sentinel; bin i = bins + i */
     uint32_t fast[NFASTBINS];
@@ -154,6 +170,7 @@ typedef struct gl_arena {
     uint32_t attached;
     int32_t heap;         /* newest heap (holds top); -1 for main */
     uint64_t system_mem, max_system_mem;
+    gl_lbin_t large[NLARGE];  /* bin i's skip list is large[i - 64] */
 } gl_arena_t;
 
 typedef struct gl {
@@ -190,6 +207,7 @@ typedef struct gl {
     gl_thread_t *cur;     /* the calling thread (glibc's TLS) */
     uint64_t check_calls; /* gl_check's pacing on big heaps */
     uint64_t free_bytes;  /* chunks in tcache, fastbins, unsorted, bins */
+    bool oom;             /* a large bin's array could not grow: every later call fails */
 } gl_t;
 
 #define R(i) (g->rec[(i)])
@@ -354,6 +372,8 @@ static int gl_grow(gl_t *g)
 
 static inline int gl_reserve(gl_t *g)
 {
+    if (g->oom)
+        return -1;
     if (g->nrec + RESERVE_RECS <= g->caprec && (g->hcount + RESERVE_RECS) * 4 <= (g->hmask + 1) * 3)
         return 0;
     return gl_grow(g);
@@ -449,31 +469,63 @@ static inline void set_next_inuse(gl_t *g, uint32_t c)
 static inline uint32_t bin_at(const gl_arena_t *a, unsigned i) { return a->bins + i; }
 static inline void mark_bin(gl_arena_t *a, unsigned i) { a->binmap[i >> 5] |= 1u << (i & 31); }
 
+static inline gl_lbin_t *lbin(gl_arena_t *a, unsigned idx) { return &a->large[idx - 64]; }
+
+/* Where size s is or would go in a large bin's array: the first entry of
+ * size <= s (sizes are descending). */
+static inline uint32_t lgrp_find(const gl_lbin_t *b, uint64_t s)
+{
+    uint32_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (b->grp[mid].size > s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void lgrp_insert(gl_t *g, gl_lbin_t *b, uint32_t k, uint64_t s, uint32_t head)
+{
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 8;
+        gl_lgrp_t *n = realloc(b->grp, cap * sizeof *n);
+        if (!n) {
+            g->oom = true;
+            return;
+        }
+        b->grp = n;
+        b->cap = cap;
+    }
+    memmove(&b->grp[k + 1], &b->grp[k], (b->n - k) * sizeof *b->grp);
+    b->grp[k] = (gl_lgrp_t){s, head};
+    b->n++;
+}
+
 /* unlink_chunk, including the large-bin nextsize skip list */
 static void unlink_chunk(gl_t *g, uint32_t p)
 {
     uint32_t fd = R(p).fd, bk = R(p).bk;
+    uint64_t size = R(p).size;
     R(fd).bk = bk;
     R(bk).fd = fd;
-    if (!in_small(R(p).size) && R(p).fdn) {
-        /* fd inherits the size group's skip links, unless fd is the bin
-         * header (whose fd_nextsize overlays the next bin: never NULL) */
-        if (R(fd).addr && !R(fd).fdn) {
-            if (R(p).fdn == p) {
-                R(fd).fdn = R(fd).bkn = fd;
+    if (R(p).st == ST_BIN && !in_small(size)) {
+        gl_lbin_t *b = lbin(g->arenas[R(p).arena], largebin_index(size));
+        uint32_t k = lgrp_find(b, size);
+        if (k < b->n && b->grp[k].head == p) {  /* k == n only after oom */
+            /* the next of its size inherits the skip links; glibc tells it
+             * by its NULL fd_nextsize: not the bin header (whose
+             * fd_nextsize overlays the next bin), not a smaller size */
+            if (R(fd).addr && R(fd).size == size) {
+                b->grp[k].head = fd;
             } else {
-                R(fd).fdn = R(p).fdn;
-                R(fd).bkn = R(p).bkn;
-                R(R(p).fdn).bkn = fd;
-                R(R(p).bkn).fdn = fd;
+                b->n--;
+                memmove(&b->grp[k], &b->grp[k + 1], (b->n - k) * sizeof *b->grp);
             }
-        } else {
-            R(R(p).fdn).bkn = R(p).bkn;
-            R(R(p).bkn).fdn = R(p).fdn;
         }
     }
-    R(p).fdn = R(p).bkn = 0;
-    g->free_bytes -= R(p).size;
+    g->free_bytes -= size;
 }
 
 /* insert after bck, before fwd */
@@ -490,7 +542,6 @@ static void unsorted_push(gl_t *g, gl_arena_t *a, uint32_t c)
 {
     uint32_t uns = bin_at(a, 1);
     link_between(g, c, uns, R(uns).fd);
-    R(c).fdn = R(c).bkn = 0;
     R(c).st = ST_UNSORTED;
     g->free_bytes += R(c).size;
 }
@@ -507,31 +558,15 @@ static void bin_place(gl_t *g, gl_arena_t *a, uint32_t v)
         fwd = R(bck).fd;
     } else {
         idx = largebin_index(size);
-        bck = bin_at(a, idx);
-        fwd = R(bck).fd;
-        if (fwd != bck) {
-            if (size < R(R(bck).bk).size) {  /* smaller than all: at the tail */
-                fwd = bck;
-                bck = R(bck).bk;
-                R(v).fdn = R(fwd).fd;
-                R(v).bkn = R(R(fwd).fd).bkn;
-                R(R(fwd).fd).bkn = v;
-                R(R(v).bkn).fdn = v;
-            } else {
-                while (size < R(fwd).size)
-                    fwd = R(fwd).fdn;
-                if (size == R(fwd).size) {
-                    fwd = R(fwd).fd;  /* second of its size: no skip links */
-                } else {
-                    R(v).fdn = fwd;
-                    R(v).bkn = R(fwd).bkn;
-                    R(fwd).bkn = v;
-                    R(R(v).bkn).fdn = v;
-                }
-                bck = R(fwd).bk;
-            }
-        } else {
-            R(v).fdn = R(v).bkn = v;
+        gl_lbin_t *b = lbin(a, idx);
+        uint32_t k = lgrp_find(b, size);
+        if (k < b->n && b->grp[k].size == size) {
+            bck = b->grp[k].head;  /* second of its size: no skip links */
+            fwd = R(bck).fd;
+        } else {  /* before the next smaller size, or at the tail */
+            fwd = k < b->n ? b->grp[k].head : bin_at(a, idx);
+            bck = R(fwd).bk;
+            lgrp_insert(g, b, k, size, v);
         }
     }
     mark_bin(a, idx);
