@@ -444,6 +444,21 @@ static void test_realloc_in_place_and_move(void **state)
     free(out);
 }
 
+/* A large bin (bin 97: 3072..3583 B) keeps its chunks sorted, largest
+ * first, the first of each size carrying the nextsize links; the best fit
+ * walks up from the smallest size and takes the second chunk of the size it
+ * lands on, so the first stays linked. */
+static void test_large_bin_order(void **state)
+{
+    char *out = both("0 m 1 3192\n0 m 2 24\n0 m 3 3192\n0 m 4 24\n0 m 5 3096\n0 m 6 24\n"
+                     "0 m 7 3288\n0 m 8 24\n0 f 1\n0 f 3\n0 f 5\n0 f 7\n"
+                     "0 m 9 4000\n0 m 10 3160\n0 m 11 3160\n0 m 12 3200\n", NULL);
+    expect_line(out, "10 b 3904 3160");   /* 3's chunk, second of the 3200s */
+    expect_line(out, "11 b 672 3160");    /* then 1's, the first */
+    expect_line(out, "12 b 10272 3208");  /* 3296, the next size up from 3104 */
+    free(out);
+}
+
 /* arena_test = 8, then the limit is 8 x cores. Debian's 2.36 counts online
  * cpus (__get_nprocs, BZ 30945 backport), so the real comparison runs with
  * this machine's count; the one-cpu case is checked by hand: the 9th thread
@@ -733,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_memalign_split),
         cmocka_unit_test(test_calloc_clearing),
         cmocka_unit_test(test_realloc_in_place_and_move),
+        cmocka_unit_test(test_large_bin_order),
         cmocka_unit_test(test_ninth_thread_shares),
         cmocka_unit_test(test_arena_reuse_after_exit),
         cmocka_unit_test(test_heap_growth_and_trim),
