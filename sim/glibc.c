@@ -909,6 +909,24 @@ static inline gl_thread_t *enter(gl_t *g, uint32_t thread)
     return t;
 }
 
+/* enter() when it has nothing to grow (NULL otherwise): the fast paths of
+ * malloc and free make no call, so they save no registers. */
+static inline gl_thread_t *enter_fast(gl_t *g, uint32_t thread)
+{
+    if (!gl_room(g) || thread >= g->nthread)
+        return NULL;
+    return g->cur = &g->threads[thread];
+}
+
+/* tcache_get from bin ti of t's tcache, if it has a chunk */
+static inline bool tc_take(gl_t *g, const gl_thread_t *t, uint64_t ti, gl_tcent_t *out)
+{
+    if (!t->tc || ti >= g->tcache_bins || !t->tc->counts[ti])
+        return false;
+    *out = tcache_get(g, t->tc, ti);
+    return true;
+}
+
 static inline uint64_t mem_of(const gl_t *g, uint32_t c) { return c ? R(c).addr + HDR : 0; }
 
 /* arena_get_retry: a non-main arena retries in main, main asks arena_get2 */
@@ -924,30 +942,40 @@ static gl_tcent_t do_malloc(gl_t *g, gl_thread_t *t, uint64_t bytes)
     if (bytes > (uint64_t)INT64_MAX - 64)
         return (gl_tcent_t){0, 0};
     uint64_t nb = req2size(bytes);
-    uint64_t ti = tidx(nb);
+    gl_tcent_t c;
     maybe_init_tcache(g, t);
-    if (t->tc && ti < g->tcache_bins && t->tc->counts[ti])
-        return tcache_get(g, t->tc, ti);
+    if (tc_take(g, t, tidx(nb), &c))
+        return c;
     int ai = arena_get(g, t, bytes);
     if (ai < 0)
         return (gl_tcent_t){0, 0};
-    uint32_t c = int_malloc(g, ai, nb);
-    if (!c && (ai = arena_retry(g, t, ai, bytes)) >= 0)
-        c = int_malloc(g, ai, nb);
-    if (!c)
+    uint32_t v = int_malloc(g, ai, nb);
+    if (!v && (ai = arena_retry(g, t, ai, bytes)) >= 0)
+        v = int_malloc(g, ai, nb);
+    if (!v)
         return (gl_tcent_t){0, 0};
-    set_aux(g, c);
-    return (gl_tcent_t){R(c).addr, c};
+    set_aux(g, v);
+    return (gl_tcent_t){R(v).addr, v};
 }
 
-static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
+static __attribute__((noinline)) uint64_t malloc_slow(gl_t *g, uint32_t thread, uint64_t size)
 {
-    gl_t *g = m;
     gl_thread_t *t = enter(g, thread);
     if (!t)
         return 0;
     gl_tcent_t c = do_malloc(g, t, size);
     return c.rec ? c.addr + HDR : 0;
+}
+
+static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter_fast(g, thread);
+    gl_tcent_t c;
+    /* no request above TC_MAX_BYTES is cached (and none wraps req2size) */
+    if (t && size <= TC_MAX_BYTES && tc_take(g, t, tidx(req2size(size)), &c))
+        return c.addr + HDR;
+    return malloc_slow(g, thread, size);
 }
 
 static void munmap_chunk(gl_t *g, uint32_t c)
@@ -982,9 +1010,28 @@ static uint32_t user_chunk(const gl_t *g, uint64_t addr)
     return c && (R(c).st == ST_INUSE || R(c).st == ST_MMAP) ? c : 0;
 }
 
-static void gl_free(void *m, uint32_t thread, uint64_t addr)
+/* The common free, straight into the tcache t has, from what the chunk's
+ * slot holds (record c, aux) alone; false if it cannot go there. */
+static inline bool free_to_tcache(gl_t *g, const gl_thread_t *t, uint64_t addr, uint32_t c,
+                                  uint32_t aux)
 {
-    gl_t *g = m;
+    gl_tcache_t *tc = t->tc;
+    if (!tc || !aux || aux >> 31)
+        return false;
+    uint64_t size = (uint64_t)aux << 4, ti = tidx(size);
+    if (ti >= g->tcache_bins || tc->counts[ti] >= g->tcache_count)
+        return false;
+#ifdef AS_DEBUG
+    /* a chunk in a tcache is ST_INUSE too: glibc's double-free scan */
+    if (R(c).st != ST_INUSE || R(c).size != size || in_tcache(g, tc, ti, c))
+        return true;  /* not a block the user holds: ignored, check() will not see it */
+#endif
+    tc_push(g, tc, ti, addr - HDR, c);
+    return true;
+}
+
+static __attribute__((noinline)) void free_slow(gl_t *g, uint32_t thread, uint64_t addr)
+{
     gl_thread_t *t = enter(g, thread);
     if (!t || addr <= HDR)
         return;
@@ -993,19 +1040,10 @@ static void gl_free(void *m, uint32_t thread, uint64_t addr)
         return;
     uint32_t c = sl->val, aux = sl->aux;
     if (aux && !(aux >> 31)) {
-        /* the common case, straight into the tcache, from the slot alone */
-        uint64_t size = (uint64_t)aux << 4, ti = tidx(size);
-        maybe_init_tcache(g, t);
-        gl_tcache_t *tc = t->tc;
-        if (tc && ti < g->tcache_bins && tc->counts[ti] < g->tcache_count) {
-#ifdef AS_DEBUG
-            /* a chunk in a tcache is ST_INUSE too: glibc's double-free scan */
-            if (R(c).st != ST_INUSE || R(c).size != size || in_tcache(g, tc, ti, c))
-                return;  /* not a block the user holds: check() will not see it */
-#endif
-            tc_push(g, tc, ti, addr - HDR, c);
+        uint64_t size = (uint64_t)aux << 4;
+        maybe_init_tcache(g, t);  /* may move slots: sl is stale from here */
+        if (free_to_tcache(g, t, addr, c, aux))
             return;
-        }
         /* _int_free's fastbin push, from the slot too: with a single arena
          * the chunk is main's, and the push does not wait for its record */
         if (size <= g->max_fast && g->narena == 1) {
@@ -1019,6 +1057,16 @@ static void gl_free(void *m, uint32_t thread, uint64_t addr)
     }
     if (R(c).st == ST_INUSE || R(c).st == ST_MMAP)
         free_chunk(g, c);
+}
+
+static void gl_free(void *m, uint32_t thread, uint64_t addr)
+{
+    gl_t *g = m;
+    gl_thread_t *t = enter_fast(g, thread);
+    const gl_slot_t *sl = t && addr > HDR ? h_slot(g, addr - HDR) : NULL;
+    if (sl && free_to_tcache(g, t, addr, sl->val, sl->aux))
+        return;
+    free_slow(g, thread, addr);
 }
 
 static uint64_t gl_calloc(void *m, uint32_t thread, uint64_t size)

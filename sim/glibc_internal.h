@@ -191,8 +191,10 @@ typedef struct gl {
 
     gl_rec_t *rec;
     uint32_t nrec, caprec, freerec, nfreerec;
+    uint32_t rec_max;     /* nrec up to this leaves RESERVE_RECS records free */
     gl_slot_t *hs;
     uint64_t hmask, hcount;
+    uint64_t h_max;       /* hcount up to this keeps the load <= 3/4 after RESERVE_RECS more */
     unsigned hshift;
 
     gl_arena_t **arenas;
@@ -354,6 +356,8 @@ static int h_resize(gl_t *g, uint64_t cap)
 
 static int gl_grow(gl_t *g)
 {
+    if (g->oom)
+        return -1;
     if (g->nrec + RESERVE_RECS > g->caprec) {
         uint32_t cap = g->caprec ? g->caprec * 2 : 4096;
         while (cap < g->nrec + RESERVE_RECS)
@@ -367,17 +371,15 @@ static int gl_grow(gl_t *g)
     if ((g->hcount + RESERVE_RECS) * 4 > (g->hmask + 1) * 3)  /* load <= 3/4 */
         if (h_resize(g, (g->hmask + 1) * 2))
             return -1;
+    g->rec_max = g->caprec - RESERVE_RECS;
+    g->h_max = (g->hmask + 1) * 3 / 4 - RESERVE_RECS;
     return 0;
 }
 
-static inline int gl_reserve(gl_t *g)
-{
-    if (g->oom)
-        return -1;
-    if (g->nrec + RESERVE_RECS <= g->caprec && (g->hcount + RESERVE_RECS) * 4 <= (g->hmask + 1) * 3)
-        return 0;
-    return gl_grow(g);
-}
+/* Both pools have room for what one call may create. */
+static inline bool gl_room(const gl_t *g) { return g->nrec <= g->rec_max && g->hcount <= g->h_max; }
+
+static inline int gl_reserve(gl_t *g) { return gl_room(g) ? 0 : gl_grow(g); }
 
 static uint32_t rec_alloc(gl_t *g)
 {
@@ -493,6 +495,7 @@ static void lgrp_insert(gl_t *g, gl_lbin_t *b, uint32_t k, uint64_t s, uint32_t 
         gl_lgrp_t *n = realloc(b->grp, cap * sizeof *n);
         if (!n) {
             g->oom = true;
+            g->rec_max = 0;  /* so gl_reserve asks gl_grow, which fails */
             return;
         }
         b->grp = n;
