@@ -269,10 +269,17 @@ as_reader_t *as_reader_open(const char *path, as_err_t *err);
 /* Reading options for as_reader_open_flags. */
 #define AS_READ_NO_ADDR 0x1u  /* skip address reconstruction: addr and old_addr
                                  of heap events (ops below AS_OP_MMAP) are 0.
-                                 Every other field, event and statistic is the
+                                 For replay, whose models place blocks
+                                 themselves. Address codes are not checked
+                                 either, so on a chunk the full reader accepts
+                                 every other field, event and statistic is the
                                  same as without it (the writer predicts only
-                                 heap block addresses); for replay, whose
-                                 models place blocks themselves. */
+                                 heap block addresses); a chunk that passes its
+                                 checksum but names an impossible address (only
+                                 a crafted one can) is read on instead of
+                                 dropped: more events, fewer damaged chunks.
+                                 Every id stays below the reader's id limit
+                                 and max_id bounds them. */
 /* as_reader_open with AS_READ_* flags (unknown flags: AS_ERR_ARG). */
 as_reader_t *as_reader_open_flags(const char *path, unsigned flags, as_err_t *err);
 const as_header_t *as_reader_header(const as_reader_t *r);

@@ -11,10 +11,11 @@
  * (fuzzed: tests/fuzz/fuzz_reader.c).
  *
  * AS_READ_NO_ADDR (replay: its models never look at trace addresses) keeps
- * of the address predictors only the counts their validity checks read, so
- * the same events and the same damage come out without the address work;
- * the `lean` argument of the hot-path helpers is a constant where they are
- * inlined, giving each mode its own copy of the hot path.
+ * none of the address predictors, no per-id table and never reads the ADDR
+ * stream, so it cannot check address codes: the same events come out of
+ * every chunk the full reader accepts (trace.h). The `lean` argument of the
+ * hot-path helpers is a constant where they are inlined, giving each mode
+ * its own copy of the hot path.
  */
 #include <errno.h>
 #include <limits.h>
@@ -561,13 +562,17 @@ static void chunk_bad(as_reader_t *r, const char *why)
 
 /* ---- ids and addresses ----------------------------------------------------------- */
 
-/* The address of a new block (FORMAT.md §4.2). `lean` (AS_READ_NO_ADDR, a
- * constant where inlined) keeps only what decides whether the code is valid:
- * each LIFO's entry count, whether a category has a previous block, the
- * number of releases; *addr is then 0. */
+/* The address of a new block (FORMAT.md §4.2). With `lean` (AS_READ_NO_ADDR,
+ * a constant where inlined) there is nothing to do: no address is delivered,
+ * the code is not validated and the ADDR stream is never read, as nothing
+ * else depends on it (see as_reader_open_flags in trace.h). */
 static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsigned code, uint64_t n,
                                                           uint64_t *addr, int lean)
 {
+    if (lean) {
+        *addr = 0;
+        return 0;
+    }
     uint64_t cs = asf_csize(n);    /* asf_class(n), with csize computed once */
     unsigned c = cs >> 4 < ASF_NCLASS - 1 ? (unsigned)(cs >> 4) : ASF_NCLASS - 1;
     unsigned g = asf_cat(n);
@@ -575,44 +580,15 @@ static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsign
     if (code < ASF_ADDR_BUMP) {
         if (code >= r->lifo.n[c])
             return -1;
-        if (lean) {
-            r->lifo.n[c]--;
-            *addr = 0;
-        } else {
-            *addr = asf_lifo_take(&r->lifo, c, code);
-        }
+        *addr = asf_lifo_take(&r->lifo, c, code);
         return 0;      /* reused blocks do not move the bump/delta base */
-    } else if (lean && code == ASF_ADDR_BUMP) {
-        if (!r->last_csize[g])
-            return -1;
-        *addr = 0;
-        return 0;      /* the category already has a previous block */
     } else if (code == ASF_ADDR_BUMP) {
         if (!r->last_csize[g])
             return -1;
         a = r->last_addr[g] + r->last_csize[g];
     } else {
         uint64_t v;
-        cursor_t *ad = &r->s[ASF_S_ADDR];
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (lean && ad->e - ad->p >= 8 && !(ad->p[0] & 2)) {
-            /* Tags 0 and 1, a delta from the category's previous block: its
-             * value goes only into the address, so the varint is skipped
-             * without decoding it, branch-free: it ends at the first byte
-             * below 0x80. Found within 8 bytes, it is one rv accepts too
-             * (only a 10th byte can be rejected). */
-            uint64_t x;
-            memcpy(&x, ad->p, 8);
-            uint64_t stop = ~x & 0x8080808080808080ull;
-            if (stop) {
-                ad->p += (__builtin_ctzll(stop) >> 3) + 1;
-                r->last_csize[g] = cs;
-                *addr = 0;
-                return 0;
-            }
-        }
-#endif
-        if (rv(ad, &v))
+        if (rv(&r->s[ASF_S_ADDR], &v))
             return -1;
         switch (v & 3) {
         case 0:
@@ -624,25 +600,20 @@ static inline __attribute__((always_inline)) int dec_addr(as_reader_t *r, unsign
         case 2:
             if ((v >> 2) < ASF_ADDR_LIFO || (v >> 2) >= r->lifo.n[c])
                 return -1;
-            if (lean) {
-                r->lifo.n[c]--;
-                *addr = 0;
-            } else {
-                *addr = asf_lifo_take(&r->lifo, c, (unsigned)(v >> 2));
-            }
+            *addr = asf_lifo_take(&r->lifo, c, (unsigned)(v >> 2));
             return 0;
         default: {
             uint64_t d = (v >> 2) + 1;
             if (d > r->fserial || d > ASF_FRING)
                 return -1;
-            a = lean ? 0 : r->fring[(r->fserial - d) & (ASF_FRING - 1)];
+            a = r->fring[(r->fserial - d) & (ASF_FRING - 1)];
             break;
         }
         }
     }
     r->last_addr[g] = a;
     r->last_csize[g] = cs;
-    *addr = lean ? 0 : a;
+    *addr = a;
     return 0;
 }
 
@@ -661,19 +632,21 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
             return -1;
         r->last_xid = (int64_t)id;
     }
-    if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
-        return -1;
-    if (!lean)
+    if (!lean) {       /* lean keeps no per-id table: nothing reads it */
+        if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
+            return -1;
         r->ids[id].addr = addr;
-    r->ids[id].cls = asf_class(n);
-    r->ids[id].epoch = r->epoch;
+        r->ids[id].cls = asf_class(n);
+        r->ids[id].epoch = r->epoch;
+    }
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
     *idp = (uint32_t)id;
     return 0;
 }
 
-static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, uint32_t *idp)
+static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, uint32_t *idp,
+                                                                int lean)
 {
     cursor_t *c = &r->s[ASF_S_ID], *h = &r->s[ASF_S_IDHI];
     uint64_t hi;
@@ -692,7 +665,7 @@ static inline __attribute__((always_inline)) int dec_release_id(as_reader_t *r, 
      * released next: start loading the entry PREFETCH_IDS releases ahead,
      * guessing its high part equals this one's. Only a hint: a wrong guess
      * costs a wasted load, never a wrong result. */
-    if (c->e - c->p >= 2 * PREFETCH_IDS) {
+    if (!lean && c->e - c->p >= 2 * PREFETCH_IDS) {
         size_t ahead = (size_t)(hi << 16 | c->p[2 * PREFETCH_IDS - 2] |
                                 (uint32_t)c->p[2 * PREFETCH_IDS - 1] << 8);
         if (ahead < r->ids_cap)
@@ -713,22 +686,15 @@ static inline uint64_t id_addr(const as_reader_t *r, uint32_t id, int lean)
 }
 
 /* Pushes the released id on the local stack and, for a block created in this
- * chunk, its address on its class's LIFO and the release ring; `lean` keeps
- * their counts only (see dec_addr). */
+ * chunk and unless `lean` (see dec_addr), its address on its class's LIFO and
+ * the release ring. */
 static inline __attribute__((always_inline)) int do_release(as_reader_t *r, uint32_t id, int lean)
 {
     if (r->nlocal == r->local_cap &&
         grow((void **)&r->local, &r->local_cap, r->nlocal + 1, sizeof(uint32_t)))
         return -1;
     r->local[r->nlocal++] = id;
-    if (lean) {
-        /* whether the block was created in this chunk is data: a select */
-        if (id < r->ids_cap) {
-            unsigned c = r->ids[id].cls, here = r->ids[id].epoch == r->epoch;
-            r->lifo.n[c] += here & (r->lifo.n[c] < ASF_LIFO_DEPTH);
-            r->fserial += here;
-        }
-    } else if (id < r->ids_cap && r->ids[id].epoch == r->epoch) {
+    if (!lean && id < r->ids_cap && r->ids[id].epoch == r->epoch) {
         asf_lifo_push(&r->lifo, r->ids[id].cls, r->ids[id].addr);
         r->fring[r->fserial++ & (ASF_FRING - 1)] = r->ids[id].addr;
     }
@@ -794,14 +760,16 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         int from_local = r->nlocal != 0;
         if (!from_local && rv(m, &v))
             return -1;
-        if ((gm & ASF_G_RELEASE) && dec_release_id(r, &rid))
+        if ((gm & ASF_G_RELEASE) && dec_release_id(r, &rid, lean))
             return -1;
         if (gm & 0x80) {
-            if (!(rid < r->ids_cap && r->ids[rid].epoch == r->epoch))
-                return -1;
-            a = lean ? 0 : r->ids[rid].addr;
-            r->last_addr[asf_cat(size)] = a;
-            r->last_csize[asf_cat(size)] = asf_csize(size);
+            if (!lean) {   /* lean: no addresses (see dec_addr) */
+                if (!(rid < r->ids_cap && r->ids[rid].epoch == r->epoch))
+                    return -1;
+                a = r->ids[rid].addr;
+                r->last_addr[asf_cat(size)] = a;
+                r->last_csize[asf_cat(size)] = asf_csize(size);
+            }
         } else if (dec_addr(r, code, size, &a, lean)) {
             return -1;
         }
@@ -814,21 +782,24 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
                 return -1;
             r->last_xid = (int64_t)nid;
         }
-        if (nid >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, nid + 1, sizeof(rid_t)))
-            return -1;
         if (rid != AS_NO_ID) {
             b = id_addr(r, rid, lean);
             if (nid == rid)
                 return -1;
         }
-        r->ids[nid].addr = a;
-        r->ids[nid].cls = asf_class(size);
-        r->ids[nid].epoch = r->epoch;
+        if (!lean) {
+            if (nid >= r->ids_cap &&
+                grow((void **)&r->ids, &r->ids_cap, nid + 1, sizeof(rid_t)))
+                return -1;
+            r->ids[nid].addr = a;
+            r->ids[nid].cls = asf_class(size);
+            r->ids[nid].epoch = r->epoch;
+        }
         if (nid + 1 > r->st.max_id)
             r->st.max_id = nid + 1;
         id = (uint32_t)nid;
     } else if (gm & ASF_G_RELEASE) {
-        if (dec_release_id(r, &rid))
+        if (dec_release_id(r, &rid, lean))
             return -1;
         b = id_addr(r, rid, lean);
     }
@@ -1026,7 +997,7 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
         }
         case ASF_K_FREE:
             if (aux == ASF_FREE_KNOWN) {
-                if (dec_release_id(r, &id))
+                if (dec_release_id(r, &id, r->lean))
                     break;
                 uint64_t addr = id_addr(r, id, r->lean);
                 if (do_release(r, id, r->lean))
@@ -1035,10 +1006,11 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
                 ev->id = id;
                 ev->addr = addr;
             } else if (aux == ASF_FREE_UNKNOWN) {
-                if (rv(&r->s[ASF_S_ADDR], &v))
+                v = 0;           /* lean: ADDR is not read (see dec_addr) */
+                if (!r->lean && rv(&r->s[ASF_S_ADDR], &v))
                     break;
                 ev_base(r, ev, AS_OP_FREE);
-                ev->addr = r->lean ? 0 : v;
+                ev->addr = v;
                 ev->flags = AS_EVF_UNKNOWN;
                 r->st.unknown_frees++;
             } else if (aux == ASF_FREE_NULL) {
@@ -1125,7 +1097,7 @@ static inline __attribute__((always_inline)) int plain_item(as_reader_t *restric
     unsigned tok = *t->p;
     if (tok == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN)) {
         t->p++;
-        if (dec_release_id(r, id))
+        if (dec_release_id(r, id, lean))
             return -1;
         *addr = id_addr(r, *id, lean);
         if (do_release(r, *id, lean))

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "replay/trace_internal.h"
 #include "tests/common/testutil.h"
@@ -964,6 +965,81 @@ static void test_lean_real_traces(void **state)
     }
 }
 
+/* ---- AS_READ_NO_ADDR does not check address codes ------------------------------------------ */
+
+/* A chunk that passes every checksum but whose first malloc names an entry
+ * of an empty LIFO (code 0): the full reader drops the chunk, the lean one,
+ * which never looks at address codes (trace.h), delivers all its events. */
+static void test_lean_unchecked_codes(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("code"), *bad = tmp_path("code0");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 1;
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x10000, 0, 64);
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x20000, 0, 300);
+    ADD(w, 0, AS_OP_FREE, 0, 0, 0x10000, 0);
+    ADD(w, 0, AS_OP_FREE, 0, 0, 0x20000, 0);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+
+    /* rewrite the one chunk with that token changed, then its header */
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    size_t at = asf_get32(b + ASF_OFF_HDRLEN), clen = asf_get32(b + at + 4);
+    size_t rlen = asf_get32(b + at + 8), after = at + ASF_CHUNK_HDR + clen;
+    uint8_t *raw = malloc(rlen), *c = malloc(n + 4096);
+    assert_int_equal(ZSTD_decompress(raw, rlen, b + at + ASF_CHUNK_HDR, clen), rlen);
+    uint8_t *tok = raw + 4 * ASF_NSTREAMS;
+    while ((*tok & 31) != ASF_K_MALLOC)
+        tok++;
+    assert_int_not_equal(*tok >> 5, 0);
+    *tok = ASF_TOK(ASF_K_MALLOC, 0);
+    memcpy(c, b, at + ASF_CHUNK_HDR);
+    size_t z = ZSTD_compress(c + at + ASF_CHUNK_HDR, 4096, raw, rlen, 3);
+    assert_false(ZSTD_isError(z));
+    asf_put32(c + at + 4, (uint32_t)z);
+    asf_put32(c + at + 28, asf_chunk_crc(c + at));
+    memcpy(c + at + ASF_CHUNK_HDR + z, b + after, n - after);
+    spit(bad, c, at + ASF_CHUNK_HDR + z + n - after);
+
+    as_reader_t *full = open_reader(bad);
+    as_event_t ev;
+    assert_int_equal(next(full, &ev), 0);
+    char detail[200];
+    assert_int_equal(as_reader_problem(full, detail, sizeof detail), AS_ERR_CORRUPT);
+    assert_non_null(strstr(detail, "bad encoding"));
+    as_reader_close(full);
+
+    as_err_t err;
+    as_reader_t *lean = as_reader_open_flags(bad, AS_READ_NO_ADDR, &err);
+    assert_non_null(lean);
+    const unsigned ops[] = {AS_OP_MALLOC, AS_OP_MALLOC, AS_OP_FREE, AS_OP_FREE};
+    const uint64_t sizes[] = {64, 300, 0, 0};
+    uint32_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        expect_ev(lean, &ev, ops[i], 0);
+        assert_int_equal(ev.size, sizes[i]);
+        assert_int_equal(ev.seq, 1 + i);
+        ids[i] = ev.id;
+    }
+    assert_int_equal(ids[2], ids[0]);
+    assert_int_equal(ids[3], ids[1]);
+    assert_int_equal(next(lean, &ev), 0);
+    as_read_stats_t st;
+    as_reader_stats(lean, &st);
+    assert_int_equal(st.chunks_damaged, 0);
+    assert_true(st.max_id > ids[0] && st.max_id > ids[1]);
+    assert_int_equal(as_reader_problem(lean, NULL, 0), AS_OK);
+    as_reader_close(lean);
+    free(raw);
+    free(c);
+    free(b);
+    unlink(path);
+    unlink(bad);
+}
+
 /* ---- a full disk: ENOSPC becomes AS_ERR_NOSPACE, sticky ------------------------------ */
 
 static void test_disk_full(void **state)
@@ -1016,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_incomplete_and_mem),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_lean_real_traces),
+        cmocka_unit_test(test_lean_unchecked_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
