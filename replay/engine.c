@@ -16,13 +16,17 @@
  *   - an id -> (address, size) array (ids are dense and reused);
  *   - the model's prefetch hint, if it has one, 4 events before a free or
  *     realloc, with the block's address;
+ *   - if the model has a plain method, runs of plain mallocs and frees go
+ *     to it in one call (it keeps the addresses and returns RSS and mapped
+ *     bytes per event), and the engine keeps sizes and live bytes and
+ *     measures, per run when the run sets no peak;
  *   - edge cases: realloc(NULL, n) = malloc; realloc(p, 0) flagged FREED =
  *     free; AS_EVF_FAILED creates nothing; releases flagged AS_EVF_UNKNOWN
  *     are counted no-ops; MALLOC_TRIM, MALLOPT, THREAD_* go to control();
  *   - the touch rule after malloc/memalign/realloc (never calloc);
  *   - measures RSS, mapped and live bytes after every heap event, keeps the
- *     peaks and the Johnstone & Wilson sums, a thinned time series, and its
- *     RSS at each ground-truth sample;
+ *     peaks and the Johnstone & Wilson sums (exact integers), a thinned
+ *     time series, and its RSS at each ground-truth sample;
  *   - after the run, the predicted process RSS at each sample: recorded rss
  *     - tracer_rss - the real heap's resident bytes + the model's RSS. The
  *     real heap's resident bytes come from a reference `glibc` instance with
@@ -77,11 +81,13 @@ typedef struct inst {
     _Alignas(64) const as_model_t *model;
     void *m;
     as_space_t *space;
-    struct idslot { uint64_t addr, size; } *ids; /* by id: one cache line per lookup */
+    as_block_t *ids;                      /* by id: one cache line per lookup */
     uint64_t cap;
     uint64_t live;
     uint64_t time_ns;                     /* current trace time */
-    double sum_rss, sum_live;             /* J&W #1 */
+    /* J&W #1: exact sums (a double sum's add is a 4-cycle chain per event,
+     * and it rounds once past 2^53) */
+    unsigned __int128 sum_rss, sum_live;
     uint64_t *srss;                       /* RSS at each ground-truth sample */
     uint64_t *smax;                       /* largest RSS from that sample to the next */
     size_t nsrss, srss_cap;
@@ -379,7 +385,7 @@ static int grow_ids(inst_t *s, uint64_t id)
     uint64_t ncap = s->cap ? s->cap : 1024;
     while (ncap <= id)
         ncap *= 2;
-    struct idslot *a = realloc(s->ids, ncap * sizeof *a);
+    as_block_t *a = realloc(s->ids, ncap * sizeof *a);
     if (!a)
         return -1;
     s->ids = a;
@@ -433,9 +439,9 @@ static void tick_note(inst_t *s, uint64_t rss)
     k->end_rss = rss;
 }
 
-static inline void measure(inst_t *s, uint64_t idx)
+/* After a heap event: the model's RSS and mapped bytes then. */
+static inline void measure_with(inst_t *s, uint64_t idx, uint64_t rss, uint64_t mapped)
 {
-    uint64_t rss = as_space_resident(s->space);
     as_result_t *r = &s->r;
     if (rss > s->imax)
         s->imax = rss;
@@ -449,15 +455,19 @@ static inline void measure(inst_t *s, uint64_t idx)
         r->peak_live = s->live;
         r->rss_at_peak_live = rss;
     }
-    uint64_t mapped = as_space_mapped(s->space);
     if (mapped > r->peak_mapped)
         r->peak_mapped = mapped;
-    s->sum_rss += (double)rss;
-    s->sum_live += (double)s->live;
+    s->sum_rss += rss;
+    s->sum_live += s->live;
     if (s->series && idx >= s->series_next)
         series_push(s, idx, rss, mapped);
     if (s->tick_ns)
         tick_note(s, rss);
+}
+
+static inline void measure(inst_t *s, uint64_t idx)
+{
+    measure_with(s, idx, as_space_resident(s->space), as_space_mapped(s->space));
 }
 
 static void user_touch(inst_t *s, as_touch_t touch, uint64_t a, uint64_t n)
@@ -523,14 +533,102 @@ static inline uint32_t freed_id(const cev_t *c)
     }
 }
 
+/* Events per call of a model's plain method: its outputs stay in L1. In
+ * debug builds one, so the model's check still runs after every event. */
+#ifdef AS_DEBUG
+#define PLAIN_RUN 1u
+#else
+#define PLAIN_RUN 256u
+#endif
+
+/* The batch's time changes, followed event by event. */
+typedef struct tcursor {
+    uint32_t next, pos;                   /* next change, and the event it is at */
+} tcursor_t;
+
+static inline void time_at(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i)
+{
+    if (i == t->pos) {
+        s->time_ns = b->time[t->next].time_ns;
+        t->next++;
+        t->pos = t->next < b->ntime ? b->time[t->next].pos : UINT32_MAX;
+    }
+}
+
+/* Events [i, i + k) were handled by the model's plain method: the engine's
+ * own part of a malloc or a free (sizes, live bytes; the model kept the
+ * addresses), then the measures with the RSS and mapped bytes it gave.
+ * Most runs set no peak, reach no series point and keep no ticks: then
+ * their maxima and sums are all the measures need, and the per-event
+ * bookkeeping (event index, time, peaks) is left out. The sums of a run
+ * are 64-bit: exact while every value is below 2^55 (PLAIN_RUN <= 2^8). */
+static void plain_done(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t k,
+                       const uint64_t *rss, const uint64_t *mapped)
+{
+    /* restrict: the table's stores do not make the compiler reload s. */
+    as_block_t *restrict ids = s->ids;
+    const cev_t *ev = &b->ev[i];
+    uint64_t live = s->live, live_at[PLAIN_RUN], top_rss = 0, top_live = 0, top_mapped = 0;
+    uint64_t sum_rss = 0, sum_live = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        as_block_t *blk = &ids[ev[j].id];
+        /* Selects, not a branch: mallocs and frees come in no order a
+         * predictor learns. */
+        uint64_t fm = -(uint64_t)(ev[j].op != AS_OP_MALLOC);   /* all ones for a free */
+        uint64_t old = blk->size, sz = ev[j].size;
+        blk->size = (sz & ~fm) | (old & fm);
+        live += (sz & ~fm) - (old & fm);
+        live_at[j] = live;
+        top_rss = rss[j] > top_rss ? rss[j] : top_rss;
+        top_live = live > top_live ? live : top_live;
+        top_mapped = mapped[j] > top_mapped ? mapped[j] : top_mapped;
+        sum_rss += rss[j];
+        sum_live += live;
+    }
+    uint64_t last = b->first + i + k - 1;
+    as_result_t *r = &s->r;
+    if (k && top_rss <= r->peak_rss && top_live <= r->peak_live && !s->tick_ns
+        && (!s->series || last < s->series_next) && (top_rss | top_live) >> 55 == 0) {
+        s->live = live;
+        s->imax = top_rss > s->imax ? top_rss : s->imax;
+        r->peak_mapped = top_mapped > r->peak_mapped ? top_mapped : r->peak_mapped;
+        s->sum_rss += sum_rss;
+        s->sum_live += sum_live;
+        while (t->pos < i + k)
+            time_at(s, b, t, t->pos);
+        DEBUG_CHECK(s, last);             /* debug runs are one event long */
+        return;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        time_at(s, b, t, i + j);
+        s->live = live_at[j];
+        DEBUG_CHECK(s, b->first + i + j);
+        measure_with(s, b->first + i + j, rss[j], mapped[j]);
+    }
+}
+
 static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
 {
     const as_model_t *M = s->model;
     void *m = s->m;
     void (*prefetch)(const void *, uint32_t, uint64_t) = M->prefetch;
     as_touch_t touch = e->o.touch;
-    uint32_t tnext = 0, tpos = b->ntime ? b->time[0].pos : UINT32_MAX;
+    tcursor_t tc = {0, b->ntime ? b->time[0].pos : UINT32_MAX};
+    uint64_t prss[PLAIN_RUN], pmapped[PLAIN_RUN];
     for (uint32_t i = 0; i < b->n; i++) {
+        if (M->plain) {
+            /* Runs of plain events through the model's plain method; the
+             * event it stops at (if any) goes through the switch below. */
+            uint32_t want, k;
+            do {
+                want = b->n - i < PLAIN_RUN ? b->n - i : PLAIN_RUN;
+                k = M->plain(m, &b->ev[i], want, s->ids, s->cap, prss, pmapped);
+                plain_done(s, b, &tc, i, k, prss, pmapped);
+                i += k;
+            } while (k == want && i < b->n);
+            if (i == b->n)
+                break;
+        }
         const cev_t *c = &b->ev[i];
         uint64_t idx = b->first + i, a;
         /* The id table is read at random (ids are reused in any order): its
@@ -551,11 +649,7 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
             if (fid < s->cap && s->ids[fid].addr)
                 prefetch(m, f->thread, s->ids[fid].addr);
         }
-        if (i == tpos) {
-            s->time_ns = b->time[tnext].time_ns;
-            tnext++;
-            tpos = tnext < b->ntime ? b->time[tnext].pos : UINT32_MAX;
-        }
+        time_at(s, b, &tc, i);
         switch (c->op) {
         case EV_SKIP:
             continue;
@@ -751,7 +845,7 @@ static void finish(inst_t *s, uint64_t events)
     r->overhead = r->peak_rss > r->live_at_peak ? r->peak_rss - r->live_at_peak : 0;
     r->fragmentation = r->peak_rss ? 1.0 - (double)r->live_at_peak / (double)r->peak_rss : 0.0;
     /* Johnstone & Wilson: footprint relative to live, minus one (doc/REPLAY.md). */
-    r->jw[0] = s->sum_live > 0 ? s->sum_rss / s->sum_live - 1.0 : 0.0;
+    r->jw[0] = s->sum_live > 0 ? (double)s->sum_rss / (double)s->sum_live - 1.0 : 0.0;
     r->jw[1] = r->peak_live ? (double)r->rss_at_peak_live / (double)r->peak_live - 1.0 : 0.0;
     r->jw[2] = r->live_at_peak ? (double)r->peak_rss / (double)r->live_at_peak - 1.0 : 0.0;
     r->jw[3] = r->peak_live ? (double)r->peak_rss / (double)r->peak_live - 1.0 : 0.0;

@@ -9,8 +9,10 @@
  * carries the block's requested size, (size + 1) * 16, so free needs no
  * table (a table lookup per free was a cache miss per event); sizes of
  * 2^58 and more, which no real heap returns, get a slot in a table and a
- * handle with the top bit set. The model sets AS_MODEL_F_OWN_TOUCH and the
- * engine never touches blocks;
+ * handle with the top bit set. The plain method (sim/model.h) takes runs of
+ * mallocs and frees as changes of live bytes, without a branch on which,
+ * and moves the break once per run. The model sets AS_MODEL_F_OWN_TOUCH and
+ * the engine never touches blocks;
  * the touch rule therefore does not change this model's answer (by design:
  * it is the bound for the case where every live byte is written).
  */
@@ -181,6 +183,54 @@ static uint64_t ideal_realloc(void *vm, uint32_t t, uint64_t h, uint64_t size)
     return h;
 }
 
+/* The plain method keeps live bytes below 2^44 (16 TiB), so every break it
+ * reports is one the space can set: the break may rise by tens of TiB. */
+#define PLAIN_LIVE_BITS 44
+#define PLAIN_AHEAD 16u                       /* events ahead whose table slot is prefetched */
+
+/* as_model_t.plain: a malloc or a free is a change of live bytes, and RSS
+ * and mapped bytes are live bytes page-rounded, so the break moves once per
+ * call instead of at every page crossed (ideal_check's invariant). The
+ * malloc-or-free choice is data, not a branch: it follows the trace's mix,
+ * which no predictor learns. */
+static uint32_t ideal_plain(void *vm, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
+                            uint64_t nblk, uint64_t *rss, uint64_t *mapped)
+{
+    ideal_t *m = vm;
+    uint64_t mask = m->page - 1, live = m->live;
+    /* Only from the state ideal_check asserts (a failed sbrk breaks it:
+     * ideal_move leaves the break behind but touches up to want), and with
+     * the space's own page, so live page-rounded is its RSS and mapped. */
+    uint64_t heap = (live + mask) & ~mask;
+    if (!n || !nblk || m->brk != m->brk_base + heap || as_space_resident(m->space) != heap
+        || m->page != as_space_page_size(m->space))
+        return 0;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const as_hevent_t *c = &ev[i];
+        uint32_t ahead = ev[i + PLAIN_AHEAD < n ? i + PLAIN_AHEAD : n - 1].id;
+        __builtin_prefetch(&blk[ahead < nblk ? ahead : 0], 1);
+        if (c->id >= nblk)
+            break;
+        uint64_t h = blk[c->id].addr, sz = c->size;
+        uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);   /* all ones for a free */
+        uint64_t nl = live + (sz & ~fm) - (((h >> 4) - 1) & fm);
+        /* Not a plain malloc or free; a free of anything but a size
+         * handle; live or a malloc's size past the bound. Bitwise, so one
+         * branch, never taken inside a run. */
+        uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm)
+                     | (((h & (TAG | 15)) | (h == 0)) & fm) | (((sz & ~fm) | nl) >> PLAIN_LIVE_BITS);
+        if (bad)
+            break;
+        blk[c->id].addr = ((sz + 1) << 4) & ~fm;
+        live = nl;
+        rss[i] = mapped[i] = (live + mask) & ~mask;
+    }
+    m->live = live;
+    ideal_settle(m);
+    return i;
+}
+
 static void ideal_stats(const void *vm, as_model_stats_t *st)
 {
     const ideal_t *m = vm;
@@ -221,4 +271,5 @@ const as_model_t as_model_ideal = {
     .check = ideal_check,
     .destroy = ideal_destroy,
     .flags = AS_MODEL_F_OWN_TOUCH,
+    .plain = ideal_plain,
 };

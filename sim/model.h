@@ -102,6 +102,13 @@ typedef struct as_model_stats {
 #undef AS_X_FIELD
 } as_model_stats_t;
 
+/* An entry of the engine's table of one instance's blocks, by trace id
+ * (as_model_t.plain): the model's address for the block (0: not live) and
+ * its requested size. */
+typedef struct as_block {
+    uint64_t addr, size;
+} as_block_t;
+
 /* ---- The method table ------------------------------------------------------ */
 typedef struct as_model {
     const char *name;                   /* "glibc", "ideal", ... */
@@ -134,6 +141,21 @@ typedef struct as_model {
      * must not change any state, nor read anything that could fault: addr may
      * be stale or unknown by the time the call comes. May be NULL. */
     void (*prefetch)(const void *m, uint32_t thread, uint64_t addr);
+    /* Many mallocs and frees in one call, for a model whose per-event work
+     * is a few instructions (the calls, the engine's dispatch and reading
+     * the space would cost more than the model). May be NULL. From ev[0]
+     * on, while ev[i] is an AS_OP_MALLOC or AS_OP_FREE with flags 0 and
+     * id < nblk, the model does what malloc(m, thread, size) or free(m,
+     * thread, blk[id].addr) would, keeps blk[id].addr (a malloc stores its
+     * block's address, a free sets it to 0; .size is the engine's) and
+     * writes its space's resident and mapped bytes after the event to
+     * rss[i] and mapped[i]. It stops before the first event it cannot
+     * handle so (another op, flags or id, a free whose blk[id].addr is 0,
+     * a malloc that could fail), at the latest at n, and returns how many
+     * it handled; the engine gives that event to the methods above. On
+     * return the space must be what those calls would have left. */
+    uint32_t (*plain)(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
+                      uint64_t nblk, uint64_t *rss, uint64_t *mapped);
 } as_model_t;
 
 /* The model accounts for user memory itself (sim/ideal.c: RSS is live bytes

@@ -2,7 +2,8 @@
  * exact RSS per model and touch rule, the edge cases of issue 3 §1 (realloc
  * NULL/0, failed calls, unknown frees), J&W measures, predicted process RSS
  * from samples, and -j 1 == -j 2; on the real traces, the reader's runs of
- * plain events (fill_reader) == one full event at a time. */
+ * plain events (fill_reader) == one full event at a time; a model's
+ * prefetch hint and its plain method change no result. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -316,6 +317,22 @@ static void reader_runs_match_events(void **state)
     }
 }
 
+/* Instances 1..n-1 of e have instance 0's results, series and ticks. */
+static void same_as_first(const as_engine_t *e, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        assert_memory_equal(as_engine_result(e, 0), as_engine_result(e, i), sizeof(as_result_t));
+        size_t na, nb;
+        const as_series_point_t *sa = as_engine_series(e, 0, &na), *sb = as_engine_series(e, i, &nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(sa, sb, na * sizeof *sa);
+        const as_tick_t *ta = as_engine_ticks(e, 0, &na), *tb = as_engine_ticks(e, i, &nb);
+        assert_int_equal(na, nb);
+        if (na)
+            assert_memory_equal(ta, tb, na * sizeof *ta);
+    }
+}
+
 /* The prefetch hook is a hint only: mmap-threshold with it, without it, and
  * with it wrapped to count the calls (so it is known to be exercised) give
  * the same results and series. */
@@ -359,14 +376,97 @@ static void prefetch_changes_nothing(void **state)
         assert_int_equal(as_engine_run(e, as_engine_reader_next, r, err, sizeof err), 0);
         as_reader_close(r);
         assert_true(hints > 1000);
-        for (size_t i = 1; i < 3; i++) {
-            assert_memory_equal(as_engine_result(e, 0), as_engine_result(e, i), sizeof(as_result_t));
-            size_t na, nb;
-            const as_series_point_t *sa = as_engine_series(e, 0, &na), *sb = as_engine_series(e, i, &nb);
-            assert_int_equal(na, nb);
-            assert_memory_equal(sa, sb, na * sizeof *sa);
-        }
+        same_as_first(e, 3);
         as_engine_free(e);
+    }
+}
+
+/* A model's plain method (sim/model.h) is its malloc and free in bulk:
+ * with it and without it, the same results, series and ticks, on the C
+ * workloads' traces and on a sequence of the events it must hand back
+ * (realloc(p, 0), failed calls, unknown frees, an id past the engine's
+ * table) between time changes, samples and a 4 GiB block. Counted, so it is known
+ * to run. */
+static const as_model_t *bulk;
+static as_model_t bulk_off, bulk_counted;
+static uint64_t bulk_events;
+
+static uint32_t count_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
+                            uint64_t nblk, uint64_t *rss, uint64_t *mapped)
+{
+    uint32_t k = bulk->plain(m, ev, n, blk, nblk, rss, mapped);
+    bulk_events += k;
+    return k;
+}
+
+/* Instances 0 (plain), 1 (none) and 2 (counted) of one spec over a source. */
+static void plain_same(const char *spec, as_event_next_fn next, void *src,
+                       const as_model_ctx_t *ctx, uint64_t tick_ns)
+{
+    char err[512];
+    as_instance_t in[3];
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(as_model_parse_spec(spec, &in[i].model, &in[i].params, err, sizeof err), 0);
+    bulk = in[0].model;
+    assert_non_null(bulk->plain);
+    bulk_off = bulk_counted = *bulk;
+    bulk_off.plain = NULL;
+    bulk_counted.plain = count_plain;
+    in[1].model = &bulk_off;
+    in[2].model = &bulk_counted;
+    as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = 1, .series_points = 64,
+                          .tick_ns = tick_ns};
+    as_engine_t *e = as_engine_create(&o, in, 3, ctx, err, sizeof err);
+    assert_non_null(e);
+    bulk_events = 0;
+    assert_int_equal(as_engine_run(e, next, src, err, sizeof err), 0);
+    assert_true(bulk_events > 0);
+    same_as_first(e, 3);
+    as_engine_free(e);
+}
+
+static void plain_changes_nothing(void **state)
+{
+    (void)state;
+    static evseq_t q;
+    memset(&q, 0, sizeof q);
+    for (uint32_t i = 0; i < 40; i++)
+        MALLOC(&q, i, 1000 + i * 517);
+    q.t = 5000000;
+    FREE(&q, 3);
+    FREE(&q, 7);
+    MALLOC(&q, 41, 1ull << 32);
+    FREE(&q, 5);
+    FREE(&q, 41);
+    REALLOC(&q, 8, 8, 0);                     /* realloc(p, 0) that did not free */
+    FREE(&q, 8);
+    MALLOC(&q, 50, 100)->flags = AS_EVF_FAILED;
+    FREE(&q, 60)->flags = AS_EVF_UNKNOWN;
+    FREE(&q, 61);                             /* never allocated */
+    SAMPLE(&q, 1 << 20, 0, 1 << 19, 0);
+    MALLOC(&q, 5000, 300);                    /* past the engine's table */
+    q.t = 25000000;
+    for (uint32_t i = 9; i < 30; i++) {
+        FREE(&q, i);
+        MALLOC(&q, 100 + i, 70000 - i * 999);
+        q.t += 3000000;
+    }
+    FREE(&q, 5000);
+    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
+    for (uint64_t tick = 0; tick <= 10000000; tick += 10000000) {
+        q.i = 0;
+        plain_same("ideal", evseq_next, &q, &ctx, tick);
+    }
+    char path[640];
+    for (size_t t = 0; t < 3; t++) {   /* churn, threads, fragdemo: the C workloads */
+        assert_int_equal(as_test_trace_path(path, sizeof path, __FILE__, as_test_trace_name(t)), 0);
+        as_err_t oe;
+        as_reader_t *r = as_reader_open_flags(path, AS_READ_NO_ADDR, &oe);
+        assert_non_null(r);
+        const as_header_t *h = as_reader_header(r);
+        as_model_ctx_t tc = {.page_size = h->page_size, .ncpus = h->ncpus};
+        plain_same("ideal", as_engine_reader_next, r, &tc, 0);
+        as_reader_close(r);
     }
 }
 
@@ -382,6 +482,7 @@ int main(void)
         cmocka_unit_test(threads_match_single),
         cmocka_unit_test(reader_runs_match_events),
         cmocka_unit_test(prefetch_changes_nothing),
+        cmocka_unit_test(plain_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
