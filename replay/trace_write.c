@@ -89,7 +89,12 @@ struct as_writer {
     asf_lifo_t lifo;
     uint32_t fserial;          /* releases pushed on the ring in this chunk */
     uint64_t *fring;
-    struct ftab { uint64_t addr; uint32_t serial; } *ftab;
+    /* address hash -> serial of the last release there. No address is kept:
+     * the ring slot of a serial of this chunk holds the address released
+     * then, and a later release with the same hash would have replaced the
+     * serial, so fring[serial] == addr proves the entry is addr's. 4 bytes
+     * an entry keep the table at 512 KiB. */
+    uint32_t *ftab;
 
     /* time markers and samples wait for the first record they apply to */
     uint64_t tq_seq[NPEND_TIME], tq_ns[NPEND_TIME];
@@ -175,6 +180,11 @@ static as_err_t write_all(as_writer_t *w, const void *buf, size_t n)
     return AS_OK;
 }
 
+static inline size_t ftab_slot(uint64_t addr)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 47);
+}
+
 /* ---- pointer -> id map (linear probing, backward-shift deletion) --------- */
 
 static inline size_t map_slot(const as_writer_t *w, uint64_t ptr)
@@ -182,17 +192,19 @@ static inline size_t map_slot(const as_writer_t *w, uint64_t ptr)
     return (size_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (w->map_cap - 1);
 }
 
-static went_t *map_find(as_writer_t *w, uint64_t ptr)
+/* The slot holding ptr (non-zero), or the empty slot where it would go. */
+static inline went_t *map_probe(const as_writer_t *w, uint64_t ptr)
 {
     size_t i = map_slot(w, ptr);
-    for (;;) {
-        went_t *e = &w->map[i];
-        if (e->ptr == ptr)
-            return e;
-        if (e->ptr == 0)
-            return NULL;
+    while (w->map[i].ptr != ptr && w->map[i].ptr)
         i = (i + 1) & (w->map_cap - 1);
-    }
+    return &w->map[i];
+}
+
+static inline went_t *map_find(const as_writer_t *w, uint64_t ptr)
+{
+    went_t *e = map_probe(w, ptr);
+    return e->ptr ? e : NULL;
 }
 
 static void map_del(as_writer_t *w, went_t *e)
@@ -200,11 +212,12 @@ static void map_del(as_writer_t *w, went_t *e)
     size_t mask = w->map_cap - 1, i = (size_t)(e - w->map), j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (w->map[j].ptr == 0)
+        uint64_t p = w->map[j].ptr;
+        if (p == 0)
             break;
-        size_t k = map_slot(w, w->map[j].ptr);
-        /* move j back to i unless its home lies cyclically in (i, j] */
-        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+        /* move j back to i unless its home lies cyclically in (i, j], that
+         * is unless it is nearer to j than i is */
+        if (((j - map_slot(w, p)) & mask) >= ((j - i) & mask)) {
             w->map[i] = w->map[j];
             i = j;
         }
@@ -233,19 +246,11 @@ static as_err_t map_grow(as_writer_t *w)
     return AS_OK;
 }
 
-static as_err_t map_put(as_writer_t *w, const went_t *v)
+/* Room for one more entry (load factor at most 1/2), so that a probe for an
+ * absent pointer ends on the empty slot where it goes. */
+static inline as_err_t map_room(as_writer_t *w)
 {
-    if ((w->map_n + 1) * 2 > w->map_cap) {
-        as_err_t e = map_grow(w);
-        if (e)
-            return e;
-    }
-    size_t i = map_slot(w, v->ptr);
-    while (w->map[i].ptr)
-        i = (i + 1) & (w->map_cap - 1);
-    w->map[i] = *v;
-    w->map_n++;
-    return AS_OK;
+    return (w->map_n + 1) * 2 > w->map_cap ? map_grow(w) : AS_OK;
 }
 
 static as_err_t free_push(as_writer_t *w, uint32_t id)
@@ -543,10 +548,8 @@ static inline __attribute__((always_inline)) unsigned addr_code(as_writer_t *w, 
     }
     /* Every LIFO entry was released in this chunk, so unless the release
      * ring knows addr the deeper LIFO cannot hold it: scan it only then. */
-    const struct ftab *f = &w->ftab[((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
-    uint32_t d = w->fserial - f->serial;
-    if (f->addr == addr && f->serial < w->fserial && d <= ASF_FRING &&
-        w->fring[f->serial & (ASF_FRING - 1)] == addr) {
+    uint32_t fs = w->ftab[ftab_slot(addr)], d = w->fserial - fs;
+    if (fs < w->fserial && d <= ASF_FRING && w->fring[fs & (ASF_FRING - 1)] == addr) {
         for (unsigned k = lim; k < l->n[c]; k++) {
             if (asf_lifo_get(l, c, k) == addr) {
                 asf_lifo_take(l, c, k);
@@ -574,13 +577,29 @@ static void put_rid(as_writer_t *w, uint32_t id)
     put_v(w, ASF_S_IDHI, id >> 16);
 }
 
-/* Gives the block at addr a fresh id (stack rule, FORMAT.md §4.1). Returns
- * AS_EVF_REPAIRED if addr was still live (the realloc race), else 0. */
-static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t *err,
-                             int absent)
+/* Gives the block at addr a fresh id (stack rule, FORMAT.md §4.1) and puts
+ * it in the empty map slot `hole` found by map_probe after map_room. */
+static inline void new_block(as_writer_t *w, went_t *hole, uint64_t addr, uint64_t n)
+{
+    went_t e = {addr, 0, (uint16_t)w->chunk, (uint16_t)asf_class(n)};
+    if (w->local_depth) {
+        e.id = w->freeids[--w->nfree];
+        w->local_depth--;
+    } else {
+        e.id = w->nfree ? w->freeids[--w->nfree] : w->next_id++;
+        put_v(w, ASF_S_MISC, asf_zz((int64_t)e.id - (w->last_xid + 1)));
+        w->last_xid = e.id;
+    }
+    *hole = e;
+    w->map_n++;
+}
+
+/* new_block for any address: returns AS_EVF_REPAIRED if addr was still live
+ * (the realloc race), else 0. */
+static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t *err)
 {
     unsigned flags = 0;
-    went_t *old = absent ? NULL : map_find(w, addr);
+    went_t *old = map_find(w, addr);
     if (old) {
         /* The realloc that released addr on another thread is logged later:
          * keep the old block as an orphan for that realloc to consume. */
@@ -593,16 +612,9 @@ static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t
         flags = AS_EVF_REPAIRED;
         w->repairs++;
     }
-    went_t e = {addr, 0, (uint16_t)w->chunk, (uint16_t)asf_class(n)};
-    if (w->local_depth) {
-        e.id = w->freeids[--w->nfree];
-        w->local_depth--;
-    } else {
-        e.id = w->nfree ? w->freeids[--w->nfree] : w->next_id++;
-        put_v(w, ASF_S_MISC, asf_zz((int64_t)e.id - (w->last_xid + 1)));
-        w->last_xid = e.id;
-    }
-    *err = map_put(w, &e);
+    *err = map_room(w);
+    if (!*err)
+        new_block(w, map_probe(w, addr), addr, n);
     return flags;
 }
 
@@ -615,9 +627,7 @@ static inline __attribute__((always_inline)) as_err_t release_block(as_writer_t 
     if (in_chunk(w, e)) {
         asf_lifo_push(&w->lifo, e->cls, e->ptr);
         w->fring[w->fserial & (ASF_FRING - 1)] = e->ptr;
-        struct ftab *f = &w->ftab[((e->ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 47];
-        f->addr = e->ptr;
-        f->serial = w->fserial++;
+        w->ftab[ftab_slot(e->ptr)] = w->fserial++;
     }
     return err;
 }
@@ -650,14 +660,20 @@ static inline __attribute__((always_inline)) as_err_t encode(as_writer_t *w, uin
     w->events++;
 
     /* hot paths: successful malloc/calloc, free */
-    if ((op == AS_OP_MALLOC || op == AS_OP_CALLOC) && r->a && !rf && !map_find(w, r->a)) {
-        unsigned code = addr_code(w, r->a, r->size);
-        put_tok(w, op == AS_OP_MALLOC ? ASF_K_MALLOC : ASF_K_CALLOC, code);
-        put_v(w, ASF_S_SIZE, r->size);
-        if (op == AS_OP_CALLOC)
-            put_v(w, ASF_S_MISC, r->b);
-        create_block(w, r->a, r->size, &err, 1);   /* absence checked above */
-        return err;
+    if ((op == AS_OP_MALLOC || op == AS_OP_CALLOC) && r->a && !rf) {
+        err = map_room(w);
+        if (err)
+            return err;
+        went_t *hole = map_probe(w, r->a);
+        if (!hole->ptr) {                /* else: the realloc race, below */
+            unsigned code = addr_code(w, r->a, r->size);
+            put_tok(w, op == AS_OP_MALLOC ? ASF_K_MALLOC : ASF_K_CALLOC, code);
+            put_v(w, ASF_S_SIZE, r->size);
+            if (op == AS_OP_CALLOC)
+                put_v(w, ASF_S_MISC, r->b);
+            new_block(w, hole, r->a, r->size);
+            return AS_OK;
+        }
     }
     if (op == AS_OP_FREE && !rf) {
         if (!r->b) {
@@ -758,7 +774,7 @@ static inline __attribute__((always_inline)) as_err_t encode(as_writer_t *w, uin
     *m++ = (uint8_t)gm;
     w->p[ASF_S_MISC] = m;
     if (creates)                         /* its explicit id, if any, in MISC */
-        create_block(w, a, r->size, &err, 0);
+        create_block(w, a, r->size, &err);
     if (have_rel)
         put_rid(w, rel.id);
     if (gm & ASF_G_A)
@@ -951,11 +967,17 @@ static inline void prefetch(const void *p)
 #endif
 }
 
+/* Only the lines the record's path will touch: a malloc probes the map and
+ * the release table at its new address, a free probes the map at the freed
+ * one and stores into the release table there. */
 static inline void prefetch_rec(const as_writer_t *w, const as_rec_t *r)
 {
-    prefetch(&w->map[map_slot(w, r->a)]);
-    prefetch(&w->map[map_slot(w, r->b)]);
-    prefetch(&w->ftab[((r->a >> 4) * 0x9E3779B97F4A7C15ull) >> 47]);
+    unsigned op = as_rec_op(r);
+    if (op != AS_OP_FREE)
+        prefetch(&w->map[map_slot(w, r->a)]);
+    if (op != AS_OP_MALLOC)
+        prefetch(&w->map[map_slot(w, r->b)]);
+    prefetch(&w->ftab[ftab_slot(r->a | r->b)]);
 }
 
 as_err_t as_writer_add_batch(as_writer_t *w, uint32_t thread, const as_rec_t *recs, size_t n)
