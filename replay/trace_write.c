@@ -108,6 +108,7 @@ struct as_writer {
     /* ids */
     went_t *map;
     size_t map_cap, map_n;
+    unsigned map_shift;        /* 64 - log2(map_cap) */
     uint32_t *freeids;
     size_t nfree, free_cap;
     uint32_t next_id;
@@ -189,7 +190,8 @@ static inline size_t ftab_slot(uint64_t addr)
 
 static inline size_t map_slot(const as_writer_t *w, uint64_t ptr)
 {
-    return (size_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (w->map_cap - 1);
+    /* Fibonacci hashing: the product's top bits depend on every bit of ptr */
+    return (size_t)((ptr * 0x9E3779B97F4A7C15ull) >> w->map_shift);
 }
 
 /* The slot holding ptr (non-zero), or the empty slot where it would go. */
@@ -234,6 +236,7 @@ static as_err_t map_grow(as_writer_t *w)
         return AS_ERR_NOMEM;
     w->map = nm;
     w->map_cap = cap;
+    w->map_shift = 64 - (unsigned)__builtin_ctzll(cap);
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].ptr) {
             size_t j = map_slot(w, old[i].ptr);
@@ -253,18 +256,27 @@ static inline as_err_t map_room(as_writer_t *w)
     return (w->map_n + 1) * 2 > w->map_cap ? map_grow(w) : AS_OK;
 }
 
-static as_err_t free_push(as_writer_t *w, uint32_t id)
+static as_err_t free_grow(as_writer_t *w)
 {
-    if (w->nfree == w->free_cap) {
-        size_t cap = w->free_cap ? w->free_cap * 2 : 4096;
-        uint32_t *n = m_alloc(w, cap * sizeof *n);
-        if (!n)
-            return AS_ERR_NOMEM;
-        if (w->nfree)
-            memcpy(n, w->freeids, w->nfree * sizeof *n);
-        m_free(w, w->freeids, w->free_cap * sizeof *n);
-        w->freeids = n;
-        w->free_cap = cap;
+    size_t cap = w->free_cap ? w->free_cap * 2 : 4096;
+    uint32_t *n = m_alloc(w, cap * sizeof *n);
+    if (!n)
+        return AS_ERR_NOMEM;
+    if (w->nfree)
+        memcpy(n, w->freeids, w->nfree * sizeof *n);
+    m_free(w, w->freeids, w->free_cap * sizeof *n);
+    w->freeids = n;
+    w->free_cap = cap;
+    return AS_OK;
+}
+
+/* once per free: the rare growth out of line */
+static inline as_err_t free_push(as_writer_t *w, uint32_t id)
+{
+    if (__builtin_expect(w->nfree == w->free_cap, 0)) {
+        as_err_t e = free_grow(w);
+        if (e)
+            return e;
     }
     w->freeids[w->nfree++] = id;
     return AS_OK;
