@@ -188,6 +188,32 @@ static uint64_t ideal_realloc(void *vm, uint32_t t, uint64_t h, uint64_t size)
 #define PLAIN_LIVE_BITS 44
 #define PLAIN_AHEAD 16u                       /* events ahead whose table slot is prefetched */
 
+/* One event of ideal_plain: 1 and *live, blk, *rss updated, or 0 if the
+ * event is not one it takes. */
+static inline __attribute__((always_inline)) int
+ideal_plain_one(const as_hevent_t *c, as_block_t *blk, uint64_t nblk, uint64_t mask,
+                uint64_t *live, uint64_t *rss)
+{
+    if (c->id >= nblk)
+        return 0;
+    uint64_t h = blk[c->id].addr, sz = c->size;
+    uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);   /* all ones for a free */
+    uint64_t nl = *live + (sz & ~fm) - (((h >> 4) - 1) & fm);
+    /* Not a plain malloc or free; a free of anything but a size handle
+     * (h - 16 has TAG and the low four bits clear for a size handle, not
+     * for 0, which wraps, nor for a slot handle, at least TAG + 16); live
+     * or a malloc's size past the bound. Bitwise, so one branch, never
+     * taken inside a run. */
+    uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm) | ((h - 16) & (TAG | 15) & fm)
+                 | (((sz & ~fm) | nl) >> PLAIN_LIVE_BITS);
+    if (bad)
+        return 0;
+    blk[c->id].addr = ((sz + 1) << 4) & ~fm;
+    *live = nl;
+    *rss = (nl + mask) & ~mask;
+    return 1;
+}
+
 /* as_model_t.plain: a malloc or a free is a change of live bytes, and RSS
  * and mapped bytes are live bytes page-rounded, so the break moves once per
  * call instead of at every page crossed (ideal_check's invariant). The
@@ -205,27 +231,22 @@ static uint32_t ideal_plain(void *vm, const as_hevent_t *ev, uint32_t n, as_bloc
     if (!n || !nblk || m->brk != m->brk_base + heap || as_space_resident(m->space) != heap
         || m->page != as_space_page_size(m->space))
         return 0;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        const as_hevent_t *c = &ev[i];
-        uint32_t ahead = ev[i + PLAIN_AHEAD < n ? i + PLAIN_AHEAD : n - 1].id;
+    uint32_t i = 0;
+    /* The table is read at random: its slot is prefetched PLAIN_AHEAD
+     * events ahead, while there are events that far ahead. */
+    for (; i + PLAIN_AHEAD < n; i++) {
+        uint32_t ahead = ev[i + PLAIN_AHEAD].id;
         __builtin_prefetch(&blk[ahead < nblk ? ahead : 0], 1);
-        if (c->id >= nblk)
-            break;
-        uint64_t h = blk[c->id].addr, sz = c->size;
-        uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);   /* all ones for a free */
-        uint64_t nl = live + (sz & ~fm) - (((h >> 4) - 1) & fm);
-        /* Not a plain malloc or free; a free of anything but a size
-         * handle; live or a malloc's size past the bound. Bitwise, so one
-         * branch, never taken inside a run. */
-        uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm)
-                     | (((h & (TAG | 15)) | (h == 0)) & fm) | (((sz & ~fm) | nl) >> PLAIN_LIVE_BITS);
-        if (bad)
-            break;
-        blk[c->id].addr = ((sz + 1) << 4) & ~fm;
-        live = nl;
-        rss[i] = mapped[i] = (live + mask) & ~mask;
+        if (!ideal_plain_one(&ev[i], blk, nblk, mask, &live, &rss[i]))
+            goto out;
+        mapped[i] = rss[i];
     }
+    for (; i < n; i++) {
+        if (!ideal_plain_one(&ev[i], blk, nblk, mask, &live, &rss[i]))
+            break;
+        mapped[i] = rss[i];
+    }
+out:
     m->live = live;
     ideal_settle(m);
     return i;
