@@ -249,11 +249,14 @@ static as_err_t map_grow(as_writer_t *w)
     return AS_OK;
 }
 
-/* Room for one more entry (load factor at most 1/2), so that a probe for an
- * absent pointer ends on the empty slot where it goes. */
+/* Room for one more entry, so that a probe for an absent pointer ends on the
+ * empty slot where it goes. The load factor stays below 1/3: at churn's
+ * 0.38 (below 1/2) whether a probe or a deletion stops at the first slot was
+ * a coin toss the branch predictor lost: 3.3 misses an event against 2.5
+ * below 1/3, for 48 to 96 bytes of table a live block instead of 32 to 64. */
 static inline as_err_t map_room(as_writer_t *w)
 {
-    return (w->map_n + 1) * 2 > w->map_cap ? map_grow(w) : AS_OK;
+    return (w->map_n + 1) * 3 > w->map_cap ? map_grow(w) : AS_OK;
 }
 
 static as_err_t free_grow(as_writer_t *w)
