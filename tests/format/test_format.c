@@ -965,6 +965,50 @@ static void test_lean_real_traces(void **state)
     }
 }
 
+/* ---- more than 65,536 live blocks: ids with a high part ------------------------------------ */
+
+/* 70,000 blocks live at once, so released ids have a non-zero IDHI byte and
+ * max_id passes 65,536; frees in a scattered order, mallocs that reuse them,
+ * sizes of one, two and three varint bytes, chunks of 64 KiB. */
+static void test_many_ids(void **state)
+{
+    (void)state;
+    enum { N = 70000 };
+    const char *path = tmp_path("many");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    asf_writer_chunk_target(w, 64 << 10);
+    g_seq = 1;
+    const uint64_t base = 0x100000000;
+    for (uint64_t i = 0; i < N; i++)
+        ADD(w, 0, AS_OP_MALLOC, 0, base + 64 * i, 0, i % 97 == 0 ? 20000 : 8 + i % 300);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t i = 0; i < N; i++) {
+            uint64_t b = (i * 40503) % N;       /* 40503 and N coprime: each block once */
+            ADD(w, 0, AS_OP_FREE, 0, 0, base + 64 * b, 0);
+            if (!pass && i % 3)
+                ADD(w, 0, AS_OP_MALLOC, 0, base + 64 * b, 0, 16 + i % 5000);
+        }
+        if (!pass)   /* the blocks freed for good come back, so all are live again */
+            for (uint64_t i = 0; i < N; i += 3)
+                ADD(w, 0, AS_OP_MALLOC, 0, base + 64 * ((i * 40503) % N), 0, 100);
+    }
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    while (next(r, &ev) == 1)
+        ;
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_true(st.max_id >= N && st.chunks > 4 && st.chunks_damaged == 0);
+    as_reader_close(r);
+    check_lean(path, 1);
+    check_lean(path, 333);
+    check_lean(path, 16384);
+    unlink(path);
+}
+
 /* ---- AS_READ_NO_ADDR does not check address codes ------------------------------------------ */
 
 /* A chunk that passes every checksum but whose first malloc names an entry
@@ -1093,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_lean_real_traces),
         cmocka_unit_test(test_lean_unchecked_codes),
+        cmocka_unit_test(test_many_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
