@@ -982,16 +982,14 @@ static inline void prefetch(const void *p)
 #endif
 }
 
-/* Only the lines the record's path will touch: a malloc probes the map and
- * the release table at its new address, a free probes the map at the freed
- * one and stores into the release table there. */
+/* A malloc probes the map and the release table at its new address (b is
+ * 0: map[0] is a hot line), a free probes the map at the freed one (a is 0)
+ * and stores into the release table there. No branch on the op: it is a
+ * coin toss on churn. */
 static inline void prefetch_rec(const as_writer_t *w, const as_rec_t *r)
 {
-    unsigned op = as_rec_op(r);
-    if (op != AS_OP_FREE)
-        prefetch(&w->map[map_slot(w, r->a)]);
-    if (op != AS_OP_MALLOC)
-        prefetch(&w->map[map_slot(w, r->b)]);
+    prefetch(&w->map[map_slot(w, r->a)]);
+    prefetch(&w->map[map_slot(w, r->b)]);
     prefetch(&w->ftab[ftab_slot(r->a | r->b)]);
 }
 
