@@ -37,7 +37,7 @@
  * address; first fit descends the tree to the first region that fits.
  * Mapped chunks: user address -> size and mapping base in a hash map.
  * The engine's prefetch hint (sim/model.h) fetches a free's region offsets
- * a few events early.
+ * and a guess of its entry a few events early.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,9 +382,13 @@ static void mt_free(void *vm, uint32_t t, uint64_t mem)
 }
 
 /* mt_free's first misses: the region's entry in the directory, then its
- * offset bytes. The directory (24 bytes a region) mostly stays in the outer
- * caches, so reading it here to find the offset line costs little; the
- * entries themselves need those offsets and are left to the free. */
+ * offset bytes, then its entry. The directory (24 bytes a region) mostly
+ * stays in the outer caches, so reading it here to find the offset line
+ * costs little. The entry's index needs those offsets, so its line is a
+ * guess: chunks spread evenly over the region would put it at the chunk's
+ * share of the region times the region's count (churn10m -j1: 3-4% fewer
+ * cycles than the offsets alone, in 4 of 4 interleaved pairs; a line
+ * either side as well cost more than it saved). */
 static void mt_prefetch(const void *vm, uint32_t t, uint64_t mem)
 {
     (void)t;
@@ -393,8 +397,10 @@ static void mt_prefetch(const void *vm, uint32_t t, uint64_t mem)
     if (c < m->heap_lo || c >= m->top || as_fl_region(&m->heap, c) >= m->heap.cap)
         return;
     const as_fl_reg_t *g = &m->heap.reg[as_fl_region(&m->heap, c)];
-    if (g->e)
+    if (g->e) {
         __builtin_prefetch(as_fl_offs(g));
+        __builtin_prefetch(&g->e[(as_fl_off(&m->heap, c) * g->n) >> 7]);
+    }
 }
 
 static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
