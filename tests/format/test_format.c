@@ -107,17 +107,19 @@ static void expect_same_end(as_reader_t *a, as_reader_t *b)
     assert_string_equal(d1, d2);
 }
 
-/* as_reader_next_plain (runs of up to `run`, lean) mixed with as_reader_next
- * as the engine reads must deliver what as_reader_next alone does. A run
- * leaves out seq and callsite, so a wrong seq or callsite count after a run
- * shows in the next event read whole. */
-static void check_plain(const char *path, size_t run)
+/* as_reader_next_plain (runs of up to `run`, lean, decoding the way `how`
+ * says: asf_reader_force_plain) mixed with as_reader_next as the engine
+ * reads must deliver what as_reader_next alone does. A run leaves out seq
+ * and callsite, so a wrong seq or callsite count after a run shows in the
+ * next event read whole. */
+static void check_plain(const char *path, size_t run, int how)
 {
     as_err_t err;
     as_reader_t *full = as_reader_open(path, &err);
     as_reader_t *lean = as_reader_open_flags(path, AS_READ_NO_ADDR, &err);
     assert_non_null(full);
     assert_non_null(lean);
+    asf_reader_force_plain(lean, how);
     as_hevent_t *evs = calloc(run, sizeof *evs);
     as_event_t ev, lev;
     uint64_t t;
@@ -156,7 +158,7 @@ static void check_plain(const char *path, size_t run)
 /* AS_READ_NO_ADDR must change nothing but heap events' addresses: reads path
  * both ways in lockstep (the lean side through as_reader_next_batch, in
  * batches of `batch`) and compares every event, the stats and the problem;
- * then check_plain with runs of `batch`. */
+ * then check_plain with runs of `batch`, each way of decoding them. */
 static void check_lean(const char *path, size_t batch)
 {
     as_err_t e1, e2;
@@ -200,7 +202,8 @@ static void check_lean(const char *path, size_t batch)
     free(evs);
     as_reader_close(full);
     as_reader_close(lean);
-    check_plain(path, batch);
+    for (int how = 0; how < 3; how++)
+        check_plain(path, batch, how);
 }
 
 /* ---- round trip of every op ------------------------------------------------------ */

@@ -11,7 +11,8 @@
  * sends the fuzzer into the event decoder itself.
  *
  * Every input is also read with AS_READ_NO_ADDR in lockstep, by turns through
- * as_reader_next_plain (whose runs carry no seq or callsite) and
+ * as_reader_next_plain (whose runs carry no seq or callsite; decoded each of
+ * the asf_reader_force_plain ways by turns over inputs) and
  * as_reader_next_batch. That reader does not check address codes (trace.h),
  * so on a chunk whose events the full reader rejects it may deliver more of
  * them; otherwise it must deliver the same events, stats and problem (abort
@@ -104,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!r)
         return 0;
+    asf_reader_force_plain(lr, (int)(size % 3));
     as_event_t lev[3];
     int lk = 0, li = 0;         /* lean batch: events in it, next to compare */
     int plain = 0;              /* it came from as_reader_next_plain */
