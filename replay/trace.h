@@ -212,6 +212,9 @@ as_err_t as_writer_flush(as_writer_t *w);
 /* Flushes, writes the end record and sets the header flags in place. stop is
  * AS_OK for a normal end, else the reason tracing stopped early. Frees w. */
 as_err_t as_writer_close(as_writer_t *w, as_err_t stop);
+/* The zstd level of the chunks written from now on (0: the default, 3). The
+ * reader needs no parameter for it. */
+void as_writer_level(as_writer_t *w, int zstd_level);
 /* Bytes written so far and events accepted (for the record summary). */
 void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events);
 

@@ -73,6 +73,7 @@ struct as_writer {
     uint8_t *s[ASF_NSTREAMS];  /* stream bases */
     uint8_t *p[ASF_NSTREAMS];  /* stream write cursors */
     ZSTD_CCtx *cctx;
+    int level, level_next;     /* zstd level of the last chunk, of the next */
     uint8_t *out;
     size_t out_cap;
 
@@ -359,6 +360,10 @@ static as_err_t chunk_write(as_writer_t *w)
         raw += n;
     }
     ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+    if (w->level_next != w->level) {
+        w->level = w->level_next;
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
+    }
     ZSTD_CCtx_setPledgedSrcSize(w->cctx, raw);
     ZSTD_outBuffer out = {w->out + ASF_CHUNK_HDR, w->out_cap - ASF_CHUNK_HDR, 0};
     ZSTD_inBuffer in = {table, sizeof table, 0};
@@ -850,7 +855,8 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
     w->ftab = m_alloc(w, FTAB * sizeof *w->ftab);
     if (!w->out || !w->cctx || !w->fring || !w->ftab || map_grow(w))
         goto nomem;
-    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level ? zstd_level : 3);
+    w->level = w->level_next = zstd_level ? zstd_level : 3;
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
 
@@ -1174,6 +1180,12 @@ void asf_writer_chunk_target(as_writer_t *w, size_t bytes)
 {
     if (w)
         w->chunk_target = bytes && bytes < ASF_CHUNK_TARGET ? bytes : ASF_CHUNK_TARGET;
+}
+
+void as_writer_level(as_writer_t *w, int zstd_level)
+{
+    if (w)
+        w->level_next = zstd_level ? zstd_level : 3;
 }
 
 void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events)

@@ -60,7 +60,8 @@ static const char usage_text[] =
     "Environment passed to CMD (set by this command; the library also reads\n"
     "them when preloaded by hand): LD_PRELOAD (the library is prepended),\n"
     "ALLOCSIM_PREFIX (the prefix, absolute), ALLOCSIM_OPTS (comma list:\n"
-    "callsite, nofollow, level=N for the zstd level, default 3).\n"
+    "callsite, nofollow, level=N for the zstd level, default 3; chunks\n"
+    "written while the program waits for the writer use level 1).\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
     "traced (static, set-uid/set-gid, not found) or on a usage error.\n";

@@ -56,7 +56,8 @@ typedef struct as_ring {
     uint32_t pad0;
     void *(*start_fn)(void *); /* pthread_create trampoline payload */
     void *start_arg;
-    char pad1[64 - 48];
+    uint64_t waits;            /* times the ring was full (read by the writer) */
+    char pad1[64 - 56];
     /* consumer side: the writer thread */
     _Atomic uint64_t tail;
     uint64_t dead_ns;          /* when the writer first saw it DEAD and empty */

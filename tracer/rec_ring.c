@@ -11,7 +11,8 @@
  *
  * Environment read at start (set by `allocsim record`, see its --help):
  *   ALLOCSIM_PREFIX  trace files are PREFIX.<pid>.ast (default allocsim.<prog>)
- *   ALLOCSIM_OPTS    comma list: callsite, nofollow, level=N (zstd level),
+ *   ALLOCSIM_OPTS    comma list: callsite, nofollow, level=N (zstd level
+ *                    while the writer keeps up; rec_writer.c pick_level),
  *                    discard (benchmarks only: the writer thread drains and
  *                    merges the rings but encodes nothing: the hand-off cost)
  * A process with AT_SECURE (set-uid, set-gid, capabilities) is never traced.
@@ -156,6 +157,8 @@ void as_ring_wait(as_ring_t *r, uint64_t h)
                 r->limit = lim;
             break;
         }
+        if (spins == 0)   /* a plain increment: a count lost to a signal is harmless */
+            __atomic_store_n(&r->waits, r->waits + 1, __ATOMIC_RELAXED);
         if (spins < 64) {
             sched_yield();
         } else {

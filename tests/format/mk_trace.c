@@ -10,6 +10,8 @@
  * closes the file as incomplete. "batch" hands the records over with
  * as_writer_add_batch in runs of random length (1..64, one thread each)
  * instead of one by one: the file must come out byte for byte the same.
+ * "levels" changes the zstd level at every chunk end (as the tracer does
+ * when the program waits for its writer): only the compressed bytes differ.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -57,13 +59,16 @@ static as_err_t add(as_writer_t *w, uint32_t th, const as_rec_t *r)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON [batch]]]]\n");
+        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON [batch|levels]]]]\n");
         return 2;
     }
     uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 0) : 3000;
     uint64_t every = argc > 3 ? strtoull(argv[3], NULL, 0) : 500;
     int stop = argc > 4 ? atoi(argv[4]) : 0;
     batch = argc > 5 && !strcmp(argv[5], "batch");
+    int levels = argc > 5 && !strcmp(argv[5], "levels");
+    static const int level[] = {1, 9, -1, 3};
+    unsigned nlevel = 0;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         perror(argv[1]);
@@ -151,6 +156,8 @@ int main(int argc, char **argv)
             end_run(w);
             as_writer_flush(w);
             chunks_recs = 0;
+            if (levels)
+                as_writer_level(w, level[nlevel++ % 4]);
         }
     }
     if (end_run(w)) {
