@@ -8,7 +8,12 @@
  * prediction is measured against the real allocator. Deterministic (xorshift).
  *
  *   gen_churn [-n EVENTS] [-l ZSTD_LEVEL] [-r DECODE_RUNS] [-c CHUNK_KIB] [-o FILE]
+ *             [-d RECORDS | -f RECORDS]
  * (-c ends chunks earlier than the writer's 3 MiB, to see the size trade-off)
+ * -d saves the generated records (32 bytes each); -f feeds saved ones instead
+ * of generating: the writer alone, on the same input every run, so two
+ * writers can be compared by instruction counts and their files byte for
+ * byte (a generated run's addresses move with the heap's layout).
  * prints one table row: events, file bytes, bytes/event, encode ns/event
  * (wall and thread CPU time), decode events/s (median of the runs, single thread) by wall clock and
  * by the thread's CPU time (steadier on a shared machine).
@@ -51,6 +56,7 @@ int main(int argc, char **argv)
     int level = 3, runs = 5;
     size_t chunk_kib = 0;
     const char *path = "/tmp/gen_churn.ast";
+    FILE *dump = NULL, *feed = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n"))
             n = strtoull(argv[i + 1], NULL, 0);
@@ -62,8 +68,13 @@ int main(int argc, char **argv)
             chunk_kib = strtoull(argv[i + 1], NULL, 0);
         else if (!strcmp(argv[i], "-o"))
             path = argv[i + 1];
+        else if (!strcmp(argv[i], "-d") && (dump = fopen(argv[i + 1], "wb")))
+            ;
+        else if (!strcmp(argv[i], "-f") && (feed = fopen(argv[i + 1], "rb")))
+            ;
         else {
-            fprintf(stderr, "usage: gen_churn [-n EVENTS] [-l LEVEL] [-r RUNS] [-c CHUNK_KIB] [-o FILE]\n");
+            fprintf(stderr, "usage: gen_churn [-n EVENTS] [-l LEVEL] [-r RUNS] [-c CHUNK_KIB] "
+                            "[-o FILE] [-d RECORDS | -f RECORDS]\n");
             return 2;
         }
     }
@@ -95,7 +106,15 @@ int main(int argc, char **argv)
     for (uint64_t seq = 0; seq < n;) {
         uint64_t first = seq;
         unsigned k = 0;
-        for (; k < BATCH && seq < n; k++, seq++) {
+        if (feed) {
+            k = (unsigned)fread(batch, sizeof *batch, n - seq < BATCH ? n - seq : BATCH, feed);
+            if (!k) {
+                n = seq;               /* a shorter file: what it holds */
+                break;
+            }
+            seq += k;
+        }
+        for (; !feed && k < BATCH && seq < n; k++, seq++) {
             uint64_t s = rnd() % NSLOT;
             if (slot[s]) {
                 batch[k] = (as_rec_t){as_rec_pack(seq, AS_OP_FREE, 0), 0, (uint64_t)slot[s], 0};
@@ -106,6 +125,10 @@ int main(int argc, char **argv)
                 slot[s] = malloc(size);
                 batch[k] = (as_rec_t){as_rec_pack(seq, AS_OP_MALLOC, 0), (uint64_t)slot[s], 0, size};
             }
+        }
+        if (dump && fwrite(batch, sizeof *batch, k, dump) != k) {
+            fprintf(stderr, "gen_churn: cannot save the records\n");
+            return 2;
         }
         double t0 = now(), c0 = cpu_now();
         /* as the tracer's writer thread does: runs between time markers
@@ -127,6 +150,10 @@ int main(int argc, char **argv)
         enc_cpu += cpu_now() - c0;
     }
     free(batch);
+    if (dump)
+        fclose(dump);
+    if (feed)
+        fclose(feed);
     uint64_t bytes, events;
     as_writer_close(w, AS_OK);
     close(fd);
