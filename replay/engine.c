@@ -17,9 +17,9 @@
  *   - the model's prefetch hint, if it has one, 4 events before a free or
  *     realloc, with the block's address;
  *   - if the model has a plain method, runs of plain mallocs and frees go
- *     to it in one call (it keeps the addresses and returns RSS and mapped
- *     bytes per event), and the engine keeps sizes and live bytes and
- *     measures, per run when the run sets no peak;
+ *     to it in one call (it keeps the addresses, does the user's writes
+ *     and returns RSS and mapped bytes per event), and the engine keeps
+ *     sizes and live bytes and measures, per run when the run sets no peak;
  *   - edge cases: realloc(NULL, n) = malloc; realloc(p, 0) flagged FREED =
  *     free; AS_EVF_FAILED creates nothing; releases flagged AS_EVF_UNKNOWN
  *     are counted no-ops; MALLOC_TRIM, MALLOPT, THREAD_* go to control();
@@ -608,6 +608,26 @@ static void plain_done(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, ui
     }
 }
 
+/* Event i was a malloc that the plain method handled and that failed: as
+ * one_event counts and measures it. */
+static void plain_failed(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint64_t rss,
+                         uint64_t mapped)
+{
+    time_at(s, b, t, i);
+    s->r.model_failures++;
+    DEBUG_CHECK(s, b->first + i);
+    measure_with(s, b->first + i, rss, mapped);
+}
+
+/* The touch rule as the plain method takes it: bytes written from the
+ * start of a block, at most its size (user_touch). */
+static uint64_t plain_touch(const as_engine_t *e, const inst_t *s)
+{
+    if (e->o.touch == AS_TOUCH_NONE || (s->model->flags & AS_MODEL_F_OWN_TOUCH))
+        return 0;
+    return e->o.touch == AS_TOUCH_ALL ? UINT64_MAX : 1;
+}
+
 /* Event i of the batch through the dispatch on its op and the model's
  * methods, then the measures. Inlined into both loops of run_batch: the
  * plain loop's state must not cost the other loop registers (it did: 3%
@@ -771,14 +791,21 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
         return;
     }
     /* Runs of plain events through the model's plain method; the event it
-     * stops at (if any) goes through one_event. */
+     * stops at (if any) goes through one_event. A run may end with a
+     * malloc that failed: its table entry is still 0 (sim/model.h). */
     uint64_t prss[PLAIN_RUN], pmapped[PLAIN_RUN];
+    uint64_t touch = plain_touch(e, s);
     for (uint32_t i = 0; i < b->n; i++) {
         uint32_t want, k;
         do {
             want = b->n - i < PLAIN_RUN ? b->n - i : PLAIN_RUN;
-            k = s->model->plain(s->m, &b->ev[i], want, s->ids, s->cap, prss, pmapped);
-            plain_done(s, b, &tc, i, k, prss, pmapped);
+            k = s->model->plain(s->m, &b->ev[i], want, s->ids, s->cap, touch, prss, pmapped);
+            uint32_t ok = k;
+            if (k && b->ev[i + k - 1].op == AS_OP_MALLOC && !s->ids[b->ev[i + k - 1].id].addr)
+                ok--;
+            plain_done(s, b, &tc, i, ok, prss, pmapped);
+            if (ok < k)
+                plain_failed(s, b, &tc, i + ok, prss[ok], pmapped[ok]);
             i += k;
         } while (k == want && i < b->n);
         if (i == b->n)

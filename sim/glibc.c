@@ -967,15 +967,24 @@ static __attribute__((noinline)) uint64_t malloc_slow(gl_t *g, uint32_t thread, 
     return c.rec ? c.addr + HDR : 0;
 }
 
-static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
+/* __libc_malloc's tcache hit, without a call: the block's address, or 0
+ * if the tcache cannot serve it (malloc_slow then does all of it). */
+static inline __attribute__((always_inline)) uint64_t malloc_fast(gl_t *g, uint32_t thread,
+                                                                  uint64_t size)
 {
-    gl_t *g = m;
     gl_thread_t *t = enter_fast(g, thread);
     gl_tcent_t c;
     /* no request above TC_MAX_BYTES is cached (and none wraps req2size) */
     if (t && size <= TC_MAX_BYTES && tc_take(g, t, tidx(req2size(size)), &c))
         return c.addr + HDR;
-    return malloc_slow(g, thread, size);
+    return 0;
+}
+
+static uint64_t gl_malloc(void *m, uint32_t thread, uint64_t size)
+{
+    gl_t *g = m;
+    uint64_t a = malloc_fast(g, thread, size);
+    return a ? a : malloc_slow(g, thread, size);
 }
 
 static void munmap_chunk(gl_t *g, uint32_t c)
@@ -1059,14 +1068,73 @@ static __attribute__((noinline)) void free_slow(gl_t *g, uint32_t thread, uint64
         free_chunk(g, c);
 }
 
-static void gl_free(void *m, uint32_t thread, uint64_t addr)
+/* __libc_free: the tcache push inline, anything else in free_slow. */
+static inline __attribute__((always_inline)) void do_free(gl_t *g, uint32_t thread, uint64_t addr)
 {
-    gl_t *g = m;
     gl_thread_t *t = enter_fast(g, thread);
     const gl_slot_t *sl = t && addr > HDR ? h_slot(g, addr - HDR) : NULL;
     if (sl && free_to_tcache(g, t, addr, sl->val, sl->aux))
         return;
     free_slow(g, thread, addr);
+}
+
+static void gl_free(void *m, uint32_t thread, uint64_t addr) { do_free(m, thread, addr); }
+
+#define PLAIN_AHEAD 16u       /* events ahead whose table entry is prefetched */
+#define PLAIN_SLOT_AHEAD 8u    /* events ahead whose map slot is prefetched */
+
+/* as_model_t.plain: the engine's per-event dispatch (an indirect call, the
+ * switch on the op, the table and the space's counters read through calls)
+ * cost more than the common malloc and free, which the tcache serves. Here
+ * they are a loop over the events with those fast paths inline; the rest of
+ * glibc is the same calls gl_malloc and gl_free make. Every malloc may go
+ * through int_malloc, so any may fail: one is taken only over an empty
+ * table entry, which a failure leaves empty, and a failure ends the run. */
+static uint32_t gl_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
+                         uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
+{
+    gl_t *g = m;
+    as_space_t *sp = g->space;
+    uint32_t i = 0;
+    if (!nblk)
+        return 0;
+    while (i < n) {
+        const as_hevent_t *c = &ev[i];
+        /* Both first reads of a free are misses on a big heap: its table
+         * entry (read at random) and its chunk's map slot. The entry is
+         * fetched PLAIN_AHEAD events ahead, the slot (from the entry,
+         * arrived by then) PLAIN_SLOT_AHEAD ahead; for a malloc, whose
+         * entry is 0, the slot fetched is a useless but harmless one. */
+        if (i + PLAIN_AHEAD < n) {
+            uint32_t fid = ev[i + PLAIN_AHEAD].id, sid = ev[i + PLAIN_SLOT_AHEAD].id;
+            __builtin_prefetch(&blk[fid < nblk ? fid : 0], 1);
+            __builtin_prefetch(&g->hs[h_home(g, blk[sid < nblk ? sid : 0].addr - HDR)]);
+        }
+        if (c->flags || c->id >= nblk)
+            break;
+        as_block_t *b = &blk[c->id];
+        if (c->op == AS_OP_MALLOC) {
+            uint64_t a = malloc_fast(g, c->thread, c->size);
+            if (!a) {
+                if (b->addr)
+                    break;
+                a = malloc_slow(g, c->thread, c->size);
+            }
+            b->addr = a;
+            if (a)  /* the engine's user_touch */
+                as_space_touch(sp, a, c->size < touch ? c->size : touch);
+        } else if (c->op == AS_OP_FREE && b->addr) {
+            do_free(g, c->thread, b->addr);
+            b->addr = 0;
+        } else {
+            break;
+        }
+        rss[i] = as_space_resident(sp);
+        mapped[i++] = as_space_mapped(sp);
+        if (!b->addr && c->op == AS_OP_MALLOC)
+            break;
+    }
+    return i;
 }
 
 static uint64_t gl_calloc(void *m, uint32_t thread, uint64_t size)
@@ -1678,4 +1746,5 @@ const as_model_t as_model_glibc = {
     .stats = gl_stats,
     .check = gl_check,
     .destroy = gl_destroy,
+    .plain = gl_plain,
 };

@@ -220,8 +220,9 @@ ideal_plain_one(const as_hevent_t *c, as_block_t *blk, uint64_t nblk, uint64_t m
  * malloc-or-free choice is data, not a branch: it follows the trace's mix,
  * which no predictor learns. */
 static uint32_t ideal_plain(void *vm, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
-                            uint64_t nblk, uint64_t *rss, uint64_t *mapped)
+                            uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
 {
+    (void)touch;                              /* AS_MODEL_F_OWN_TOUCH: always 0 */
     ideal_t *m = vm;
     uint64_t mask = m->page - 1, live = m->live;
     /* Only from the state ideal_check asserts (a failed sbrk breaks it:

@@ -147,15 +147,21 @@ typedef struct as_model {
      * on, while ev[i] is an AS_OP_MALLOC or AS_OP_FREE with flags 0 and
      * id < nblk, the model does what malloc(m, thread, size) or free(m,
      * thread, blk[id].addr) would, keeps blk[id].addr (a malloc stores its
-     * block's address, a free sets it to 0; .size is the engine's) and
-     * writes its space's resident and mapped bytes after the event to
-     * rss[i] and mapped[i]. It stops before the first event it cannot
-     * handle so (another op, flags or id, a free whose blk[id].addr is 0,
-     * a malloc that could fail), at the latest at n, and returns how many
-     * it handled; the engine gives that event to the methods above. On
-     * return the space must be what those calls would have left. */
+     * block's address, a free sets it to 0; .size is the engine's), does
+     * the user's write after a malloc that the engine would (touch: the
+     * bytes written from the block's start, at most its size: UINT64_MAX
+     * for --touch all, 1 for first, 0 for none and for models with
+     * AS_MODEL_F_OWN_TOUCH) and writes its space's resident and mapped
+     * bytes after the event to rss[i] and mapped[i]. It stops before the
+     * first event it cannot handle so (another op, flags or id, a free
+     * whose blk[id].addr is 0), at the latest at n, and returns how many
+     * it handled; the engine gives that event to the methods above. A
+     * malloc that fails may be handled only if its blk[id].addr was 0:
+     * it stays 0, the run ends with it (the engine counts the failure
+     * from that). On return the space must be what those calls would
+     * have left. */
     uint32_t (*plain)(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
-                      uint64_t nblk, uint64_t *rss, uint64_t *mapped);
+                      uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped);
 } as_model_t;
 
 /* The model accounts for user memory itself (sim/ideal.c: RSS is live bytes

@@ -3,7 +3,7 @@
  * NULL/0, failed calls, unknown frees), J&W measures, predicted process RSS
  * from samples, and -j 1 == -j 2; on the real traces, the reader's runs of
  * plain events (fill_reader) == one full event at a time; a model's
- * prefetch hint and its plain method change no result. */
+ * prefetch hint and its plain method change no result (ideal's, glibc's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,19 +389,20 @@ static void prefetch_changes_nothing(void **state)
  * to run. */
 static const as_model_t *bulk;
 static as_model_t bulk_off, bulk_counted;
-static uint64_t bulk_events;
+static uint64_t bulk_events, bulk_failures;
 
 static uint32_t count_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
-                            uint64_t nblk, uint64_t *rss, uint64_t *mapped)
+                            uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
 {
-    uint32_t k = bulk->plain(m, ev, n, blk, nblk, rss, mapped);
+    uint32_t k = bulk->plain(m, ev, n, blk, nblk, touch, rss, mapped);
     bulk_events += k;
+    bulk_failures += k && ev[k - 1].op == AS_OP_MALLOC && !blk[ev[k - 1].id].addr;
     return k;
 }
 
 /* Instances 0 (plain), 1 (none) and 2 (counted) of one spec over a source. */
 static void plain_same(const char *spec, as_event_next_fn next, void *src,
-                       const as_model_ctx_t *ctx, uint64_t tick_ns)
+                       const as_model_ctx_t *ctx, uint64_t tick_ns, as_touch_t touch)
 {
     char err[512];
     as_instance_t in[3];
@@ -414,60 +415,125 @@ static void plain_same(const char *spec, as_event_next_fn next, void *src,
     bulk_counted.plain = count_plain;
     in[1].model = &bulk_off;
     in[2].model = &bulk_counted;
-    as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = 1, .series_points = 64,
-                          .tick_ns = tick_ns};
+    as_engine_opts_t o = {.touch = touch, .jobs = 1, .series_points = 64, .tick_ns = tick_ns};
     as_engine_t *e = as_engine_create(&o, in, 3, ctx, err, sizeof err);
     assert_non_null(e);
-    bulk_events = 0;
+    bulk_events = bulk_failures = 0;
     assert_int_equal(as_engine_run(e, next, src, err, sizeof err), 0);
     assert_true(bulk_events > 0);
     same_as_first(e, 3);
     as_engine_free(e);
 }
 
-static void plain_changes_nothing(void **state)
+/* The events a plain method must hand back or handle with care, between
+ * time changes, samples and a 4 GiB block. */
+static void plain_edge_cases(evseq_t *q)
 {
-    (void)state;
-    static evseq_t q;
-    memset(&q, 0, sizeof q);
+    memset(q, 0, sizeof *q);
     for (uint32_t i = 0; i < 40; i++)
-        MALLOC(&q, i, 1000 + i * 517);
-    q.t = 5000000;
-    FREE(&q, 3);
-    FREE(&q, 7);
-    MALLOC(&q, 41, 1ull << 32);
-    FREE(&q, 5);
-    FREE(&q, 41);
-    REALLOC(&q, 8, 8, 0);                     /* realloc(p, 0) that did not free */
-    FREE(&q, 8);
-    MALLOC(&q, 50, 100)->flags = AS_EVF_FAILED;
-    FREE(&q, 60)->flags = AS_EVF_UNKNOWN;
-    FREE(&q, 61);                             /* never allocated */
-    SAMPLE(&q, 1 << 20, 0, 1 << 19, 0);
-    MALLOC(&q, 5000, 300);                    /* past the engine's table */
-    q.t = 25000000;
+        MALLOC(q, i, 1000 + i * 517);
+    q->t = 5000000;
+    FREE(q, 3);
+    FREE(q, 7);
+    MALLOC(q, 41, 1ull << 32);
+    FREE(q, 5);
+    FREE(q, 41);
+    REALLOC(q, 8, 8, 0);                      /* realloc(p, 0) that did not free */
+    FREE(q, 8);
+    MALLOC(q, 50, 100)->flags = AS_EVF_FAILED;
+    FREE(q, 60)->flags = AS_EVF_UNKNOWN;
+    FREE(q, 61);                              /* never allocated */
+    SAMPLE(q, 1 << 20, 0, 1 << 19, 0);
+    MALLOC(q, 5000, 300);                     /* past the engine's table */
+    q->t = 25000000;
     for (uint32_t i = 9; i < 30; i++) {
-        FREE(&q, i);
-        MALLOC(&q, 100 + i, 70000 - i * 999);
-        q.t += 3000000;
+        FREE(q, i);
+        MALLOC(q, 100 + i, 70000 - i * 999);
+        q->t += 3000000;
     }
-    FREE(&q, 5000);
-    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
-    for (uint64_t tick = 0; tick <= 10000000; tick += 10000000) {
-        q.i = 0;
-        plain_same("ideal", evseq_next, &q, &ctx, tick);
-    }
+    FREE(q, 5000);
+}
+
+/* spec with and without its plain method on the C workloads' traces
+ * (churn, threads, fragdemo). */
+static void plain_same_on_traces(const char *spec, as_touch_t touch)
+{
     char path[640];
-    for (size_t t = 0; t < 3; t++) {   /* churn, threads, fragdemo: the C workloads */
+    for (size_t t = 0; t < 3; t++) {
         assert_int_equal(as_test_trace_path(path, sizeof path, __FILE__, as_test_trace_name(t)), 0);
         as_err_t oe;
         as_reader_t *r = as_reader_open_flags(path, AS_READ_NO_ADDR, &oe);
         assert_non_null(r);
         const as_header_t *h = as_reader_header(r);
         as_model_ctx_t tc = {.page_size = h->page_size, .ncpus = h->ncpus};
-        plain_same("ideal", as_engine_reader_next, r, &tc, 0);
+        plain_same(spec, as_engine_reader_next, r, &tc, 0, touch);
         as_reader_close(r);
     }
+}
+
+static void plain_changes_nothing(void **state)
+{
+    (void)state;
+    static evseq_t q;
+    plain_edge_cases(&q);
+    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
+    for (uint64_t tick = 0; tick <= 10000000; tick += 10000000) {
+        q.i = 0;
+        plain_same("ideal", evseq_next, &q, &ctx, tick, AS_TOUCH_ALL);
+    }
+    plain_same_on_traces("ideal", AS_TOUCH_ALL);
+}
+
+/* glibc's plain method, under each touch rule, at the defaults and with
+ * neither tcache nor fastbins (so every call takes the full paths): the
+ * edge cases above; threads with their own arenas and a thread first seen
+ * in a run; mallocs that fail (a request past PTRDIFF_MAX, a mapping larger
+ * than the address space, one over a live id, which must go to the
+ * methods), frees of what failed; mmapped chunks and the threshold they
+ * raise; calls that are not plain in between; and the traces. */
+static void glibc_plain_changes_nothing(void **state)
+{
+    (void)state;
+    static evseq_t q, g;
+    plain_edge_cases(&q);
+    memset(&g, 0, sizeof g);
+    for (uint32_t i = 0; i < 48; i++)
+        MALLOC(&g, i, 24 + (i % 7) * 200 + (i % 3) * 3000)->thread = i % 3;
+    for (uint32_t i = 0; i < 48; i += 2)
+        FREE(&g, i)->thread = (i / 2) % 4;
+    g.t = 1000000;
+    MALLOC(&g, 60, 1ull << 63);               /* fails: past PTRDIFF_MAX */
+    FREE(&g, 60);                             /* of nothing: the engine's */
+    MALLOC(&g, 61, 1ull << 46);               /* fails: no room for a 64 TiB mapping */
+    MALLOC(&g, 1, 1ull << 63);                /* over a live id */
+    MALLOC(&g, 62, 0);
+    MALLOC(&g, 63, 300000)->thread = 1;       /* mmapped */
+    FREE(&g, 63)->thread = 2;                 /* raises the threshold */
+    MALLOC(&g, 64, 300000);                   /* now from the heap */
+    CALLOC(&g, 65, 5000);
+    ev_add(&g, AS_OP_MEMALIGN, 66, 3000)->arg = 4096;
+    REALLOC(&g, 65, 67, 9000);
+    ev_add(&g, AS_OP_MALLOC_TRIM, AS_NO_ID, 0);
+    SAMPLE(&g, 8u << 20, 1u << 20, 1u << 20, 0);
+    for (uint32_t i = 1; i < 48; i += 2) {
+        FREE(&g, i)->thread = i % 3;
+        MALLOC(&g, 100 + i, 100 + i * 37)->thread = 9;
+    }
+    FREE(&g, 64);
+    FREE(&g, 62);
+    FREE(&g, 1);
+    static const char *const specs[] = {"glibc", "glibc:tcache_count=0,mxfast=0"};
+    static const as_touch_t touches[] = {AS_TOUCH_ALL, AS_TOUCH_FIRST, AS_TOUCH_NONE};
+    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 2};
+    for (size_t s = 0; s < 2; s++)
+        for (size_t t = 0; t < 3; t++) {
+            q.i = 0;
+            plain_same(specs[s], evseq_next, &q, &ctx, t ? 0 : 10000000, touches[t]);
+            g.i = 0;
+            plain_same(specs[s], evseq_next, &g, &ctx, t ? 10000000 : 0, touches[t]);
+            assert_int_equal(bulk_failures, 2);
+            plain_same_on_traces(specs[s], touches[t]);
+        }
 }
 
 int main(void)
@@ -483,6 +549,7 @@ int main(void)
         cmocka_unit_test(reader_runs_match_events),
         cmocka_unit_test(prefetch_changes_nothing),
         cmocka_unit_test(plain_changes_nothing),
+        cmocka_unit_test(glibc_plain_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
