@@ -260,27 +260,29 @@ static inline as_err_t map_room(as_writer_t *w)
     return (w->map_n + 1) * 3 > w->map_cap ? map_grow(w) : AS_OK;
 }
 
-static as_err_t free_grow(as_writer_t *w)
+/* An array of n used elements of `size` bytes at twice its capacity *cap
+ * (`first` if 0): the new array, *cap updated, or NULL (nothing changed). */
+static void *grow(as_writer_t *w, void *arr, size_t *cap, size_t n, size_t size, size_t first)
 {
-    size_t cap = w->free_cap ? w->free_cap * 2 : 4096;
-    uint32_t *n = m_alloc(w, cap * sizeof *n);
-    if (!n)
-        return AS_ERR_NOMEM;
-    if (w->nfree)
-        memcpy(n, w->freeids, w->nfree * sizeof *n);
-    m_free(w, w->freeids, w->free_cap * sizeof *n);
-    w->freeids = n;
-    w->free_cap = cap;
-    return AS_OK;
+    size_t c = *cap ? *cap * 2 : first;
+    void *a = m_alloc(w, c * size);
+    if (!a)
+        return NULL;
+    if (n)
+        memcpy(a, arr, n * size);
+    m_free(w, arr, *cap * size);
+    *cap = c;
+    return a;
 }
 
 /* once per free: the rare growth out of line */
 static inline as_err_t free_push(as_writer_t *w, uint32_t id)
 {
     if (__builtin_expect(w->nfree == w->free_cap, 0)) {
-        as_err_t e = free_grow(w);
-        if (e)
-            return e;
+        uint32_t *a = grow(w, w->freeids, &w->free_cap, w->nfree, sizeof *a, 4096);
+        if (!a)
+            return AS_ERR_NOMEM;
+        w->freeids = a;
     }
     w->freeids[w->nfree++] = id;
     return AS_OK;
@@ -1065,15 +1067,10 @@ as_err_t as_writer_module(as_writer_t *w, const char *path, uint64_t base,
     if (!w || !path)
         return AS_ERR_ARG;
     if (w->nmods == w->mods_cap) {
-        size_t cap = w->mods_cap ? w->mods_cap * 2 : 64;
-        wmod_t *n = m_alloc(w, cap * sizeof *n);
-        if (!n)
+        wmod_t *a = grow(w, w->mods, &w->mods_cap, w->nmods, sizeof *a, 64);
+        if (!a)
             return AS_ERR_NOMEM;
-        if (w->nmods)
-            memcpy(n, w->mods, w->nmods * sizeof *n);
-        m_free(w, w->mods, w->mods_cap * sizeof *n);
-        w->mods = n;
-        w->mods_cap = cap;
+        w->mods = a;
     }
     wmod_t *m = &w->mods[w->nmods];
     size_t pl = strlen(path);
