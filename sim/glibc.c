@@ -1082,6 +1082,9 @@ static void gl_free(void *m, uint32_t thread, uint64_t addr) { do_free(m, thread
 
 #define PLAIN_AHEAD 16u       /* events ahead whose table entry is prefetched */
 #define PLAIN_SLOT_AHEAD 8u    /* events ahead whose map slot is prefetched */
+#define PLAIN_REC_AHEAD 4u     /* events ahead whose record is prefetched */
+#define PLAIN_HOMES 8u         /* map slots kept from SLOT_AHEAD to REC_AHEAD */
+_Static_assert(PLAIN_HOMES > PLAIN_SLOT_AHEAD - PLAIN_REC_AHEAD, "home[] ring too small");
 
 /* as_model_t.plain: the engine's per-event dispatch (an indirect call, the
  * switch on the op, the table and the space's counters read through calls)
@@ -1095,20 +1098,28 @@ static uint32_t gl_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t 
 {
     gl_t *g = m;
     as_space_t *sp = g->space;
-    uint32_t i = 0;
+    uint32_t i = 0, home[PLAIN_HOMES] = {0};
     if (!nblk)
         return 0;
     while (i < n) {
         const as_hevent_t *c = &ev[i];
-        /* Both first reads of a free are misses on a big heap: its table
-         * entry (read at random) and its chunk's map slot. The entry is
+        /* A free's first reads are misses on a big heap, one after the
+         * other: its table entry (read at random), its chunk's map slot
+         * and, if the tcache cannot take it, its record. The entry is
          * fetched PLAIN_AHEAD events ahead, the slot (from the entry,
-         * arrived by then) PLAIN_SLOT_AHEAD ahead; for a malloc, whose
-         * entry is 0, the slot fetched is a useless but harmless one. */
+         * arrived by then) PLAIN_SLOT_AHEAD ahead, the record (from the
+         * slot, whose place home[] keeps) PLAIN_REC_AHEAD ahead. For a
+         * malloc, whose entry is 0, the lines fetched are useless but
+         * harmless; a branch on the op would mispredict. Slot indices stay
+         * inside the map (& hmask: it only grows), and a slot's record
+         * index, even a stale one, inside the records. */
         if (i + PLAIN_AHEAD < n) {
             uint32_t fid = ev[i + PLAIN_AHEAD].id, sid = ev[i + PLAIN_SLOT_AHEAD].id;
+            uint64_t h = h_home(g, blk[sid < nblk ? sid : 0].addr - HDR);
             __builtin_prefetch(&blk[fid < nblk ? fid : 0], 1);
-            __builtin_prefetch(&g->hs[h_home(g, blk[sid < nblk ? sid : 0].addr - HDR)]);
+            __builtin_prefetch(&g->hs[h]);
+            home[(i + PLAIN_SLOT_AHEAD) % PLAIN_HOMES] = (uint32_t)h;
+            __builtin_prefetch(&R(g->hs[home[(i + PLAIN_REC_AHEAD) % PLAIN_HOMES] & g->hmask].val));
         }
         if (c->flags || c->id >= nblk)
             break;
