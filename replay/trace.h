@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 #define AS_TRACE_MAGIC "ALSMTRC1"      /* 8 bytes at offset 0 */
-#define AS_TRACE_VERSION 1u
+#define AS_TRACE_VERSION 2u          /* what the writer writes */
+#define AS_TRACE_VERSION_MIN 1u      /* the oldest version the reader reads */
 #define AS_TRACE_EXT ".ast"
 
 /* ---- Operations ---------------------------------------------------------

@@ -2,7 +2,7 @@
  * replay/trace_internal.h — byte layout and encoding helpers shared by the
  * trace writer (trace_write.c) and reader (trace_read.c).
  *
- * Source of truth: doc/FORMAT.md (format version 1). Every constant here is
+ * Source of truth: doc/FORMAT.md (format version 2). Every constant here is
  * written to files: change one and you change the format version.
  */
 #ifndef AS_TRACE_INTERNAL_H
@@ -53,9 +53,25 @@ enum asf_kind {
     ASF_K_MODULE = 8,   /* MISC: module definition */
     ASF_K_CSDEF = 9,    /* MISC: callsite definition */
     ASF_K_CSUSE = 10,   /* MISC: callsite index of the next event */
+    /* version 2: a free of the block created d creations ago in this chunk,
+     * 1 <= d <= ASF_CRING: kind ASF_K_FREE_RECENT + (d - 1) / 8, aux (d - 1) % 8
+     * (kinds 11..13 are unassigned, so the two share all bits but the lowest) */
+    ASF_K_FREE_RECENT = 14,
+    ASF_K_FREE_RECENT_FAR = 15,
     ASF_K__COUNT
 };
 #define ASF_TOK(kind, aux) ((uint8_t)((kind) | (aux) << 5))
+
+/* Ids of the last ASF_CRING blocks created in the chunk (FORMAT.md §4.1):
+ * a free of one of them is a FREE_RECENT token, no ID bytes. */
+#define ASF_CRING        16u
+static inline int asf_is_free_recent(unsigned tok) { return (tok & 30) == ASF_K_FREE_RECENT; }
+/* d - 1 of a FREE_RECENT token, and the token of d - 1 */
+static inline unsigned asf_recent_dist(unsigned tok) { return (tok & 1) << 3 | tok >> 5; }
+static inline uint8_t asf_recent_tok(unsigned d1)
+{
+    return (uint8_t)((ASF_K_FREE_RECENT + (d1 >> 3)) | (d1 & 7) << 5);
+}
 
 #define ASF_FREE_KNOWN   0u  /* id in ID */
 #define ASF_FREE_UNKNOWN 1u  /* address in ADDR (plain varint) */

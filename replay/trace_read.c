@@ -1,7 +1,7 @@
 /*
  * replay/trace_read.c — the streaming trace reader.
  *
- * Format: doc/FORMAT.md, version 1. Reads chunk by chunk (one zstd frame each)
+ * Format: doc/FORMAT.md, versions 1 and 2. Reads chunk by chunk (one zstd frame each)
  * and decodes events lazily from the chunk's six streams, so memory is one
  * chunk plus a per-id table (bounded by the peak live block count), never the
  * trace length. Damage is contained: a chunk whose header checksum, zstd frame
@@ -89,6 +89,9 @@ struct as_reader {
     asf_lifo_t lifo;
     uint32_t fserial;
     uint64_t *fring;
+    uint32_t cring[ASF_CRING]; /* ids of the newest creations (FREE_RECENT) */
+    uint32_t cserial;          /* creations in this chunk */
+    uint32_t cring_lim;        /* ASF_CRING; 0 in version 1, which has no FREE_RECENT */
     uint32_t *local;
     size_t nlocal, local_cap;
 
@@ -229,8 +232,9 @@ static as_err_t parse_header(as_reader_t *r)
     if (read_at(r->fd, fixed + 8, 4, 8))
         return AS_ERR_IO;
     uint32_t version = asf_get32(fixed + ASF_OFF_VERSION);
-    if (version != AS_TRACE_VERSION)
+    if (version < AS_TRACE_VERSION_MIN || version > AS_TRACE_VERSION)
         return AS_ERR_VERSION;
+    r->cring_lim = version >= 2 ? ASF_CRING : 0;
     if (r->size < ASF_HDR_FIXED)
         return AS_ERR_HEADER;
     if (read_at(r->fd, fixed, ASF_HDR_FIXED, 0))
@@ -421,6 +425,7 @@ static void chunk_reset(as_reader_t *r, uint64_t first_seq)
     memset(r->lifo.n, 0, sizeof r->lifo.n);
     memset(r->lifo.top, 0, sizeof r->lifo.top);
     r->fserial = 0;
+    r->cserial = 0;
 }
 
 /* Loads the next intact chunk. 1: loaded; 0: no more; <0: -as_err_t fatal. */
@@ -645,7 +650,20 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
     }
     if (id + 1 > r->st.max_id)
         r->st.max_id = id + 1;
+    r->cring[r->cserial++ & (ASF_CRING - 1)] = (uint32_t)id;
     *idp = (uint32_t)id;
+    return 0;
+}
+
+/* The id a FREE_RECENT token names: the block created d creations ago in
+ * this chunk (FORMAT.md §4.1). */
+static inline __attribute__((always_inline)) int dec_recent_id(as_reader_t *r, unsigned tok,
+                                                               uint32_t *idp)
+{
+    unsigned d1 = asf_recent_dist(tok);
+    if (d1 >= r->cserial || d1 >= r->cring_lim)
+        return -1;
+    *idp = r->cring[(r->cserial - 1 - d1) & (ASF_CRING - 1)];
     return 0;
 }
 
@@ -801,6 +819,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         }
         if (nid + 1 > r->st.max_id)
             r->st.max_id = nid + 1;
+        r->cring[r->cserial++ & (ASF_CRING - 1)] = (uint32_t)nid;
         id = (uint32_t)nid;
     } else if (gm & ASF_G_RELEASE) {
         if (dec_release_id(r, &rid, lean))
@@ -1000,8 +1019,11 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
             return 1;
         }
         case ASF_K_FREE:
-            if (aux == ASF_FREE_KNOWN) {
-                if (dec_release_id(r, &id, r->lean))
+        case ASF_K_FREE_RECENT:
+        case ASF_K_FREE_RECENT_FAR:
+            if (kind != ASF_K_FREE || aux == ASF_FREE_KNOWN) {
+                if (kind == ASF_K_FREE ? dec_release_id(r, &id, r->lean)
+                                       : dec_recent_id(r, tok, &id))
                     break;
                 uint64_t addr = id_addr(r, id, r->lean);
                 if (do_release(r, id, r->lean))
@@ -1099,9 +1121,10 @@ static inline __attribute__((always_inline)) int plain_item(as_reader_t *restric
     if (__builtin_expect(t->p == t->e, 0))
         return 0;
     unsigned tok = *t->p;
-    if (tok == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN)) {
+    if (tok == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN) || asf_is_free_recent(tok)) {
         t->p++;
-        if (dec_release_id(r, id, lean))
+        if (tok == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN) ? dec_release_id(r, id, lean)
+                                                       : dec_recent_id(r, tok, id))
             return -1;
         *addr = id_addr(r, *id, lean);
         if (do_release(r, *id, lean))

@@ -35,7 +35,8 @@ static as_err_t check_header(int fd, uint64_t size, uint64_t *len)
         return size >= 8 ? AS_ERR_HEADER : AS_ERR_NOT_TRACE;
     if (memcmp(fixed, AS_TRACE_MAGIC, 8))
         return AS_ERR_NOT_TRACE;
-    if (asf_get32(fixed + ASF_OFF_VERSION) != AS_TRACE_VERSION)
+    uint32_t version = asf_get32(fixed + ASF_OFF_VERSION);
+    if (version < AS_TRACE_VERSION_MIN || version > AS_TRACE_VERSION)
         return AS_ERR_VERSION;
     uint32_t n = asf_get32(fixed + ASF_OFF_HDRLEN);
     if (n < ASF_HDR_FIXED || n > ASF_HDR_MAX || n > size)

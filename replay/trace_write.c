@@ -3,15 +3,17 @@
  *
  * Runs on the tracer's writer thread inside the traced process, so it never
  * calls malloc (all memory through as_mem_t, zstd included) and never prints.
- * Format: doc/FORMAT.md, version 1. What it does per record:
+ * Format: doc/FORMAT.md, version 2. What it does per record:
  *   - maps pointers to dense ids (open-addressing hash ptr -> id; released ids
  *     reused LIFO so an id stays below the peak live count);
  *   - repairs the cross-thread realloc race (an allocation returning an address
  *     that is still live: the old block becomes an orphan that the next realloc
  *     of that address consumes), counting each repair;
- *   - encodes into five byte streams (tokens, ids, sizes, addresses, misc) that
- *     are compressed together as one zstd frame per chunk. All encoder state
- *     resets at each chunk, so every chunk decodes on its own.
+ *   - encodes into six byte streams (tokens, ids, id high parts, sizes,
+ *     addresses, misc) that are compressed together as one zstd frame per
+ *     chunk. A free of one of the chunk's last 16 new blocks (a Python
+ *     temporary, mostly) is a token alone; any other free names its id. All
+ *     encoder state resets at each chunk, so every chunk decodes on its own.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -90,6 +92,8 @@ struct as_writer {
     asf_lifo_t lifo;
     uint32_t fserial;          /* releases pushed on the ring in this chunk */
     uint64_t *fring;
+    uint32_t cring[ASF_CRING]; /* ids of the newest creations (AS_NO_ID: none) */
+    uint32_t cserial;          /* creations in this chunk */
     /* address hash -> serial of the last release there. No address is kept:
      * the ring slot of a serial of this chunk holds the address released
      * then, and a later release with the same hash would have replaced the
@@ -343,6 +347,9 @@ static void chunk_open(as_writer_t *w, uint64_t seq)
     memset(w->lifo.n, 0, sizeof w->lifo.n);
     memset(w->lifo.top, 0, sizeof w->lifo.top);
     w->fserial = 0;
+    for (unsigned i = 0; i < ASF_CRING; i++)
+        w->cring[i] = AS_NO_ID;
+    w->cserial = 0;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         w->p[i] = w->s[i];
     if (w->have_time)          /* so the chunk's first events have a time alone */
@@ -612,6 +619,7 @@ static inline void new_block(as_writer_t *w, went_t *hole, uint64_t addr, uint64
         put_v(w, ASF_S_MISC, asf_zz((int64_t)e.id - (w->last_xid + 1)));
         w->last_xid = e.id;
     }
+    w->cring[w->cserial++ & (ASF_CRING - 1)] = e.id;
     *hole = e;
     w->map_n++;
 }
@@ -638,6 +646,21 @@ static unsigned create_block(as_writer_t *w, uint64_t addr, uint64_t n, as_err_t
     if (!*err)
         new_block(w, map_probe(w, addr), addr, n);
     return flags;
+}
+
+/* How many creations ago (1..ASF_CRING) the live block `id` was created in
+ * this chunk, or 0. Any slot holding id will do: an id is reused only after
+ * its release, so every slot that holds it names the same live block's id.
+ * A mask over all slots rather than an early exit: compiled to a few vector
+ * instructions, and no branch on which slot matched. */
+static inline unsigned recent_distance(const as_writer_t *w, uint32_t id)
+{
+    unsigned m = 0;
+    for (unsigned i = 0; i < ASF_CRING; i++)
+        m |= (unsigned)(w->cring[i] == id) << i;
+    if (!m)
+        return 0;
+    return ((w->cserial - 1 - (unsigned)__builtin_ctz(m)) & (ASF_CRING - 1)) + 1;
 }
 
 /* Releases a block: id pushed on both stacks, its address offered to the
@@ -709,8 +732,13 @@ static inline __attribute__((always_inline)) as_err_t encode(as_writer_t *w, uin
             w->unknown++;
             return AS_OK;
         }
-        put_tok(w, ASF_K_FREE, ASF_FREE_KNOWN);
-        put_rid(w, e->id);
+        unsigned d = recent_distance(w, e->id);
+        if (d) {
+            *w->p[ASF_S_TOK]++ = asf_recent_tok(d - 1);
+        } else {
+            put_tok(w, ASF_K_FREE, ASF_FREE_KNOWN);
+            put_rid(w, e->id);
+        }
         went_t v = *e;
         map_del(w, e);
         return release_block(w, &v);

@@ -1,7 +1,8 @@
 /*
  * tests/format/test_format.c — the trace format library (replay/trace_*.c):
  * round trip of every op, id pairing, race repair, chunk independence, damage
- * and truncation handling, and the open errors. Spec: doc/FORMAT.md.
+ * and truncation handling, frees of recent blocks (FREE_RECENT) and version 1
+ * files, and the open errors. Spec: doc/FORMAT.md.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -490,8 +491,11 @@ typedef struct expect_ev_rec {
     uint64_t size, addr, time;
 } xrec_t;
 
-/* Writes a random trace; returns the expected records (caller frees). */
-static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t *nx)
+/* Writes a random trace; returns the expected records (caller frees). With
+ * `recent`, most frees and reallocs pick one of the last 16 blocks created
+ * (a Python-like stack of temporaries, FREE_RECENT's case), else any slot. */
+static xrec_t *random_trace_mix(const char *path, size_t n, int flush_every, int recent,
+                                size_t *nx)
 {
     int fd;
     as_writer_t *w = open_writer(path, &fd);
@@ -504,8 +508,15 @@ static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t 
     int nf[64] = {0};
     uint64_t top = 0x5555000000, seq = 1, t = 0;
     size_t k = 0;
+    int made[16] = {0};
+    unsigned nmade = 0;
     for (size_t i = 0; i < n; i++) {
         int s = (int)(rnd() % NSLOT);
+        if (recent && nmade && rnd() % 4) {
+            int m = made[(nmade - 1 - rnd() % 16) & 15];
+            if (slots[m].live)
+                s = m;
+        }
         uint32_t th = (rnd() % 16) == 0 ? (uint32_t)(rnd() % 3) : 0;
         if ((rnd() % 64) == 0)
             seq += rnd() % 5;           /* gaps: seqs used by other processes' ... */
@@ -532,6 +543,7 @@ static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t 
             unsigned op = rnd() % 5 == 0 ? AS_OP_CALLOC : AS_OP_MALLOC;
             r = (as_rec_t){as_rec_pack(seq, op, 0), a, op == AS_OP_CALLOC ? 1 : 0, size};
             slots[s] = (model_blk_t){a, size, 1, 0};
+            made[nmade++ & 15] = s;
             e->op = (uint16_t)op;
             e->slot = s;
             e->size = size;
@@ -548,6 +560,7 @@ static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t 
             slots[s].addr = a;
             slots[s].size = size;
             e->slot = s;
+            made[nmade++ & 15] = s;
         } else {
             r = (as_rec_t){as_rec_pack(seq, AS_OP_FREE, 0), 0, slots[s].addr, 0};
             unsigned c = (unsigned)((slots[s].size + 23) / 16) & 63;
@@ -569,6 +582,11 @@ static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t 
     free(slots);
     *nx = k;
     return x;
+}
+
+static xrec_t *random_trace(const char *path, size_t n, int flush_every, size_t *nx)
+{
+    return random_trace_mix(path, n, flush_every, 0, nx);
 }
 
 /* Reads path and checks it against x[from..]: pairing by slot. With `alone`
@@ -648,6 +666,21 @@ static void test_random_pairing(void **state)
     assert_true(st.chunks >= 10);
     as_reader_close(r);
     check_lean(path, 256);
+    free(ids);
+    free(x);
+    unlink(path);
+}
+
+/* Python-like frees of recent blocks: exact pairing, both read modes. */
+static void test_recent_pairing(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("recent");
+    size_t nx;
+    xrec_t *x = random_trace_mix(path, 200000, 3001, 1, &nx);
+    uint32_t *ids = calloc(NSLOT, sizeof *ids);
+    assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    check_lean(path, 61);
     free(ids);
     free(x);
     unlink(path);
@@ -869,11 +902,15 @@ static void test_open_errors(void **state)
     free(random_trace(p, 10, 0, &nx));
     size_t n;
     uint8_t *b = slurp(p, &n);
-    b[8] = 2;
+    b[8] = AS_TRACE_VERSION + 1;
     spit(p, b, n);
     assert_null(as_reader_open(p, &err));
     assert_int_equal(err, AS_ERR_VERSION);
-    b[8] = 1;
+    b[8] = AS_TRACE_VERSION_MIN - 1;
+    spit(p, b, n);
+    assert_null(as_reader_open(p, &err));
+    assert_int_equal(err, AS_ERR_VERSION);
+    b[8] = AS_TRACE_VERSION;
     b[90] ^= 1;                             /* inside the exe string */
     spit(p, b, n);
     assert_null(as_reader_open(p, &err));
@@ -951,6 +988,97 @@ static void test_incomplete_and_mem(void **state)
     assert_int_equal(st.complete, 0);
     as_reader_close(r);
     check_lean(path, 1000);
+    unlink(path);
+}
+
+/* ---- FREE_RECENT: the token, its stream bytes, and version 1 files ----------------------- */
+
+/* The decoded payload of the chunk at b + off (caller frees). */
+static uint8_t *chunk_payload(const uint8_t *b, size_t off, size_t *len)
+{
+    size_t rlen = get32(b + off + 8);
+    uint8_t *raw = malloc(rlen);
+    assert_non_null(raw);
+    *len = ZSTD_decompress(raw, rlen, b + off + 32, get32(b + off + 4));
+    assert_int_equal(*len, rlen);
+    return raw;
+}
+
+static void test_free_recent(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("frecent");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 1;
+    /* blocks 0..17, then frees of blocks created 1, 16 (the deepest), 9 and
+     * 8 creations ago (both token kinds), and of block 0, 18 ago: too deep,
+     * its id goes to ID */
+    uint64_t a[18];
+    for (unsigned i = 0; i < 18; i++) {
+        a[i] = 0x7000000 + 0x100 * i;
+        ADD(w, 0, AS_OP_MALLOC, 0, a[i], 0, 40);
+    }
+    const unsigned order[5] = {17, 2, 9, 10, 0};
+    for (unsigned i = 0; i < 5; i++)
+        ADD(w, 0, AS_OP_FREE, 0, 0, a[order[i]], 0);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+
+    size_t n, off[4], len;
+    uint8_t *b = slurp(path, &n);
+    assert_int_equal(chunk_offsets(b, n, off, 4), 2);      /* one chunk + end */
+    uint8_t *raw = chunk_payload(b, off[0], &len);
+    const uint8_t *tok = raw + 4 * ASF_NSTREAMS;
+    unsigned ntok = get32(raw), recent = 0, far = 0, known = 0;
+    for (unsigned i = 0; i < ntok; i++) {
+        recent += (tok[i] & 31) == ASF_K_FREE_RECENT;
+        far += (tok[i] & 31) == ASF_K_FREE_RECENT_FAR;
+        known += tok[i] == ASF_TOK(ASF_K_FREE, ASF_FREE_KNOWN);
+    }
+    assert_int_equal(recent, 2);
+    assert_int_equal(far, 2);
+    assert_int_equal(known, 1);
+    assert_int_equal(get32(raw + 4 * ASF_S_ID), 2);          /* one id, 2 bytes */
+    free(raw);
+
+    for (int lean = 0; lean < 2; lean++) {
+        as_err_t err;
+        as_reader_t *r = as_reader_open_flags(path, lean ? AS_READ_NO_ADDR : 0, &err);
+        assert_non_null(r);
+        as_event_t ev;
+        uint32_t id[18];
+        for (unsigned i = 0; i < 18; i++) {
+            expect_ev(r, &ev, AS_OP_MALLOC, 0);
+            id[i] = ev.id;
+        }
+        for (unsigned i = 0; i < 5; i++) {
+            expect_ev(r, &ev, AS_OP_FREE, 0);
+            assert_int_equal(ev.id, id[order[i]]);
+            assert_true(ev.addr == (lean ? 0 : a[order[i]]));
+        }
+        assert_int_equal(next(r, &ev), 0);
+        as_reader_close(r);
+    }
+    check_lean(path, 5);
+
+    /* The same bytes labelled version 1 (header checksum redone): version 1
+     * has no FREE_RECENT, so the chunk is damage, reported and skipped. */
+    asf_put32(b + ASF_OFF_VERSION, 1);
+    asf_put32(b + ASF_OFF_CRC, asf_header_crc(b, get32(b + ASF_OFF_HDRLEN)));
+    spit(path, b, n);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    while (next(r, &ev) == 1)
+        ;
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.chunks_damaged, 1);
+    char detail[160];
+    assert_int_equal(as_reader_problem(r, detail, sizeof detail), AS_ERR_CORRUPT);
+    as_reader_close(r);
+    check_lean(path, 3);
+    free(b);
     unlink(path);
 }
 
@@ -1132,6 +1260,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip_ops),
         cmocka_unit_test(test_race_repair),
         cmocka_unit_test(test_random_pairing),
+        cmocka_unit_test(test_recent_pairing),
+        cmocka_unit_test(test_free_recent),
         cmocka_unit_test(test_chunk_independence),
         cmocka_unit_test(test_damaged_chunk),
         cmocka_unit_test(test_truncation_everywhere),
