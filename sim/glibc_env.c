@@ -78,7 +78,11 @@ static int apply(const as_model_t *g, const char *name, size_t name_len, const c
     return 0;
 }
 
-int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as_params_t *p)
+/* Reports a setting that was not applied: [s, end) is "NAME=value". */
+typedef void skip_fn(void *ctx, const char *s, const char *end);
+
+static int walk(const as_model_t *glibc, const char *env, size_t len, as_params_t *p,
+                skip_fn *skip, void *ctx)
 {
     memset(p, 0, sizeof *p);
     for (int i = 0; i < AS_MAX_PARAMS && glibc->params[i].name; i++)
@@ -92,12 +96,16 @@ int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as
             const char *end = e + el;
             off += el + 1;
             if (pass == 0) {
+                int used = 0;
                 for (size_t a = 0; a < sizeof g_alias / sizeof *g_alias; a++) {
                     size_t vl = strlen(g_alias[a].var);
                     if (el > vl && !memcmp(e, g_alias[a].var, vl) && e[vl] == '=')
-                        n += apply(glibc, g_alias[a].param, strlen(g_alias[a].param), e + vl + 1,
-                                   end, p);
+                        used = apply(glibc, g_alias[a].param, strlen(g_alias[a].param), e + vl + 1,
+                                     end, p);
                 }
+                n += used;
+                if (!used && skip && el > 7 && !memcmp(e, "MALLOC_", 7))
+                    skip(ctx, e, end);
                 continue;
             }
             if (el < 15 || memcmp(e, "GLIBC_TUNABLES=", 15))
@@ -107,11 +115,50 @@ int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as
                 const char *colon = memchr(s, ':', (size_t)(end - s));
                 const char *stop = colon ? colon : end;
                 const char *eq = memchr(s, '=', (size_t)(stop - s));
-                if (eq && eq - s > 13 && !memcmp(s, "glibc.malloc.", 13))
-                    n += apply(glibc, s + 13, (size_t)(eq - s - 13), eq + 1, stop, p);
+                if (eq && eq - s > 13 && !memcmp(s, "glibc.malloc.", 13)) {
+                    int used = apply(glibc, s + 13, (size_t)(eq - s - 13), eq + 1, stop, p);
+                    n += used;
+                    if (!used && skip)
+                        skip(ctx, s, stop);
+                }
                 s = stop + 1;
             }
         }
     }
     return n;
+}
+
+int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as_params_t *p)
+{
+    return walk(glibc, env, len, p, NULL, NULL);
+}
+
+typedef struct {
+    char *out;
+    size_t cap, used;
+    int n;
+} skipped_t;
+
+static void collect(void *ctx, const char *s, const char *end)
+{
+    skipped_t *k = ctx;
+    k->n++;
+    size_t len = (size_t)(end - s), sep = k->used ? 2 : 0;
+    if (!k->cap || k->used + sep + len >= k->cap)
+        return;                /* listed whole or not at all */
+    memcpy(k->out + k->used, ", ", sep);
+    memcpy(k->out + k->used + sep, s, len);
+    k->used += sep + len;
+    k->out[k->used] = 0;
+}
+
+int as_glibc_env_skipped(const as_model_t *glibc, const char *env, size_t len, char *out,
+                         size_t cap)
+{
+    skipped_t k = {out, cap, 0, 0};
+    as_params_t p;
+    if (cap)
+        out[0] = 0;
+    walk(glibc, env, len, &p, collect, &k);
+    return k.n;
 }

@@ -22,6 +22,15 @@ extern "C" {
  * assignments were applied. */
 int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as_params_t *p);
 
+/* The malloc settings in env that as_glibc_env_params skips: glibc.malloc.*
+ * tunables and MALLOC_* variables the model does not have (perturb, check,
+ * hugetlb, tcache_unsorted_limit, MALLOC_PERTURB_ ...) or whose value it
+ * cannot take. Writes them to out as "a=1, b=2" (as many whole settings as
+ * fit in cap bytes with the NUL) and returns how many there are, so a
+ * prediction made without them can say so. */
+int as_glibc_env_skipped(const as_model_t *glibc, const char *env, size_t len, char *out,
+                         size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

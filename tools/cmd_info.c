@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "replay/trace.h"
+#include "sim/glibc_env.h"
 #include "tools/cli.h"
 
 typedef struct info {
@@ -212,6 +213,18 @@ static void print_text(FILE *f, const info_t *in)
         fputs("malloc env    ", f);
         print_strings(f, h->malloc_env, h->malloc_env_len, 0);
         fputc('\n', f);
+        /* settings the reference glibc model (predicted process RSS) cannot apply */
+        char skipped[256];
+        int ns = as_glibc_env_skipped(as_model_find("glibc"), h->malloc_env, h->malloc_env_len,
+                                      skipped, sizeof skipped);
+        int listed = skipped[0] != 0;
+        for (const char *c = skipped; (c = strstr(c, ", ")); c += 2)
+            listed++;
+        if (ns && listed == ns)
+            fprintf(f, "              (the glibc model skips %s)\n", skipped);
+        else if (ns)
+            fprintf(f, "              (the glibc model skips %s and %d more)\n", skipped,
+                    ns - listed);
     }
     time_t secs = (time_t)(h->start_time_ns / 1000000000u);
     struct tm tm;

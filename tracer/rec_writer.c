@@ -180,9 +180,23 @@ static void read_cmdline(void)
  * reads at start (GLIBC_TUNABLES, the MALLOC_* aliases): the replay engine's
  * reference glibc needs them (REPLAY.md). /proc/self/environ is that initial
  * environment, whatever setenv did since; a forked child inherits it. An
- * entry that does not fit is left out whole, never cut. */
+ * entry that does not fit is left out whole, never cut.
+ * glibc 2.36 parses GLIBC_TUNABLES in the initial environment in place,
+ * turning the ':' after each tunable it knows into a NUL (getenv sees an
+ * intact copy), so "GLIBC_TUNABLES=a=1:b=2" reads back as "GLIBC_TUNABLES=a=1",
+ * "b=2". The entries that follow one and whose name holds a '.' (tunable
+ * names do, environment variable names do not) are joined back with ':'. */
 static char g_menv[4096];
 static size_t g_menv_len;
+
+/* "name=value" whose name holds a '.' */
+static int dotted_name(const char *e)
+{
+    for (; *e && *e != '='; e++)
+        if (*e == '.')
+            return 1;
+    return 0;
+}
 
 static void read_malloc_env(void)
 {
@@ -190,7 +204,7 @@ static void read_malloc_env(void)
      * ones and kept (start moves past it) if it is whole and matches. */
     char buf[4096];
     size_t start = 0, len = 0;   /* the current entry: g_menv[start, start+len) */
-    int keep = 1;
+    int keep = 1, tun = 0;       /* tun: the last kept entry is GLIBC_TUNABLES */
     g_menv_len = 0;
     int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -206,9 +220,16 @@ static void read_malloc_env(void)
             len++;
             if (c)
                 continue;
-            if (keep && (!strncmp(g_menv + start, "GLIBC_TUNABLES=", 15) ||
-                         !strncmp(g_menv + start, "MALLOC_", 7)))
+            if (keep && tun && dotted_name(g_menv + start)) {
+                g_menv[start - 1] = ':';           /* the tunable string goes on */
                 start += len;
+            } else if (keep && (!strncmp(g_menv + start, "GLIBC_TUNABLES=", 15) ||
+                                !strncmp(g_menv + start, "MALLOC_", 7))) {
+                tun = !strncmp(g_menv + start, "GLIBC_TUNABLES=", 15);
+                start += len;
+            } else {
+                tun = 0;
+            }
             len = 0;
             keep = 1;
         }

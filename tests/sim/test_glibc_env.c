@@ -100,6 +100,30 @@ static void out_of_range_skipped(void **state)
     assert_false(set);
 }
 
+/* What the model skips is listed, so a prediction can say it ignored it. */
+static void skipped_settings_listed(void **state)
+{
+    (void)state;
+    const as_model_t *g = as_model_find("glibc");
+    char out[128];
+    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_ARENA_MAX=2\0MALLOC_PERTURB_=165\0"
+                                                 "GLIBC_TUNABLES=glibc.malloc.hugetlb=1:"
+                                                 "glibc.elision.enable=1:glibc.malloc.mxfast=0:"
+                                                 "glibc.malloc.mmap_threshold=0x7fffffffffff"),
+                                          out, sizeof out),
+                     3);
+    assert_string_equal(out, "MALLOC_PERTURB_=165, glibc.malloc.hugetlb=1, "
+                             "glibc.malloc.mmap_threshold=0x7fffffffffff");
+    /* too small for the second: only whole settings, the count stays exact */
+    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_PERTURB_=1\0MALLOC_CHECK_=3"), out, 20),
+                     2);
+    assert_string_equal(out, "MALLOC_PERTURB_=1");
+    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_TOP_PAD_=0\0PATH=/bin"), out, sizeof out),
+                     0);
+    assert_string_equal(out, "");
+    assert_int_equal(as_glibc_env_skipped(g, NULL, 0, NULL, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +131,7 @@ int main(void)
         cmocka_unit_test(aliases_and_tunables),
         cmocka_unit_test(precedence_as_glibc_236),
         cmocka_unit_test(out_of_range_skipped),
+        cmocka_unit_test(skipped_settings_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
