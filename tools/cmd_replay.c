@@ -316,6 +316,11 @@ int cmd_replay(int argc, char **argv)
         const as_model_t *gm = as_model_find("glibc");
         if (gm && h->malloc_env && as_glibc_env_params(gm, h->malloc_env, h->malloc_env_len, &refp))
             o.ref_params = &refp;
+        char skipped[256];
+        if (gm && h->malloc_env && !eo.no_process_rss &&
+            as_glibc_env_skipped(gm, h->malloc_env, h->malloc_env_len, skipped, sizeof skipped))
+            fprintf(stderr, "allocsim: %s: note: the predicted process RSS ignores %s (the glibc "
+                    "model has no such setting)\n", path, skipped[0] ? skipped : "some settings");
         if (ntr > 1) {
             o.tick_ns = TICK_NS;
             o.time_base_ns = h->start_time_ns;

@@ -133,6 +133,9 @@ mallocenv)
         fail "malloc_env: $(grep -o '"malloc_env": [^]]*]' info.json)"
     "$ALLOCSIM" info "$(files m)" | grep -qx '              (the glibc model skips glibc.malloc.perturb=7)' ||
         fail "skipped tunables not named"
+    "$ALLOCSIM" replay "$(files m)" --model ideal 2>err.txt >/dev/null || fail "replay"
+    grep -q "note: the predicted process RSS ignores glibc.malloc.perturb=7" err.txt ||
+        fail "replay does not say what the prediction ignored: $(cat err.txt)"
     env -u MALLOC_ARENA_MAX -u GLIBC_TUNABLES "$ALLOCSIM" record -q -o n -- "$TR/tr_golden" >out.txt
     "$ALLOCSIM" info --format json "$(files n)" | grep -q '"malloc_env": null' ||
         fail "malloc_env recorded without any"
