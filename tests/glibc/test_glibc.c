@@ -10,7 +10,8 @@
  * GLIBC_TUNABLES, prints the same lines; the two must match exactly. Neither
  * side writes user memory (touch=none): resident pages come from the
  * allocator's own writes and calloc's clearing alone, so this checks the
- * model's metadata touches page for page.
+ * model's metadata touches page for page. test_plain_method checks the
+ * model's plain method against its malloc and free.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -710,6 +711,107 @@ static void test_params_refused(void **state)
     as_space_free(sp);
 }
 
+/* The plain method (sim/model.h) called directly, in runs of up to 256
+ * events as release builds of the engine call it (so its prefetches run
+ * under the sanitizers too, whose debug builds give the engine's runs one
+ * event), against one model instance driven by malloc and free: the same
+ * blocks, and the same resident and mapped bytes after every event, under
+ * each touch rule. The events: mallocs of tcache, bin, large and mmapped
+ * sizes on four threads, frees, frees of ids not live, mallocs that fail
+ * (one over a live id, which the method must hand back). */
+#define PLAIN_IDS 512u
+#define PLAIN_EVENTS 30000u
+
+/* What the engine does with an event the plain method hands back (or with
+ * every event, for the reference instance). */
+static void plain_by_methods(void *m, as_space_t *sp, const as_hevent_t *c, as_block_t *blk,
+                             uint64_t touch)
+{
+    if (c->op == AS_OP_MALLOC) {
+        uint64_t a = as_model_glibc.malloc(m, c->thread, c->size);
+        if (a) {
+            as_space_touch(sp, a, c->size < touch ? c->size : touch);
+            blk[c->id].addr = a;
+        }
+    } else if (blk[c->id].addr) {
+        as_model_glibc.free(m, c->thread, blk[c->id].addr);
+        blk[c->id].addr = 0;
+    }
+}
+
+static void plain_run_same(uint64_t touch, const as_hevent_t *ev)
+{
+    as_space_t *sp[2] = {as_space_create(4096), as_space_create(4096)};
+    void *m[2];
+    as_params_t p;
+    const as_model_t *mod;
+    char err[256];
+    as_model_ctx_t ctx = {4096, 2, 0};
+    assert_int_equal(as_model_parse_spec("glibc", &mod, &p, err, sizeof err), 0);
+    for (int i = 0; i < 2; i++)
+        assert_non_null(m[i] = as_model_glibc.create(&p, sp[i], &ctx, err, sizeof err));
+    static as_block_t blk[2][PLAIN_IDS];
+    static uint64_t rss[PLAIN_EVENTS], mapped[PLAIN_EVENTS];
+    memset(blk, 0, sizeof blk);
+    uint64_t handled = 0, failed = 0;
+    for (uint32_t i = 0; i < PLAIN_EVENTS;) {
+        uint32_t want = PLAIN_EVENTS - i < 256 ? PLAIN_EVENTS - i : 256;
+        uint32_t k = as_model_glibc.plain(m[0], &ev[i], want, blk[0], PLAIN_IDS, touch,
+                                          &rss[i], &mapped[i]);
+        handled += k;
+        failed += k && ev[i + k - 1].op == AS_OP_MALLOC && !blk[0][ev[i + k - 1].id].addr;
+        i += k;
+        if (k < want) {                               /* as the engine's one_event */
+            plain_by_methods(m[0], sp[0], &ev[i], blk[0], touch);
+            rss[i] = as_space_resident(sp[0]);
+            mapped[i++] = as_space_mapped(sp[0]);
+        }
+    }
+    for (uint32_t i = 0; i < PLAIN_EVENTS; i++) {
+        plain_by_methods(m[1], sp[1], &ev[i], blk[1], touch);
+        assert_int_equal(rss[i], as_space_resident(sp[1]));
+        assert_int_equal(mapped[i], as_space_mapped(sp[1]));
+    }
+    assert_memory_equal(blk[0], blk[1], sizeof blk[0]);
+    assert_true(handled > PLAIN_EVENTS * 9 / 10);
+    assert_true(failed > 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(as_glibc_check_full(m[i], err, sizeof err), 0);
+        as_model_glibc.destroy(m[i]);
+        as_space_free(sp[i]);
+    }
+}
+
+static void test_plain_method(void **state)
+{
+    (void)state;
+    static as_hevent_t ev[PLAIN_EVENTS];
+    static const uint64_t sizes[] = {24, 100, 500, 1000, 3000, 20000, 70000, 300000};
+    uint32_t live[PLAIN_IDS] = {0};
+    uint64_t x = 88172645463325252ull;
+    for (uint32_t i = 0; i < PLAIN_EVENTS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        as_hevent_t *c = &ev[i];
+        memset(c, 0, sizeof *c);
+        c->id = (uint32_t)(x % PLAIN_IDS);
+        c->thread = (uint32_t)(x >> 20) % 4;
+        if ((x >> 40) % 1000 == 0) {                  /* fails, live id or not */
+            c->op = AS_OP_MALLOC;
+            c->size = 1ull << 63;
+        } else if (live[c->id] || (x >> 32) % 16 == 0) {
+            c->op = AS_OP_FREE;                       /* 1 in 16: of a dead id */
+            live[c->id] = 0;
+        } else {
+            c->op = AS_OP_MALLOC;
+            c->size = sizes[(x >> 24) % 8] + (x >> 48) % 64;
+            live[c->id] = 1;
+        }
+    }
+    plain_run_same(UINT64_MAX, ev);
+    plain_run_same(1, ev);
+    plain_run_same(0, ev);
+}
+
 /* GLIBC_TEST_SCRIPT=FILE [GLIBC_TEST_PARAMS=k=v:...]: print the model's
  * output for a script instead of testing (compare with real_glibc < FILE). */
 static int run_script_file(const char *path)
@@ -758,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_random_single_thread),
         cmocka_unit_test(test_random_threads),
         cmocka_unit_test(test_impossible_requests),
+        cmocka_unit_test(test_plain_method),
         cmocka_unit_test(test_params_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
