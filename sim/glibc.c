@@ -18,7 +18,8 @@
  * glibc lists are arrays instead, so that their fast paths read no record:
  * a large bin's nextsize skip list is an array of its sizes, each with the
  * chunk the links run through, and a tcache bin is a stack of (address,
- * record) pairs in glibc's LIFO order.
+ * record) pairs in glibc's LIFO order. The plain method (gl_plain) takes
+ * the engine's runs of mallocs and frees with those tcache paths inline.
  *
  * The allocator's own writes are touches (as_space_touch) wherever they can
  * make a page resident: the size word of every new chunk header, fd/bk

@@ -11,7 +11,8 @@
  *   - the model touches what the real allocator writes: chunk headers, free-list
  *     links, tcache entries, calloc's clearing, realloc's copy;
  *   - the engine touches what the user writes, per --touch (all|first|none),
- *     after malloc/memalign/realloc return; never after calloc (a calloc'ing
+ *     after malloc/memalign/realloc return (in the runs a plain method takes,
+ *     the model does, by the same rule); never after calloc (a calloc'ing
  *     user is assumed to rely on the zeroes: only calloc's own clearing counts).
  * Native replay (replay/native.c) writes memory by the same rules, so model and
  * real allocator are compared on equal terms.
