@@ -3,7 +3,7 @@
  * language of test_glibc.c) shared by the model tests and the model-vs-native
  * tests: 500 block ids; frees, reallocs, callocs, memaligns and mallocs in a
  * size mix from 0 to 400 KB; with threads, thread exits; a malloc_trim every
- * 1999 ops.
+ * 1999 ops; optionally state queries ("q", checked against the real glibc).
  */
 #ifndef AS_TEST_RANDOM_SCRIPT_H
 #define AS_TEST_RANDOM_SCRIPT_H
@@ -13,9 +13,10 @@
 
 /* Writes head, then nops random ops from srand(seed), into s (cap bytes).
  * nthreads > 1: ops run on threads 1..nthreads, which exit now and then;
- * else every op is on thread 0. */
+ * else every op is on thread 0. query_every > 0: a query every that many ops
+ * and one at the end. */
 static inline void random_script(char *s, size_t cap, const char *head, unsigned seed,
-                                 int nthreads, int nops)
+                                 int nthreads, int nops, int query_every)
 {
     size_t off = 0;
     int live[512] = {0};
@@ -44,9 +45,13 @@ static inline void random_script(char *s, size_t cap, const char *head, unsigned
         else
             off += (size_t)snprintf(s + off, cap - off, "%d m %d %ld\n", t, id, size);
         live[id] = 1;
+        if (query_every && i % query_every == 0)
+            off += (size_t)snprintf(s + off, cap - off, "0 q\n");
         if (i % 1999 == 0)
             off += (size_t)snprintf(s + off, cap - off, "0 t %d\n", (rand() % 4) * 65536);
     }
+    if (query_every)
+        snprintf(s + off, cap - off, "0 q\n");
 }
 
 #endif /* AS_TEST_RANDOM_SCRIPT_H */

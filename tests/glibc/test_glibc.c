@@ -572,45 +572,16 @@ static void test_malloc_trim(void **state)
     free(out);
 }
 
-/* Seeded random call mixes, compared with the real glibc op by op. */
-static void random_mix(unsigned seed, int nthreads, int nops, const char *spec)
+/* A seeded random script (random_script.h) run on the model and the real
+ * glibc, compared op by op. GLIBC_TEST_DUMP=PREFIX keeps each script as
+ * PREFIX.SEED, for debugging. */
+static void random_run(unsigned seed, const char *head, int nthreads, int nops,
+                       int query_every, const char *spec)
 {
-    size_t cap = (size_t)nops * 40 + 1024, off = 0;
+    size_t cap = (size_t)nops * 40 + 1024;
     char *s = malloc(cap);
-    int live[512] = {0};
-    int owner_exit[8] = {0};
-    srand(seed);
-    for (int i = 0; i < nops; i++) {
-        int id = 1 + rand() % 500;
-        int t = nthreads > 1 ? rand() % nthreads : 0;
-        if (owner_exit[t])
-            t = 0;
-        int r = rand() % 100;
-        if (live[id] && r < 45) {
-            off += (size_t)snprintf(s + off, cap - off, "%d f %d\n", t, id);
-            live[id] = 0;
-            continue;
-        }
-        int cls = rand() % 100;
-        long size = cls < 60 ? rand() % 128 : cls < 85 ? rand() % 2048 : cls < 97 ? rand() % 40000
-                                                                                  : rand() % 400000;
-        if (live[id]) {
-            off += (size_t)snprintf(s + off, cap - off, "%d r %d %ld\n", t, id, size + 1);
-        } else if (r < 55) {
-            off += (size_t)snprintf(s + off, cap - off, "%d c %d %ld\n", t, id, size);
-        } else if (r < 60) {
-            off += (size_t)snprintf(s + off, cap - off, "%d a %d %d %ld\n", t, id, 32 << (rand() % 8), size);
-        } else {
-            off += (size_t)snprintf(s + off, cap - off, "%d m %d %ld\n", t, id, size);
-        }
-        live[id] = 1;
-        if (i % 97 == 0)
-            off += (size_t)snprintf(s + off, cap - off, "0 q\n");
-        if (i % 1999 == 0)
-            off += (size_t)snprintf(s + off, cap - off, "0 t %d\n", (rand() % 4) * 65536);
-    }
-    off += (size_t)snprintf(s + off, cap - off, "0 q\n");
-    const char *dump = getenv("GLIBC_TEST_DUMP");  /* debugging: keep the script */
+    random_script(s, cap, head, seed, nthreads, nops, query_every);
+    const char *dump = getenv("GLIBC_TEST_DUMP");
     if (dump) {
         char path[512];
         snprintf(path, sizeof path, "%s.%u", dump, seed);
@@ -625,27 +596,18 @@ static void random_mix(unsigned seed, int nthreads, int nops, const char *spec)
     free(s);
 }
 
+/* Single-thread call mixes with a state query every 97 ops. */
+static void random_mix(unsigned seed, int nops, const char *spec)
+{
+    random_run(seed, "", 1, nops, 97, spec);
+}
+
 /* Threads 1..4 allocate and free each other's blocks and exit now and then
  * (a new thread then takes the exited one's arena from free_list). Blocks in
  * main_arena and queries are hidden: pthread_create callocs DTVs there. */
 static void random_threads(unsigned seed, int nops, const char *spec)
 {
-    size_t cap = (size_t)nops * 40 + 1024;
-    char *s = malloc(cap);
-    random_script(s, cap, "0 m 1 24\n0 H\n", seed, 4, nops);
-    const char *dump = getenv("GLIBC_TEST_DUMP");  /* debugging: keep the script */
-    if (dump) {
-        char path[512];
-        snprintf(path, sizeof path, "%s.%u", dump, seed);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fputs(s, f);
-            fclose(f);
-        }
-    }
-    char *out = both(s, spec);
-    free(out);
-    free(s);
+    random_run(seed, "0 m 1 24\n0 H\n", 4, nops, 0, spec);
 }
 
 static void test_random_threads(void **state)
@@ -659,13 +621,13 @@ static void test_random_threads(void **state)
 
 static void test_random_single_thread(void **state)
 {
-    random_mix(1, 1, 4000, NULL);
-    random_mix(2, 1, 4000, "mmap_threshold=65536");
-    random_mix(3, 1, 4000, "tcache_count=0:mxfast=0");
-    random_mix(4, 1, 3000, "top_pad=0:trim_threshold=0");
-    random_mix(5, 1, 3000, "mmap_max=2:tcache_max=64:tcache_unsorted_limit=3");
-    random_mix(6, 1, 3000, "mxfast=160:tcache_count=100:top_pad=1048576");
-    random_mix(7, 1, 3000, "mmap_threshold=1048576:trim_threshold=1048576");
+    random_mix(1, 4000, NULL);
+    random_mix(2, 4000, "mmap_threshold=65536");
+    random_mix(3, 4000, "tcache_count=0:mxfast=0");
+    random_mix(4, 3000, "top_pad=0:trim_threshold=0");
+    random_mix(5, 3000, "mmap_max=2:tcache_max=64:tcache_unsorted_limit=3");
+    random_mix(6, 3000, "mxfast=160:tcache_count=100:top_pad=1048576");
+    random_mix(7, 3000, "mmap_threshold=1048576:trim_threshold=1048576");
 }
 
 /* Requests glibc refuses (> PTRDIFF_MAX) fail without disturbing anything. */

@@ -296,16 +296,16 @@ static void test_malloc_trim(void **s)
 static void test_random(void **st)
 {
     static char s[200000];
-    random_script(s, sizeof s, "0 m 1 24\n", 21, 1, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 21, 1, 3000, 0);
     agree("random, 1 thread", s, NULL);
-    random_script(s, sizeof s, "0 m 1 24\n", 22, 1, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 22, 1, 3000, 0);
     agree("random, 1 thread, mmap_threshold=65536", s, "mmap_threshold=65536");
     /* Threads that exit and are replaced: the replayer creates each new
      * thread from whichever thread ran the call before, and pthread_create
      * callocs the DTV in that thread's arena, behind the trace's back. A few
      * pages of slack, out of ~1500 (the same holds without exits: the first
      * threads are created from other workers too). */
-    random_script(s, sizeof s, "0 m 1 24\n", 23, 4, 3000);
+    random_script(s, sizeof s, "0 m 1 24\n", 23, 4, 3000, 0);
     agree_within("random, 4 threads", s, NULL, 12);
 }
 
