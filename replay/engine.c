@@ -83,6 +83,8 @@ typedef struct inst {
     as_space_t *space;
     as_block_t *ids;                      /* by id: one cache line per lookup */
     uint64_t cap;
+    uint64_t touch;                       /* bytes the user writes from a new
+                                             block's start (touch_limit) */
     uint64_t live;
     uint64_t time_ns;                     /* current trace time */
     /* J&W #1: exact sums (a double sum's add is a 4-cycle chain per event,
@@ -149,6 +151,17 @@ static int is_reference(const as_model_t *g, const as_params_t *ref, const as_in
     return 1;
 }
 
+/* The touch rule (--touch, REPLAY.md) as bytes the user writes from the
+ * start of each new block, at most its size: all of it, its first byte, or
+ * none (also for a model that accounts for user memory itself). The plain
+ * method takes it as it is. */
+static uint64_t touch_limit(as_touch_t touch, const as_model_t *m)
+{
+    if (touch == AS_TOUCH_NONE || (m->flags & AS_MODEL_F_OWN_TOUCH))
+        return 0;
+    return touch == AS_TOUCH_ALL ? UINT64_MAX : 1;
+}
+
 as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t *in0,
                               size_t nrep, const as_model_ctx_t *ctx, char *err, size_t errlen)
 {
@@ -196,6 +209,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     for (size_t i = 0; i < n; i++) {
         inst_t *s = &e->inst[i];
         s->model = in[i].model;
+        s->touch = touch_limit(opts->touch, s->model);
         s->space = as_space_create(e->page);
         if (!s->space) {
             snprintf(err, errlen, "cannot create a %u-byte-page address space", e->page);
@@ -470,11 +484,10 @@ static inline void measure(inst_t *s, uint64_t idx)
     measure_with(s, idx, as_space_resident(s->space), as_space_mapped(s->space));
 }
 
-static void user_touch(inst_t *s, as_touch_t touch, uint64_t a, uint64_t n)
+static void user_touch(inst_t *s, uint64_t a, uint64_t n)
 {
-    if (!a || !n || touch == AS_TOUCH_NONE || (s->model->flags & AS_MODEL_F_OWN_TOUCH))
-        return;
-    as_space_touch(s->space, a, touch == AS_TOUCH_ALL ? n : 1);
+    if (a)
+        as_space_touch(s->space, a, n < s->touch ? n : s->touch);
 }
 
 #ifdef AS_DEBUG
@@ -619,14 +632,6 @@ static void plain_failed(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, 
     measure_with(s, b->first + i, rss, mapped);
 }
 
-/* The touch rule as the plain method takes it: bytes written from the
- * start of a block, at most its size (user_touch). */
-static uint64_t plain_touch(const as_engine_t *e, const inst_t *s)
-{
-    if (e->o.touch == AS_TOUCH_NONE || (s->model->flags & AS_MODEL_F_OWN_TOUCH))
-        return 0;
-    return e->o.touch == AS_TOUCH_ALL ? UINT64_MAX : 1;
-}
 
 /* Event i of the batch through the dispatch on its op and the model's
  * methods, then the measures. Inlined into both loops of run_batch: the
@@ -638,7 +643,6 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
     const as_model_t *M = s->model;
     void *m = s->m;
     void (*prefetch)(const void *, uint32_t, uint64_t) = M->prefetch;
-    as_touch_t touch = e->o.touch;
     const cev_t *c = &b->ev[i];
     uint64_t idx = b->first + i, a;
     /* The id table is read at random (ids are reused in any order): its
@@ -666,7 +670,7 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
     case AS_OP_MALLOC:
         if (c->flags & AS_EVF_FAILED) { s->r.failed_calls++; return; }
         a = M->malloc(m, c->thread, c->size);
-        user_touch(s, touch, a, c->size);
+        user_touch(s, a, c->size);
         on_alloc(s, c->id, a, c->size);
         break;
     case AS_OP_CALLOC:
@@ -686,7 +690,7 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
         if (c->op == AS_OP_PVALLOC)
             size = (size + e->page - 1) & ~(uint64_t)(e->page - 1);
         a = M->memalign(m, c->thread, align, size);
-        user_touch(s, touch, a, size);
+        user_touch(s, a, size);
         on_alloc(s, c->id, a, size);
         break;
     }
@@ -707,7 +711,7 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
             if (oid != AS_NO_ID)
                 s->r.unknown_frees++;
             a = M->malloc(m, c->thread, c->size);
-            user_touch(s, touch, a, c->size);
+            user_touch(s, a, c->size);
             on_alloc(s, c->id, a, c->size);
             break;
         }
@@ -718,7 +722,7 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
             a = c->size ? M->realloc(m, c->thread, old, c->size)
                         : M->realloc(m, c->thread, old, 1);
         }
-        user_touch(s, touch, a, c->size);
+        user_touch(s, a, c->size);
         on_alloc(s, c->id, a, c->size);
         break;
     }
@@ -794,12 +798,11 @@ static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
      * stops at (if any) goes through one_event. A run may end with a
      * malloc that failed: its table entry is still 0 (sim/model.h). */
     uint64_t prss[PLAIN_RUN], pmapped[PLAIN_RUN];
-    uint64_t touch = plain_touch(e, s);
     for (uint32_t i = 0; i < b->n; i++) {
         uint32_t want, k;
         do {
             want = b->n - i < PLAIN_RUN ? b->n - i : PLAIN_RUN;
-            k = s->model->plain(s->m, &b->ev[i], want, s->ids, s->cap, touch, prss, pmapped);
+            k = s->model->plain(s->m, &b->ev[i], want, s->ids, s->cap, s->touch, prss, pmapped);
             uint32_t ok = k;
             if (k && b->ev[i + k - 1].op == AS_OP_MALLOC && !s->ids[b->ev[i + k - 1].id].addr)
                 ok--;
