@@ -136,7 +136,7 @@ int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as
 typedef struct {
     char *out;
     size_t cap, used;
-    int n;
+    int n, listed;
 } skipped_t;
 
 static void collect(void *ctx, const char *s, const char *end)
@@ -150,15 +150,18 @@ static void collect(void *ctx, const char *s, const char *end)
     memcpy(k->out + k->used + sep, s, len);
     k->used += sep + len;
     k->out[k->used] = 0;
+    k->listed++;
 }
 
 int as_glibc_env_skipped(const as_model_t *glibc, const char *env, size_t len, char *out,
-                         size_t cap)
+                         size_t cap, int *listed)
 {
-    skipped_t k = {out, cap, 0, 0};
+    skipped_t k = {out, cap, 0, 0, 0};
     as_params_t p;
     if (cap)
         out[0] = 0;
     walk(glibc, env, len, &p, collect, &k);
+    if (listed)
+        *listed = k.listed;
     return k.n;
 }

@@ -26,10 +26,11 @@ int as_glibc_env_params(const as_model_t *glibc, const char *env, size_t len, as
  * tunables and MALLOC_* variables the model does not have (perturb, check,
  * hugetlb, tcache_unsorted_limit, MALLOC_PERTURB_ ...) or whose value it
  * cannot take. Writes them to out as "a=1, b=2" (as many whole settings as
- * fit in cap bytes with the NUL) and returns how many there are, so a
- * prediction made without them can say so. */
+ * fit in cap bytes with the NUL), sets *listed (if not NULL) to how many it
+ * wrote and returns how many there are, so a prediction made without them
+ * can say so. */
 int as_glibc_env_skipped(const as_model_t *glibc, const char *env, size_t len, char *out,
-                         size_t cap);
+                         size_t cap, int *listed);
 
 #ifdef __cplusplus
 }

@@ -215,11 +215,9 @@ static void print_text(FILE *f, const info_t *in)
         fputc('\n', f);
         /* settings the reference glibc model (predicted process RSS) cannot apply */
         char skipped[256];
+        int listed;
         int ns = as_glibc_env_skipped(as_model_find("glibc"), h->malloc_env, h->malloc_env_len,
-                                      skipped, sizeof skipped);
-        int listed = skipped[0] != 0;
-        for (const char *c = skipped; (c = strstr(c, ", ")); c += 2)
-            listed++;
+                                      skipped, sizeof skipped, &listed);
         if (ns && listed == ns)
             fprintf(f, "              (the glibc model skips %s)\n", skipped);
         else if (ns)

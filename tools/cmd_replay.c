@@ -318,7 +318,8 @@ int cmd_replay(int argc, char **argv)
             o.ref_params = &refp;
         char skipped[256];
         if (gm && h->malloc_env && !eo.no_process_rss &&
-            as_glibc_env_skipped(gm, h->malloc_env, h->malloc_env_len, skipped, sizeof skipped))
+            as_glibc_env_skipped(gm, h->malloc_env, h->malloc_env_len, skipped, sizeof skipped,
+                                 NULL))
             fprintf(stderr, "allocsim: %s: note: the predicted process RSS ignores %s (the glibc "
                     "model has no such setting)\n", path, skipped[0] ? skipped : "some settings");
         if (ntr > 1) {

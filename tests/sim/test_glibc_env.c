@@ -106,22 +106,27 @@ static void skipped_settings_listed(void **state)
     (void)state;
     const as_model_t *g = as_model_find("glibc");
     char out[128];
+    int listed;
     assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_ARENA_MAX=2\0MALLOC_PERTURB_=165\0"
                                                  "GLIBC_TUNABLES=glibc.malloc.hugetlb=1:"
                                                  "glibc.elision.enable=1:glibc.malloc.mxfast=0:"
                                                  "glibc.malloc.mmap_threshold=0x7fffffffffff"),
-                                          out, sizeof out),
+                                          out, sizeof out, &listed),
                      3);
+    assert_int_equal(listed, 3);
     assert_string_equal(out, "MALLOC_PERTURB_=165, glibc.malloc.hugetlb=1, "
                              "glibc.malloc.mmap_threshold=0x7fffffffffff");
     /* too small for the second: only whole settings, the count stays exact */
-    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_PERTURB_=1\0MALLOC_CHECK_=3"), out, 20),
+    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_PERTURB_=1\0MALLOC_CHECK_=3"), out, 20,
+                                          &listed),
                      2);
+    assert_int_equal(listed, 1);
     assert_string_equal(out, "MALLOC_PERTURB_=1");
-    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_TOP_PAD_=0\0PATH=/bin"), out, sizeof out),
+    assert_int_equal(as_glibc_env_skipped(g, ENV("MALLOC_TOP_PAD_=0\0PATH=/bin"), out, sizeof out,
+                                          NULL),
                      0);
     assert_string_equal(out, "");
-    assert_int_equal(as_glibc_env_skipped(g, NULL, 0, NULL, 0), 0);
+    assert_int_equal(as_glibc_env_skipped(g, NULL, 0, NULL, 0, NULL), 0);
 }
 
 int main(void)
