@@ -36,9 +36,14 @@
 #ifndef AS_READER_ID_LIMIT
 #define AS_READER_ID_LIMIT (1u << 28)
 #endif
+/* Callsite indexes accepted: below this (a table entry is 16 bytes, 256 MiB
+ * at most). The fuzz build lowers it too: a crafted definition of index 2^24
+ * - 1 in each of its two readers held ~1 GiB and ran libFuzzer out of memory. */
+#ifndef AS_READER_CALLSITE_LIMIT
+#define AS_READER_CALLSITE_LIMIT (1u << 24)
+#endif
 #define MODULE_LIMIT   (1u << 16)
 #define PREFETCH_IDS   16     /* releases ahead whose id entry is prefetched */
-#define CALLSITE_LIMIT (1u << 24)
 /* The creation ring holds twice the distances a FREE_RECENT can name, so the
  * slot the next creation takes is never one a valid token reads: plain_run
  * stores every item's would-be id there without a select. */
@@ -58,10 +63,10 @@ typedef struct rmod {
     uint64_t base, size;
 } rmod_t;
 
-typedef struct rcs {
+typedef struct rcs {          /* 16 bytes */
     uint32_t module;          /* module index + 1, 0 = none */
+    uint32_t defined;
     uint64_t offset;
-    int defined;
 } rcs_t;
 
 typedef struct cursor {
@@ -980,7 +985,7 @@ static int dec_csdef(as_reader_t *r)
     uint64_t idx, mod, off;
     if (rv(m, &idx) || rv(m, &mod) || rv(m, &off))
         return -1;
-    if (idx == 0 || idx > CALLSITE_LIMIT || mod > MODULE_LIMIT)
+    if (idx == 0 || idx >= AS_READER_CALLSITE_LIMIT || mod > MODULE_LIMIT)
         return -1;
     if (grow((void **)&r->cs, &r->cs_cap, idx + 1, sizeof(rcs_t)))
         return -1;
@@ -1102,7 +1107,7 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
                 break;
             continue;
         case ASF_K_CSUSE:
-            if (rv(&r->s[ASF_S_MISC], &v2) || v2 > CALLSITE_LIMIT)
+            if (rv(&r->s[ASF_S_MISC], &v2) || v2 >= AS_READER_CALLSITE_LIMIT)
                 break;
             r->cs_next = (uint32_t)v2;
             continue;
