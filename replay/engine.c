@@ -569,21 +569,49 @@ static inline void time_at(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i
     }
 }
 
+/* The maxima and sums of a run of events [i, i + k) (plain_done, live_run). */
+typedef struct runsum {
+    uint64_t top_rss, top_live, top_mapped, sum_rss, sum_live;
+} runsum_t;
+
+/* The measures of a run of k > 0 events from event i whose maxima and
+ * sums are rs and whose live bytes end at `live`, if it may be measured
+ * from those alone: most runs set no peak, reach no series point and keep
+ * no ticks, and then the per-event bookkeeping (event index, time, peaks)
+ * is left out. Returns 0 if not: the caller measures each event. The sums
+ * of a run are 64-bit: exact while every value is below 2^55 (PLAIN_RUN
+ * <= 2^8). */
+static inline __attribute__((always_inline)) int
+run_measures(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t k, uint64_t live,
+             const runsum_t *rs)
+{
+    uint64_t last = b->first + i + k - 1;
+    as_result_t *r = &s->r;
+    if (!(rs->top_rss <= r->peak_rss && rs->top_live <= r->peak_live && !s->tick_ns
+          && (!s->series || last < s->series_next) && (rs->top_rss | rs->top_live) >> 55 == 0))
+        return 0;
+    s->live = live;
+    s->imax = rs->top_rss > s->imax ? rs->top_rss : s->imax;
+    r->peak_mapped = rs->top_mapped > r->peak_mapped ? rs->top_mapped : r->peak_mapped;
+    s->sum_rss += rs->sum_rss;
+    s->sum_live += rs->sum_live;
+    while (t->pos < i + k)
+        time_at(s, b, t, t->pos);
+    DEBUG_CHECK(s, last);             /* debug runs are one event long */
+    return 1;
+}
+
 /* Events [i, i + k) were handled by the model's plain method: the engine's
  * own part of a malloc or a free (sizes, live bytes; the model kept the
- * addresses), then the measures with the RSS and mapped bytes it gave.
- * Most runs set no peak, reach no series point and keep no ticks: then
- * their maxima and sums are all the measures need, and the per-event
- * bookkeeping (event index, time, peaks) is left out. The sums of a run
- * are 64-bit: exact while every value is below 2^55 (PLAIN_RUN <= 2^8). */
+ * addresses), then the measures with the RSS and mapped bytes it gave. */
 static void plain_done(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t k,
                        const uint64_t *rss, const uint64_t *mapped)
 {
     /* restrict: the table's stores do not make the compiler reload s. */
     as_block_t *restrict ids = s->ids;
     const cev_t *ev = &b->ev[i];
-    uint64_t live = s->live, live_at[PLAIN_RUN], top_rss = 0, top_live = 0, top_mapped = 0;
-    uint64_t sum_rss = 0, sum_live = 0;
+    uint64_t live = s->live, live_at[PLAIN_RUN];
+    runsum_t rs = {0};
     for (uint32_t j = 0; j < k; j++) {
         as_block_t *blk = &ids[ev[j].id];
         /* Selects, not a branch: mallocs and frees come in no order a
@@ -593,32 +621,102 @@ static void plain_done(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, ui
         blk->size = (sz & ~fm) | (old & fm);
         live += (sz & ~fm) - (old & fm);
         live_at[j] = live;
-        top_rss = rss[j] > top_rss ? rss[j] : top_rss;
-        top_live = live > top_live ? live : top_live;
-        top_mapped = mapped[j] > top_mapped ? mapped[j] : top_mapped;
-        sum_rss += rss[j];
-        sum_live += live;
+        rs.top_rss = rss[j] > rs.top_rss ? rss[j] : rs.top_rss;
+        rs.top_live = live > rs.top_live ? live : rs.top_live;
+        rs.top_mapped = mapped[j] > rs.top_mapped ? mapped[j] : rs.top_mapped;
+        rs.sum_rss += rss[j];
+        rs.sum_live += live;
     }
-    uint64_t last = b->first + i + k - 1;
-    as_result_t *r = &s->r;
-    if (k && top_rss <= r->peak_rss && top_live <= r->peak_live && !s->tick_ns
-        && (!s->series || last < s->series_next) && (top_rss | top_live) >> 55 == 0) {
-        s->live = live;
-        s->imax = top_rss > s->imax ? top_rss : s->imax;
-        r->peak_mapped = top_mapped > r->peak_mapped ? top_mapped : r->peak_mapped;
-        s->sum_rss += sum_rss;
-        s->sum_live += sum_live;
-        while (t->pos < i + k)
-            time_at(s, b, t, t->pos);
-        DEBUG_CHECK(s, last);             /* debug runs are one event long */
+    if (!k || run_measures(s, b, t, i, k, live, &rs))
         return;
-    }
     for (uint32_t j = 0; j < k; j++) {
         time_at(s, b, t, i + j);
         s->live = live_at[j];
         DEBUG_CHECK(s, b->first + i + j);
         measure_with(s, b->first + i + j, rss[j], mapped[j]);
     }
+}
+
+/* live_run's pass over up to n events: the model's part (the handles) and
+ * the engine's (sizes, live bytes after each event, into live_at[]).
+ * Only what a loop can keep in registers: with the maxima and sums in it
+ * too, the compiler kept the live bytes on the stack and each event waited
+ * on a store-to-load forward. Out of line for the same reason. Returns how
+ * many it took. */
+static __attribute__((noinline)) uint32_t
+live_pass(as_block_t *restrict ids, uint64_t cap, const cev_t *restrict ev, uint32_t n,
+          uint64_t d, uint64_t *restrict live_at, uint64_t *livep)
+{
+    uint64_t live = *livep;
+    const cev_t *c = ev, *end = ev + n;
+    for (; c < end; c++, live_at++) {
+        /* the table is read at random: its entry 16 events ahead is
+         * fetched (a hint: an id past the table, or no table yet, fetches
+         * nothing useful and never faults; integer arithmetic, as there
+         * may be no such object) */
+        __builtin_prefetch((const void *)((uintptr_t)ids +
+                                          ((uintptr_t)c[end - c > 16 ? 16 : 0].id << 4)));
+        uint64_t id = c->id;
+        if (id >= cap)
+            break;
+        as_block_t *blk = &ids[id];
+        uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);     /* all ones for a free */
+        uint64_t old = blk->size, sz = c->size;
+        uint64_t nl = live + (sz & ~fm) - (old & fm);
+        /* Bitwise, one branch: another op or flags, a free of a block
+         * whose address is not its size's handle (a huge block's slot, a
+         * block not live), a size or the model's live bytes past the bound */
+        uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm)
+                     | ((blk->addr ^ AS_LIVE_HANDLE(old)) & fm)
+                     | (((sz & ~fm) | (nl + d)) / AS_LIVE_SIZE_MAX);
+        if (bad)
+            break;
+        blk->size = (sz & ~fm) | (old & fm);
+        blk->addr = AS_LIVE_HANDLE(sz) & ~fm;
+        live = nl;
+        *live_at = nl;
+    }
+    *livep = live;
+    return (uint32_t)(c - ev);
+}
+
+/* Up to n plain events from event i for a model with a live method
+ * (sim/model.h), the model's part and the engine's in one pass, the model
+ * told the change once. Returns how many it took: it stops before an
+ * event the contract leaves to the model's methods, or at once (0) if the
+ * model is not in a state to start from. */
+static uint32_t live_run(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t n)
+{
+    uint64_t mlive = s->model->live(s->m, 0);
+    if (mlive >= AS_LIVE_SIZE_MAX)       /* UINT64_MAX: not now */
+        return 0;
+    uint64_t mask = as_space_page_size(s->space) - 1, live0 = s->live, live = live0;
+    uint64_t d = mlive - live0, live_at[PLAIN_RUN];
+    uint32_t k = live_pass(s->ids, s->cap, &b->ev[i], n, d, live_at, &live);
+    if (!k)
+        return 0;
+    /* The maxima and sums, a pass with no chain but the sums: the RSS is
+     * the model's live bytes page-rounded, and rounding is monotonic, so
+     * the largest RSS is that of the largest live. */
+    runsum_t rs = {0};
+    for (uint32_t j = 0; j < k; j++) {
+        uint64_t l = live_at[j];
+        rs.top_live = l > rs.top_live ? l : rs.top_live;
+        rs.sum_live += l;
+        rs.sum_rss += (l + d + mask) & ~mask;
+    }
+    rs.top_rss = rs.top_mapped = (rs.top_live + d + mask) & ~mask;
+    s->model->live(s->m, (int64_t)(live - live0));
+    if (run_measures(s, b, t, i, k, live, &rs))
+        return k;
+    for (uint32_t j = 0; j < k; j++) {
+        uint64_t rss = (live_at[j] + d + mask) & ~mask;
+        time_at(s, b, t, i + j);
+        s->live = live_at[j];
+        DEBUG_CHECK(s, b->first + i + j);
+        measure_with(s, b->first + i + j, rss, rss);
+    }
+    return k;
 }
 
 /* Event i was a malloc that the plain method handled and that failed: as
@@ -789,19 +887,25 @@ one_event(const as_engine_t *e, inst_t *s, const batch_t *b, tcursor_t *tc, uint
 static void run_batch(const as_engine_t *e, inst_t *s, const batch_t *b)
 {
     tcursor_t tc = {0, b->ntime ? b->time[0].pos : UINT32_MAX};
-    if (!s->model->plain) {
+    if (!s->model->plain && !s->model->live) {
         for (uint32_t i = 0; i < b->n; i++)
             one_event(e, s, b, &tc, i);
         return;
     }
-    /* Runs of plain events through the model's plain method; the event it
-     * stops at (if any) goes through one_event. A run may end with a
-     * malloc that failed: its table entry is still 0 (sim/model.h). */
+    /* Runs of plain events through live_run or the model's plain method;
+     * the event it stops at (if any) goes through one_event. A plain run
+     * may end with a malloc that failed: its table entry is still 0
+     * (sim/model.h). */
     uint64_t prss[PLAIN_RUN], pmapped[PLAIN_RUN];
     for (uint32_t i = 0; i < b->n; i++) {
         uint32_t want, k;
         do {
             want = b->n - i < PLAIN_RUN ? b->n - i : PLAIN_RUN;
+            if (s->model->live) {
+                k = live_run(s, b, &tc, i, want);
+                i += k;
+                continue;
+            }
             k = s->model->plain(s->m, &b->ev[i], want, s->ids, s->cap, s->touch, prss, pmapped);
             uint32_t ok = k;
             if (k && b->ev[i + k - 1].op == AS_OP_MALLOC && !s->ids[b->ev[i + k - 1].id].addr)

@@ -9,11 +9,11 @@
  * carries the block's requested size, (size + 1) * 16, so free needs no
  * table (a table lookup per free was a cache miss per event); sizes of
  * 2^58 and more, which no real heap returns, get a slot in a table and a
- * handle with the top bit set. The plain method (sim/model.h) takes runs of
- * mallocs and frees as changes of live bytes, without a branch on which,
- * and moves the break once per run. The model sets AS_MODEL_F_OWN_TOUCH and
- * the engine never touches blocks;
- * the touch rule therefore does not change this model's answer (by design:
+ * handle with the top bit set. Its live method (sim/model.h) lets the
+ * engine run plain mallocs and frees itself, as changes of live bytes in
+ * the pass that measures them, and move the break once per run. The
+ * model sets AS_MODEL_F_OWN_TOUCH and the engine never touches blocks; the
+ * touch rule therefore does not change this model's answer (by design:
  * it is the bound for the case where every live byte is written).
  */
 #include <stdio.h>
@@ -36,6 +36,8 @@ typedef struct ideal {
 #define SIZE_H_MAX (1ull << 58)
 #define TAG (1ull << 63)
 #define H2S(h) ((((h) & ~TAG) >> 4) - 1)
+_Static_assert(AS_LIVE_HANDLE(5) == (5 + 1) << 4 && AS_LIVE_SIZE_MAX <= SIZE_H_MAX,
+               "the engine's live runs write this model's size handles (sim/model.h)");
 #define S2H(s) (TAG | (((s) + 1) << 4))
 
 static const as_param_def_t ideal_params[] = {{NULL, 0, 0, 0, 0, NULL}};
@@ -183,74 +185,23 @@ static uint64_t ideal_realloc(void *vm, uint32_t t, uint64_t h, uint64_t size)
     return h;
 }
 
-/* The plain method keeps live bytes below 2^44 (16 TiB), so every break it
- * reports is one the space can set: the break may rise by tens of TiB. */
-#define PLAIN_LIVE_BITS 44
-#define PLAIN_AHEAD 16u                       /* events ahead whose table slot is prefetched */
-
-/* One event of ideal_plain: 1 and *live, blk, *rss updated, or 0 if the
- * event is not one it takes. */
-static inline __attribute__((always_inline)) int
-ideal_plain_one(const as_hevent_t *c, as_block_t *blk, uint64_t nblk, uint64_t mask,
-                uint64_t *live, uint64_t *rss)
+/* as_model_t.live: the engine ran plain events itself (sim/model.h), and
+ * the break moves once for all of them. Only from the state ideal_check
+ * asserts (a failed sbrk breaks it: ideal_move leaves the break behind but
+ * touches up to want), and with the space's own page, so live
+ * page-rounded is its RSS and mapped bytes. */
+static uint64_t ideal_live(void *vm, int64_t delta)
 {
-    if (c->id >= nblk)
-        return 0;
-    uint64_t h = blk[c->id].addr, sz = c->size;
-    uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);   /* all ones for a free */
-    uint64_t nl = *live + (sz & ~fm) - (((h >> 4) - 1) & fm);
-    /* Not a plain malloc or free; a free of anything but a size handle
-     * (h - 16 has TAG and the low four bits clear for a size handle, not
-     * for 0, which wraps, nor for a slot handle, at least TAG + 16); live
-     * or a malloc's size past the bound. Bitwise, so one branch, never
-     * taken inside a run. */
-    uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm) | ((h - 16) & (TAG | 15) & fm)
-                 | (((sz & ~fm) | nl) >> PLAIN_LIVE_BITS);
-    if (bad)
-        return 0;
-    blk[c->id].addr = ((sz + 1) << 4) & ~fm;
-    *live = nl;
-    *rss = (nl + mask) & ~mask;
-    return 1;
-}
-
-/* as_model_t.plain: a malloc or a free is a change of live bytes, and RSS
- * and mapped bytes are live bytes page-rounded, so the break moves once per
- * call instead of at every page crossed (ideal_check's invariant). The
- * malloc-or-free choice is data, not a branch: it follows the trace's mix,
- * which no predictor learns. */
-static uint32_t ideal_plain(void *vm, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
-                            uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
-{
-    (void)touch;                              /* AS_MODEL_F_OWN_TOUCH: always 0 */
     ideal_t *m = vm;
-    uint64_t mask = m->page - 1, live = m->live;
-    /* Only from the state ideal_check asserts (a failed sbrk breaks it:
-     * ideal_move leaves the break behind but touches up to want), and with
-     * the space's own page, so live page-rounded is its RSS and mapped. */
-    uint64_t heap = (live + mask) & ~mask;
-    if (!n || !nblk || m->brk != m->brk_base + heap || as_space_resident(m->space) != heap
+    uint64_t mask = m->page - 1, live = m->live, heap = (live + mask) & ~mask;
+    if (m->brk != m->brk_base + heap || as_space_resident(m->space) != heap
         || m->page != as_space_page_size(m->space))
-        return 0;
-    uint32_t i = 0;
-    /* The table is read at random: its slot is prefetched PLAIN_AHEAD
-     * events ahead, while there are events that far ahead. */
-    for (; i + PLAIN_AHEAD < n; i++) {
-        uint32_t ahead = ev[i + PLAIN_AHEAD].id;
-        __builtin_prefetch(&blk[ahead < nblk ? ahead : 0], 1);
-        if (!ideal_plain_one(&ev[i], blk, nblk, mask, &live, &rss[i]))
-            goto out;
-        mapped[i] = rss[i];
+        return UINT64_MAX;
+    if (delta) {
+        m->live = live + (uint64_t)delta;
+        ideal_settle(m);
     }
-    for (; i < n; i++) {
-        if (!ideal_plain_one(&ev[i], blk, nblk, mask, &live, &rss[i]))
-            break;
-        mapped[i] = rss[i];
-    }
-out:
-    m->live = live;
-    ideal_settle(m);
-    return i;
+    return live;
 }
 
 static void ideal_stats(const void *vm, as_model_stats_t *st)
@@ -293,5 +244,5 @@ const as_model_t as_model_ideal = {
     .check = ideal_check,
     .destroy = ideal_destroy,
     .flags = AS_MODEL_F_OWN_TOUCH,
-    .plain = ideal_plain,
+    .live = ideal_live,
 };

@@ -163,7 +163,27 @@ typedef struct as_model {
      * have left. */
     uint32_t (*plain)(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
                       uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped);
+    /* For a model whose plain method does nothing but keep live bytes
+     * (sim/ideal.c): its resident and mapped bytes are its live requested
+     * bytes rounded up to the space's page, and its address for a block
+     * of size below AS_LIVE_SIZE_MAX is the size handle AS_LIVE_HANDLE(size).
+     * The engine then runs plain mallocs and frees itself, in the same
+     * pass as its measures, without calling `plain`: a malloc of a size
+     * below AS_LIVE_SIZE_MAX, a free of a block whose address is the
+     * handle of its size, while the model's live bytes stay below
+     * AS_LIVE_SIZE_MAX. live(m, delta): if the model is in a state such a
+     * run may start from, adds delta to its live bytes, leaves the space
+     * as those events would have (the break at the page-rounded live
+     * bytes) and returns its live bytes from before; else returns
+     * UINT64_MAX and changes nothing. May be NULL. */
+    uint64_t (*live)(void *m, int64_t delta);
 } as_model_t;
+
+/* as_model_t.live's handles, and the bound on sizes and live bytes the
+ * engine runs through it (2^44: a break that far up is one the space can
+ * set). */
+#define AS_LIVE_SIZE_MAX (1ull << 44)
+#define AS_LIVE_HANDLE(size) (((uint64_t)(size) + 1) << 4)
 
 /* The model accounts for user memory itself (sim/ideal.c: RSS is live bytes
  * page-rounded, whatever the touch rule): the engine does not touch the

@@ -381,15 +381,23 @@ static void prefetch_changes_nothing(void **state)
     }
 }
 
-/* A model's plain method (sim/model.h) is its malloc and free in bulk:
- * with it and without it, the same results, series and ticks, on the C
- * workloads' traces and on a sequence of the events it must hand back
+/* A model's plain method (sim/model.h) is its malloc and free in bulk, and
+ * so are the engine's own runs for a model with a live method: with each
+ * and with neither, the same results, series and ticks, on the C
+ * workloads' traces and on a sequence of the events they must hand back
  * (realloc(p, 0), failed calls, unknown frees, an id past the engine's
- * table) between time changes, samples and a 4 GiB block. Counted, so it is known
- * to run. */
+ * table, a block past the live runs' bound)
+ * between time changes, samples and a 4 GiB block. Counted, so each is
+ * known to run. */
 static const as_model_t *bulk;
-static as_model_t bulk_off, bulk_counted;
-static uint64_t bulk_events, bulk_failures;
+static as_model_t bulk_off, bulk_counted, bulk_live;
+static uint64_t bulk_events, bulk_failures, bulk_live_calls;
+
+static uint64_t count_live(void *m, int64_t delta)
+{
+    bulk_live_calls += delta != 0;
+    return bulk->live(m, delta);
+}
 
 static uint32_t count_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
                             uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
@@ -400,28 +408,38 @@ static uint32_t count_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block
     return k;
 }
 
-/* Instances 0 (plain), 1 (none) and 2 (counted) of one spec over a source. */
+/* Instances of one spec over a source: as registered, with neither plain
+ * nor live method, and each of those it has counted, alone. */
 static void plain_same(const char *spec, as_event_next_fn next, void *src,
                        const as_model_ctx_t *ctx, uint64_t tick_ns, as_touch_t touch)
 {
     char err[512];
-    as_instance_t in[3];
-    for (size_t i = 0; i < 3; i++)
+    as_instance_t in[4];
+    for (size_t i = 0; i < 4; i++)
         assert_int_equal(as_model_parse_spec(spec, &in[i].model, &in[i].params, err, sizeof err), 0);
     bulk = in[0].model;
-    assert_non_null(bulk->plain);
-    bulk_off = bulk_counted = *bulk;
+    assert_true(bulk->plain || bulk->live);
+    bulk_off = bulk_counted = bulk_live = *bulk;
     bulk_off.plain = NULL;
+    bulk_off.live = NULL;
     bulk_counted.plain = count_plain;
+    bulk_counted.live = NULL;
+    bulk_live.plain = NULL;
+    bulk_live.live = count_live;
+    size_t n = 2;
     in[1].model = &bulk_off;
-    in[2].model = &bulk_counted;
+    if (bulk->plain)
+        in[n++].model = &bulk_counted;
+    if (bulk->live)
+        in[n++].model = &bulk_live;
     as_engine_opts_t o = {.touch = touch, .jobs = 1, .series_points = 64, .tick_ns = tick_ns};
-    as_engine_t *e = as_engine_create(&o, in, 3, ctx, err, sizeof err);
+    as_engine_t *e = as_engine_create(&o, in, n, ctx, err, sizeof err);
     assert_non_null(e);
-    bulk_events = bulk_failures = 0;
+    bulk_events = bulk_failures = bulk_live_calls = 0;
     assert_int_equal(as_engine_run(e, next, src, err, sizeof err), 0);
-    assert_true(bulk_events > 0);
-    same_as_first(e, 3);
+    assert_true(!bulk->plain || bulk_events > 0);
+    assert_true(!bulk->live || bulk_live_calls > 0);
+    same_as_first(e, n);
     as_engine_free(e);
 }
 
@@ -445,6 +463,8 @@ static void plain_edge_cases(evseq_t *q)
     FREE(q, 61);                              /* never allocated */
     SAMPLE(q, 1 << 20, 0, 1 << 19, 0);
     MALLOC(q, 5000, 300);                     /* past the engine's table */
+    MALLOC(q, 70, 1ull << 45);                /* past the live runs' bound */
+    FREE(q, 70);
     q->t = 25000000;
     for (uint32_t i = 9; i < 30; i++) {
         FREE(q, i);
