@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "replay/engine.h"
@@ -403,6 +404,16 @@ static int grow_ids(inst_t *s, uint64_t id)
     if (!a)
         return -1;
     s->ids = a;
+    /* The table is read at random, an entry an event: huge pages where the
+     * kernel gives them for the asking (THP "madvise"), set before the
+     * memset faults the new part in. Only a hint. */
+    size_t bytes = ncap * sizeof *a, huge = 2u << 20;
+    if (bytes >= 4 * huge) {
+        uintptr_t lo = ((uintptr_t)a + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t hi = ((uintptr_t)a + bytes) & ~(uintptr_t)(huge - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
     memset(s->ids + s->cap, 0, (ncap - s->cap) * sizeof *a);
     s->cap = ncap;
     return 0;
