@@ -63,8 +63,12 @@ typedef struct tchg {                     /* time changes inside a batch */
     uint64_t time_ns;
 } tchg_t;
 
+/* Events ahead whose id-table entry live_pass prefetches: that many
+ * records past a batch's last stay readable (stale or zero, never events). */
+#define LIVE_AHEAD 16u
+
 typedef struct batch {
-    cev_t ev[BATCH];
+    cev_t ev[BATCH + LIVE_AHEAD];
     uint32_t n;
     uint32_t ntime, nsamples;
     tchg_t time[BATCH_TIMES];
@@ -661,12 +665,12 @@ live_pass(as_block_t *restrict ids, uint64_t cap, const cev_t *restrict ev, uint
     uint64_t live = *livep;
     const cev_t *c = ev, *end = ev + n;
     for (; c < end; c++, live_at++) {
-        /* the table is read at random: its entry 16 events ahead is
-         * fetched (a hint: an id past the table, or no table yet, fetches
-         * nothing useful and never faults; integer arithmetic, as there
-         * may be no such object) */
-        __builtin_prefetch((const void *)((uintptr_t)ids +
-                                          ((uintptr_t)c[end - c > 16 ? 16 : 0].id << 4)));
+        /* the table is read at random: its entry LIVE_AHEAD events ahead
+         * is fetched (a hint: the record past the run's end is stale, an
+         * id past the table, or no table yet, fetches nothing useful and
+         * never faults; integer arithmetic, as there may be no such
+         * object) */
+        __builtin_prefetch((const void *)((uintptr_t)ids + ((uintptr_t)c[LIVE_AHEAD].id << 4)));
         uint64_t id = c->id;
         if (id >= cap)
             break;
@@ -1067,7 +1071,7 @@ int as_engine_run(as_engine_t *e, as_event_next_fn next, void *src, char *err, s
 #define FILL(b) (runs ? fill_reader(e, (b), (as_reader_t *)src, &last_time) \
                       : fill(e, (b), next, src, &last_time))
     if (!e->threaded) {
-        e->ring = malloc(e->win * sizeof *e->ring);
+        e->ring = calloc(e->win, sizeof *e->ring);   /* see LIVE_AHEAD */
         if (!e->ring) {
             snprintf(err, errlen, "out of memory");
             return -AS_ERR_NOMEM;
