@@ -675,13 +675,14 @@ live_pass(as_block_t *restrict ids, uint64_t cap, const cev_t *restrict ev, uint
         if (id >= cap)
             break;
         as_block_t *blk = &ids[id];
-        uint64_t fm = -(uint64_t)(c->op == AS_OP_FREE);     /* all ones for a free */
+        uint64_t of = c->op | (uint64_t)c->flags << 8;      /* op, flags 0 */
+        uint64_t fm = -(uint64_t)(of == AS_OP_FREE);        /* all ones for a free */
         uint64_t old = blk->size, sz = c->size;
         uint64_t nl = live + (sz & ~fm) - (old & fm);
         /* Bitwise, one branch: another op or flags, a free of a block
          * whose address is not its size's handle (a huge block's slot, a
          * block not live), a size or the model's live bytes past the bound */
-        uint64_t bad = c->flags | ((c->op != AS_OP_MALLOC) & ~fm)
+        uint64_t bad = ((of != AS_OP_MALLOC) & ~fm)
                      | ((blk->addr ^ AS_LIVE_HANDLE(old)) & fm)
                      | (((sz & ~fm) | (nl + d)) / AS_LIVE_SIZE_MAX);
         if (bad)
