@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/replay.sh [BUILD_DIR] — replay throughput (issue 3 "Benchmarks").
-# Prints a table (wall and CPU seconds), asserts nothing. Medians of RUNS runs
+# Prints a table (wall and CPU seconds, to the millisecond, and events per
+# second of each: per core is the CPU column), asserts nothing. Medians of RUNS runs
 # (default 3), measured side by side in one run of this script (the machine is
 # shared and noisy: CPU seconds say what wall seconds cannot under load).
 #
@@ -52,9 +53,11 @@ nev=$("$build/as-decode" "$trace" | awk '{print $1}')
 # Median wall time of RUNS runs of "$@" on stdout; the median CPU time
 # (user + sys) of those runs is left in $tmp/cpu.
 median() {
-  local t=() c=()
+  local t=() c=() TIMEFORMAT='%3R %3U %3S'
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$@" >/dev/null
+    # bash's time: milliseconds (/usr/bin/time's 10 ms ticks were an eighth
+    # of an ideal run); the command's own stderr still reaches the terminal
+    { time "$@" >/dev/null 2>&3; } 3>&2 2>"$tmp/time"
     t+=("$(awk '{print $1}' "$tmp/time")")
     c+=("$(awk '{print $2 + $3}' "$tmp/time")")
   done
@@ -64,10 +67,12 @@ median() {
 
 printf 'trace: %s (%s events, %s bytes), %s runs, medians, %s cores, load %s\n' \
   "$src" "$nev" "$(stat -c %s "$trace")" "$runs" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
-printf '%-30s %10s %14s %10s\n' "what" "wall s" "M events/s" "CPU s"
+printf '%-30s %10s %14s %10s %14s\n' "what" "wall s" "M events/s" "CPU s" "M events/CPU s"
+rate() { awk -v n="$nev" -v w="$1" 'BEGIN{print (w > 0 ? n / w / 1e6 : 0)}'; }
 row() {
-  local w=$2
-  printf '%-30s %10.3f %14.1f %10.3f\n' "$1" "$w" "$(awk -v n="$nev" -v w="$w" 'BEGIN{print (w > 0 ? n / w / 1e6 : 0)}')" "$(cat "$tmp/cpu")"
+  local w=$2 c
+  c=$(cat "$tmp/cpu")
+  printf '%-30s %10.3f %14.1f %10.3f %14.1f\n' "$1" "$w" "$(rate "$w")" "$c" "$(rate "$c")"
 }
 
 w=$(median "$build/as-decode" "$trace"); row "decode alone" "$w"
