@@ -124,10 +124,28 @@ static inline uint64_t as_next_seq(uint64_t n)
     return __atomic_fetch_add(&as_g_seq, n, __ATOMIC_RELAXED);
 }
 
+/* The slot AS_RING_AHEAD records on (4 KiB) is asked for in exclusive state
+ * now. The writer thread's core read that line last, so a plain store to it
+ * misses; glibc takes its arena lock with a locked instruction in most
+ * mallocs and frees of a multi-threaded process (the writer makes every
+ * traced process one), and a locked instruction waits until every earlier
+ * store owns its line. On churn that wait was most of the program thread's
+ * added cycles (tracer/README.md, "Where the time goes"). prefetchw by hand:
+ * GCC emits it for __builtin_prefetch only under -mprfchw, and x86-64 CPUs
+ * without PRFCHW execute the opcode as a no-op. */
+#define AS_RING_AHEAD 128u
+
 static inline as_rec_t *as_ring_slot(as_ring_t *r, uint64_t h)
 {
     if (AS_UNLIKELY(h >= r->limit))
         as_ring_wait(r, h);
+    if (AS_LIKELY(h + AS_RING_AHEAD < r->limit)) {
+#if defined(__x86_64__)
+        __asm__("prefetchw %0" : : "m"(r->slot[(h + AS_RING_AHEAD) & AS_RING_MASK]));
+#else
+        __builtin_prefetch(&r->slot[(h + AS_RING_AHEAD) & AS_RING_MASK], 1);
+#endif
+    }
     return &r->slot[h & AS_RING_MASK];
 }
 
