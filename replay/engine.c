@@ -167,6 +167,55 @@ static uint64_t touch_limit(as_touch_t touch, const as_model_t *m)
     return touch == AS_TOUCH_ALL ? UINT64_MAX : 1;
 }
 
+/* Workers, window and ring slots for n instances (hidden ones included)
+ * at -j jobs (0: all online cores). */
+static void plan(as_engine_t *e, unsigned jobs, size_t n)
+{
+    if (!jobs) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = c > 0 ? (unsigned)c : 1;
+    }
+    e->nworkers = jobs < n ? jobs : (unsigned)(n ? n : 1);
+    /* With -j 2 and even one instance, decoding overlaps the model. */
+    e->threaded = jobs >= 2 && n > 0;
+    /* An instance runs over a window of batches before the next instance
+     * takes its turn: events stream from memory (sequential, prefetched)
+     * while the instance's own randomly accessed tables stay in cache. With
+     * one instance per thread there is nothing to alternate with. */
+    unsigned per = e->nworkers ? (unsigned)((n + e->nworkers - 1) / e->nworkers) : 1;
+    e->win = per > 1 ? WINDOW : 1;
+    e->ring_n = e->threaded ? (2 * e->win < 4 ? 4 : 2 * e->win) : e->win;
+}
+
+/* 1 if create would add a hidden reference instance (none of the nrep is
+ * one), else 0; *g = the glibc model when there is to be a reference. */
+static int needs_hidden_reference(const as_engine_opts_t *opts, const as_instance_t *in,
+                                  size_t nrep, const as_model_t **g)
+{
+    *g = opts->no_process_rss ? NULL : as_model_find("glibc");
+    if (!*g)
+        return 0;
+    for (size_t i = 0; i < nrep; i++)
+        if (is_reference(*g, opts->ref_params, &in[i]))
+            return 0;
+    return 1;
+}
+
+uint64_t as_engine_estimate_run(const as_engine_opts_t *opts, const as_instance_t *in,
+                                size_t nrep, uint64_t max_id)
+{
+    const as_model_t *g;
+    int hidden = needs_hidden_reference(opts, in, nrep, &g);
+    uint64_t need = 0;
+    for (size_t i = 0; i < nrep; i++)
+        need += as_engine_estimate(in[i].model, max_id, opts->series_points);
+    if (hidden)
+        need += as_engine_estimate(g, max_id, 0);
+    as_engine_t e;
+    plan(&e, opts->jobs, nrep + (size_t)hidden);
+    return need + (uint64_t)e.ring_n * sizeof(batch_t);
+}
+
 as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t *in0,
                               size_t nrep, const as_model_ctx_t *ctx, char *err, size_t errlen)
 {
@@ -174,12 +223,13 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
      * glibc-at-defaults instance if there is one, else a hidden one appended
      * after the reported ones. Without a registered glibc model, none (the
      * prediction falls back to mallinfo2's mapped bytes). */
-    const as_model_t *g = opts->no_process_rss ? NULL : as_model_find("glibc");
+    const as_model_t *g;
+    int hidden = needs_hidden_reference(opts, in0, nrep, &g);
     long ref = -1;
-    for (size_t i = 0; i < nrep && ref < 0; i++)
+    for (size_t i = 0; i < nrep && g && ref < 0; i++)
         if (is_reference(g, opts->ref_params, &in0[i]))
             ref = (long)i;
-    size_t n = nrep + (g && ref < 0);
+    size_t n = nrep + (size_t)hidden;
     as_instance_t *in = malloc((n ? n : 1) * sizeof *in);
     as_engine_t *e = calloc(1, sizeof *e);
     void *ia = NULL;
@@ -247,21 +297,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         }
     }
     free(in);
-    unsigned jobs = e->o.jobs;
-    if (!jobs) {
-        long c2 = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = c2 > 0 ? (unsigned)c2 : 1;
-    }
-    e->nworkers = jobs < n ? jobs : (unsigned)(n ? n : 1);
-    /* With -j 2 and even one instance, decoding overlaps the model. */
-    e->threaded = jobs >= 2 && n > 0;
-    /* An instance runs over a window of batches before the next instance
-     * takes its turn: events stream from memory (sequential, prefetched)
-     * while the instance's own randomly accessed tables stay in cache. With
-     * one instance per thread there is nothing to alternate with. */
-    unsigned per = e->nworkers ? (unsigned)((n + e->nworkers - 1) / e->nworkers) : 1;
-    e->win = per > 1 ? WINDOW : 1;
-    e->ring_n = e->threaded ? (2 * e->win < 4 ? 4 : 2 * e->win) : e->win;
+    plan(e, e->o.jobs, n);
     return e;
 }
 

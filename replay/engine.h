@@ -145,6 +145,11 @@ void as_engine_free(as_engine_t *e);   /* NULL ok */
  * (engine tables + the model's per-block state + page bitmaps): used to
  * refuse a sweep that would not fit before starting. */
 uint64_t as_engine_estimate(const as_model_t *m, uint64_t max_id, unsigned series_points);
+/* The same for a whole run of as_engine_create(opts, in, nrep, ...): every
+ * instance, the hidden reference glibc if one would run, and the ring of
+ * decoded batches (up to 128 slots of ~0.6 MiB with -j 2 or more). */
+uint64_t as_engine_estimate_run(const as_engine_opts_t *opts, const as_instance_t *in,
+                                size_t nrep, uint64_t max_id);
 
 #ifdef __cplusplus
 }

@@ -276,6 +276,12 @@ int cmd_replay(int argc, char **argv)
         }
         const as_header_t *h = as_reader_header(r);
         as_model_ctx_t ctx = {.page_size = h->page_size ? h->page_size : 4096, .ncpus = h->ncpus};
+        as_engine_opts_t o = eo;
+        /* the reference glibc runs with the tunables the program ran with */
+        as_params_t refp;
+        const as_model_t *gm = as_model_find("glibc");
+        if (gm && h->malloc_env && as_glibc_env_params(gm, h->malloc_env, h->malloc_env_len, &refp))
+            o.ref_params = &refp;
         /* Memory check before starting. The reader does not know the peak id
          * count before reading, so first bound it by the file size (every
          * live block took at least one compressed byte to allocate); only if
@@ -284,9 +290,7 @@ int cmd_replay(int argc, char **argv)
         as_reader_stats(r, &st);
         struct stat sb;
         uint64_t hint = st.max_id ? st.max_id : (stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
-        uint64_t need = 0, avail = mem_available();
-        for (size_t i = 0; i < n; i++)
-            need += as_engine_estimate(in[i].model, hint, eo.series_points);
+        uint64_t avail = mem_available(), need = as_engine_estimate_run(&o, in, n, hint);
         if (avail && need > avail && !st.max_id) {
             as_err_t pe;
             as_reader_t *pr = as_reader_open_flags(path, AS_READ_NO_ADDR, &pe);
@@ -296,9 +300,7 @@ int cmd_replay(int argc, char **argv)
                     ;
                 as_reader_stats(pr, &st);
                 as_reader_close(pr);
-                need = 0;
-                for (size_t i = 0; i < n; i++)
-                    need += as_engine_estimate(in[i].model, st.max_id, eo.series_points);
+                need = as_engine_estimate_run(&o, in, n, st.max_id);
             }
         }
         if (avail && need > avail) {
@@ -310,12 +312,6 @@ int cmd_replay(int argc, char **argv)
             break;
         }
         progress_t pg = {.trace = path};
-        as_engine_opts_t o = eo;
-        /* the reference glibc runs with the tunables the program ran with */
-        as_params_t refp;
-        const as_model_t *gm = as_model_find("glibc");
-        if (gm && h->malloc_env && as_glibc_env_params(gm, h->malloc_env, h->malloc_env_len, &refp))
-            o.ref_params = &refp;
         char skipped[256];
         if (gm && h->malloc_env && !eo.no_process_rss &&
             as_glibc_env_skipped(gm, h->malloc_env, h->malloc_env_len, skipped, sizeof skipped,

@@ -3,7 +3,8 @@
  * NULL/0, failed calls, unknown frees), J&W measures, predicted process RSS
  * from samples, and -j 1 == -j 2; on the real traces, the reader's runs of
  * plain events (fill_reader) == one full event at a time; a model's
- * prefetch hint and its plain method change no result (ideal's, glibc's). */
+ * prefetch hint and its plain method change no result (ideal's, glibc's);
+ * the memory estimate of a run counts the hidden reference and the ring. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,6 +142,38 @@ static void process_rss_reference_takes_recorded_tunables(void **state)
     assert_true(dflt->final_rss != low->final_rss);
     assert_int_equal(dflt->peak_process_rss, (5u << 20) - low->final_rss + dflt->final_rss);
     as_engine_free(e);
+}
+
+/* The memory estimate of a whole run counts what create will allocate
+ * beyond the listed instances: the hidden reference glibc (not when one of
+ * them is the reference, nor with no_process_rss) and the batch ring, which
+ * grows with the window when a worker alternates several instances. */
+static void estimate_counts_reference_and_ring(void **state)
+{
+    (void)state;
+    char err[256];
+    as_instance_t in[4];
+    assert_int_equal(as_model_parse_spec("ideal", &in[0].model, &in[0].params, err, sizeof err), 0);
+    assert_int_equal(as_model_parse_spec("glibc", &in[1].model, &in[1].params, err, sizeof err), 0);
+    for (size_t i = 2; i < 4; i++)
+        in[i] = in[0];
+    const uint64_t ids = 1000000, per_id = as_engine_estimate(in[0].model, ids, 0);
+    const uint64_t gl = as_engine_estimate(in[1].model, ids, 0);
+    as_engine_opts_t o = {.jobs = 1, .no_process_rss = 1};
+    uint64_t alone = as_engine_estimate_run(&o, in, 1, ids);
+    assert_true(alone > per_id);                   /* one ring slot at least */
+    o.no_process_rss = 0;
+    uint64_t with_ref = as_engine_estimate_run(&o, in, 1, ids);
+    assert_true(with_ref - alone >= gl);           /* the hidden glibc */
+    /* glibc at its defaults listed: it is the reference, nothing hidden */
+    assert_int_equal(as_engine_estimate_run(&o, in, 2, ids), with_ref);
+    /* -j 1 with 4 instances: a 64-batch window, 512 KiB of events each */
+    o.no_process_rss = 1;
+    uint64_t four = as_engine_estimate_run(&o, in, 4, ids);
+    assert_true(four - 4 * per_id >= 64ull * 16384 * sizeof(as_hevent_t));
+    o.jobs = 2;                                    /* two windows in the ring */
+    assert_true(as_engine_estimate_run(&o, in, 4, ids) - 4 * per_id
+                >= 128ull * 16384 * sizeof(as_hevent_t));
 }
 
 /* A heap spike between two samples: the non-heap part is known only at the
@@ -565,6 +598,7 @@ int main(void)
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
         cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
+        cmocka_unit_test(estimate_counts_reference_and_ring),
         cmocka_unit_test(threads_match_single),
         cmocka_unit_test(reader_runs_match_events),
         cmocka_unit_test(prefetch_changes_nothing),
