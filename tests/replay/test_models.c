@@ -215,6 +215,21 @@ static void ideal_is_live_page_rounded(void **state)
     f.M->free(f.m, 0, b);
     assert_int_equal(as_space_resident(f.sp), 0);
     fx_check(&f);
+    /* What the break cannot hold fails, as sbrk makes a real malloc fail,
+     * and changes nothing: the lower bound stays the live bytes' pages. */
+    a = f.M->malloc(f.m, 0, 100);
+    assert_int_equal(f.M->malloc(f.m, 0, 1ull << 59), 0);   /* no handle for it */
+    assert_int_equal(f.M->malloc(f.m, 0, 1ull << 50), 0);   /* past the span */
+    assert_int_equal(f.M->realloc(f.m, 0, a, 1ull << 50), 0);
+    assert_int_equal(as_space_resident(f.sp), 4096);
+    fx_check(&f);
+    b = f.M->malloc(f.m, 0, 1ull << 40);                    /* 1 TiB fits */
+    assert_true(b != 0);
+    assert_int_equal(as_space_resident(f.sp), (1ull << 40) + 4096);
+    f.M->free(f.m, 0, b);
+    f.M->free(f.m, 0, a);                                   /* the old block stayed */
+    assert_int_equal(as_space_resident(f.sp), 0);
+    fx_check(&f);
     fx_close(&f);
 }
 
