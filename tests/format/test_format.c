@@ -1140,6 +1140,57 @@ static void test_many_ids(void **state)
     unlink(path);
 }
 
+/* ---- The writer's chunk index wraps at 2^16 -------------------------------------------- */
+
+/* A live block keeps the index of its chunk modulo 2^16, and the writer
+ * renumbers the old ones every 32768 chunks: a block from chunk 0 freed in
+ * chunk 65536 must not look like one of that chunk's own creations. If it
+ * did, its address would go on the writer's address predictor, which the
+ * reader of that chunk cannot know, and the malloc that reuses the address
+ * would be written as a prediction the reader gets wrong or rejects. */
+static void test_chunk_index_wrap(void **state)
+{
+    (void)state;
+    enum { CHUNKS = 65536 + 2 };
+    const char *path = tmp_path("wrap");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 1;
+    const uint64_t old = 0x7000000, fresh = 0x9000000;
+    ADD(w, 0, AS_OP_MALLOC, 0, old, 0, 100);
+    for (unsigned c = 0; c < CHUNKS; c++) {
+        if (c == 65536) {
+            ADD(w, 0, AS_OP_FREE, 0, 0, old, 0);
+            ADD(w, 0, AS_OP_MALLOC, 0, old, 0, 100);
+        }
+        ADD(w, 0, AS_OP_MALLOC, 0, fresh, 0, 48);
+        ADD(w, 0, AS_OP_FREE, 0, 0, fresh, 0);
+        assert_int_equal(as_writer_flush(w), AS_OK);
+    }
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    uint32_t old_id = AS_NO_ID;
+    int freed = 0, again = 0;
+    while (next(r, &ev) == 1) {
+        if (ev.op == AS_OP_MALLOC && ev.addr == old) {
+            again += old_id != AS_NO_ID;       /* the malloc in chunk 65536 */
+            old_id = ev.id;
+        } else if (ev.op == AS_OP_FREE && ev.addr == old)
+            freed += ev.id == old_id && !(ev.flags & AS_EVF_UNKNOWN);
+    }
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(freed, 1);
+    assert_int_equal(again, 1);
+    assert_int_equal(st.chunks_damaged, 0);
+    assert_int_equal(st.unknown_frees, 0);
+    assert_true(st.chunks >= CHUNKS);
+    as_reader_close(r);
+    unlink(path);
+}
+
 /* ---- AS_READ_NO_ADDR does not check address codes ------------------------------------------ */
 
 /* A chunk that passes every checksum but whose first malloc names an entry
@@ -1271,6 +1322,7 @@ int main(void)
         cmocka_unit_test(test_lean_real_traces),
         cmocka_unit_test(test_lean_unchecked_codes),
         cmocka_unit_test(test_many_ids),
+        cmocka_unit_test(test_chunk_index_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
