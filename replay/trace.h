@@ -266,6 +266,10 @@ typedef struct as_read_stats {
     uint64_t repairs;         /* ordering races repaired (writer + reader) */
     uint64_t unknown_frees;   /* releases of pointers never seen allocated */
     uint64_t max_id;          /* largest id seen + 1 (sizes per-id tables) */
+    uint64_t late;            /* backward jumps in seq order: runs of events that
+                                 reached the tracer's writer after events with
+                                 higher seqs (a thread descheduled between its
+                                 seq and its record); kept in arrival order */
 } as_read_stats_t;
 
 /* Opens and checks the header. On failure returns NULL and sets *err. */

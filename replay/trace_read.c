@@ -427,6 +427,8 @@ static void count_gap(as_reader_t *r, uint32_t index)
 static void chunk_reset(as_reader_t *r, uint64_t first_seq)
 {
     r->epoch++;
+    if (first_seq < r->expect_seq)  /* below where the last chunk ended */
+        r->st.late++;
     r->expect_seq = first_seq;
     r->time_ns = r->last_time = 0;
     r->thread = 0;
@@ -1070,6 +1072,8 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
         case ASF_K_SEQ:
             if (rv(&r->s[ASF_S_MISC], &v))
                 break;
+            if (asf_unzz(v) < 0)
+                r->st.late++;
             r->expect_seq += (uint64_t)asf_unzz(v);
             continue;
         case ASF_K_THREAD:

@@ -5,7 +5,7 @@
  * Per file: the header, event counts per op, threads, duration, compressed
  * bytes per event, the exact peak of live requested bytes (a per-id size
  * table: ids pair every release with its allocation), the largest recorded
- * RSS sample, repairs, unknown frees, chunks decoded/damaged, truncation and
+ * RSS sample, repairs, late runs, unknown frees, chunks decoded/damaged, truncation and
  * the stop reason. Then the totals over all files. The JSON keys are stable
  * and documented in doc/FORMAT.md ("allocsim info JSON").
  *
@@ -42,7 +42,7 @@ static void usage(FILE *f)
     fputs("usage: allocsim info [--format text|json] TRACE...\n\n"
           "Summarize trace files: header, event counts per op, threads, duration,\n"
           "compressed bytes per event, peak live requested bytes (exact), recorded\n"
-          "peak RSS, repairs, unknown frees, damaged or lost chunks.\n"
+          "peak RSS, repairs, late events, unknown frees, damaged or lost chunks.\n"
           "Several files (one per process) are summarized each, then in total.\n\n"
           "  --format text|json   output format (default text; JSON keys: doc/FORMAT.md)\n"
           "  -h, --help           this help\n\n"
@@ -246,6 +246,8 @@ static void print_text(FILE *f, const info_t *in)
     else
         fprintf(f, "peak RSS      - (no samples)\n");
     fprintf(f, "repairs       %" PRIu64 "\n", in->st.repairs);
+    fprintf(f, "late          %" PRIu64 " (runs of events recorded after later ones)\n",
+            in->st.late);
     fprintf(f, "unknown frees %" PRIu64 "\n", in->st.unknown_frees);
     fprintf(f, "damage        %" PRIu64 " chunks damaged, %s lost%s\n", in->st.chunks_damaged,
             as_cli_human(b1, sizeof b1, in->st.bytes_lost),
@@ -323,11 +325,11 @@ static void print_json_file(FILE *f, const info_t *in)
         fprintf(f, "%" PRIu64, in->peak_rss);
     else
         fputs("null", f);
-    fprintf(f, ",\n     \"repairs\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
+    fprintf(f, ",\n     \"repairs\": %" PRIu64 ", \"late\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
             ", \"chunks\": %" PRIu64 ", \"chunks_damaged\": %" PRIu64
             ", \"truncated\": %s, \"bytes_lost\": %" PRIu64 ", \"max_id\": %" PRIu64
             ", \"problem\": ",
-            in->st.repairs, in->st.unknown_frees, in->st.chunks, in->st.chunks_damaged,
+            in->st.repairs, in->st.late, in->st.unknown_frees, in->st.chunks, in->st.chunks_damaged,
             in->st.truncated ? "true" : "false", in->st.bytes_lost, in->st.max_id);
     json_str_or_null(f, in->problem ? in->detail : NULL);
     fputs(",\n     \"ops\": ", f);
@@ -395,6 +397,7 @@ int cmd_info(int argc, char **argv)
         tot.st.chunks += in[i].st.chunks;
         tot.st.chunks_damaged += in[i].st.chunks_damaged;
         tot.st.repairs += in[i].st.repairs;
+        tot.st.late += in[i].st.late;
         tot.st.unknown_frees += in[i].st.unknown_frees;
         tot.st.bytes_lost += in[i].st.bytes_lost;
         tot.threads += in[i].threads;
@@ -422,12 +425,12 @@ int cmd_info(int argc, char **argv)
         fprintf(f, ", \"threads\": %" PRIu64 ", \"chunks_damaged\": %" PRIu64
                 ",\n \"processes\": %d, \"complete\": %s, \"chunks\": %" PRIu64
                 ", \"file_bytes\": %" PRIu64 ", \"bytes_per_event\": %.4f"
-                ", \"repairs\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
+                ", \"repairs\": %" PRIu64 ", \"late\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
                 ", \"duration_s\": %.6f,\n \"files\": [\n",
                 tot.threads, tot.st.chunks_damaged, processes, complete ? "true" : "false",
                 tot.st.chunks, tot.file_bytes,
                 tot.st.events ? (double)tot.file_bytes / (double)tot.st.events : 0.0,
-                tot.st.repairs, tot.st.unknown_frees, (double)tot.duration_ns / 1e9);
+                tot.st.repairs, tot.st.late, tot.st.unknown_frees, (double)tot.duration_ns / 1e9);
         for (int i = 0; i < nfiles; i++) {
             print_json_file(f, &in[i]);
             fputs(i + 1 < nfiles ? ",\n" : "\n", f);

@@ -46,7 +46,6 @@ static int g_running;              /* the writer thread exists in this process *
 static _Atomic int g_req;
 static _Atomic unsigned g_ack;
 static _Atomic int g_modules_dirty;
-static uint64_t g_late;            /* records that arrived after a larger seq */
 static uint64_t g_last_seq;        /* largest seq handed to as_writer_add */
 static uint64_t g_added;           /* records since the last flush */
 
@@ -445,9 +444,7 @@ static long drain(uint64_t bound)
             as_err_t e = AS_OK;
             uint64_t mark = UINT64_MAX, n = 0;
             for (;;) {
-                if (s < g_last_seq)
-                    g_late++;
-                else
+                if (s > g_last_seq)   /* else late: the reader counts it */
                     g_last_seq = s;
                 if (n++ == 0 && g_mcount) {   /* markers due before the first */
                     e = flush_marks(s);
@@ -648,7 +645,6 @@ int as_writer_start(int64_t ppid)
     g_running = 0;
     atomic_store(&g_req, AS_REQ_NONE);
     g_mhead = g_mcount = 0;
-    g_late = 0;
     g_win_ns = 0;
     if (open_writer() != 0)
         return -1;

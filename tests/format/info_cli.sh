@@ -50,6 +50,7 @@ assert d["threads"] == th and d["chunks_damaged"] == 0 and d["complete"] is True
 f = d["files"][0]
 assert f["pid"] == 1234 and f["argv"] == ["./demo", "--size", "42"] and f["problem"] is None
 assert f["chunks"] == 6 and f["truncated"] is False
+assert d["late"] == 0 and f["late"] == 0    # one thread, seqs in order
 PY
 
 # damaged: a byte flipped in the middle of the third chunk

@@ -1140,6 +1140,47 @@ static void test_many_ids(void **state)
     unlink(path);
 }
 
+/* ---- Late records: backward jumps in seq order ---------------------------------------- */
+
+/* The tracer's writer emits a record that reached it late in arrival order:
+ * the reader delivers the seqs as written and counts each backward jump,
+ * inside a chunk (a negative SEQ gap) and across chunks (a first seq below
+ * where the last chunk ended); gaps forward are not late. */
+static void test_late_counted(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("late");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    static const uint64_t seqs[] = {1, 2, 9, 10, 5, 6, 11, 20, 0, 8, 21};  /* 0: new chunk */
+    uint64_t a = 0x10000;
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        if (!seqs[i]) {
+            assert_int_equal(as_writer_flush(w), AS_OK);
+            continue;
+        }
+        g_seq = seqs[i];
+        ADD(w, 0, AS_OP_MALLOC, 0, a += 64, 0, 32);
+    }
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    size_t k = 0;
+    while (next(r, &ev) == 1) {
+        while (!seqs[k])
+            k++;
+        assert_int_equal(ev.seq, seqs[k++]);
+    }
+    assert_int_equal(k, sizeof seqs / sizeof seqs[0]);
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.late, 2);                            /* 10 -> 5, 20 | 8 */
+    assert_int_equal(st.chunks, 2);
+    as_reader_close(r);
+    unlink(path);
+}
+
 /* ---- The writer's chunk index wraps at 2^16 -------------------------------------------- */
 
 /* A live block keeps the index of its chunk modulo 2^16, and the writer
@@ -1323,6 +1364,7 @@ int main(void)
         cmocka_unit_test(test_lean_unchecked_codes),
         cmocka_unit_test(test_many_ids),
         cmocka_unit_test(test_chunk_index_wrap),
+        cmocka_unit_test(test_late_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
