@@ -89,6 +89,9 @@ typedef enum as_err {
     AS_ERR_EXISTS = 8,      /* refusing to overwrite */
     AS_ERR_NOSPACE = 9,     /* disk full while writing */
     AS_ERR_ARG = 10,        /* bad argument to a library call */
+    AS_ERR_NOENT = 11,      /* opening a trace: no such file (or directory in its path) */
+    AS_ERR_PERM = 12,       /* opening a trace: permission denied */
+    AS_ERR_ISDIR = 13,      /* opening a trace: it is a directory */
     AS_ERR__COUNT
 } as_err_t;
 

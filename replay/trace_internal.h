@@ -8,8 +8,12 @@
 #ifndef AS_TRACE_INTERNAL_H
 #define AS_TRACE_INTERNAL_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "replay/trace.h"
 
@@ -217,5 +221,26 @@ void asf_writer_chunk_target(as_writer_t *w, size_t bytes);
  * items look like: 1 each item both ways (plain_lean), 2 item by item, 0 the
  * reader's own choice (the default). The events are the same every way. */
 void asf_reader_force_plain(as_reader_t *r, int how);
+
+/* Opens a trace for reading: 0 with *fd and *size, else the error a user
+ * can act on (a mistyped name is "no such file", not an I/O error). */
+static inline as_err_t asf_open_read(const char *path, int *fd, uint64_t *size)
+{
+    struct stat sb;
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? AS_ERR_NOENT
+               : errno == EACCES || errno == EPERM ? AS_ERR_PERM
+               : errno == EISDIR                   ? AS_ERR_ISDIR
+                                                   : AS_ERR_IO;
+    as_err_t e = fstat(*fd, &sb) < 0 ? AS_ERR_IO : S_ISDIR(sb.st_mode) ? AS_ERR_ISDIR : AS_OK;
+    if (e) {
+        close(*fd);
+        *fd = -1;
+        return e;
+    }
+    *size = (uint64_t)sb.st_size;
+    return AS_OK;
+}
 
 #endif /* AS_TRACE_INTERNAL_H */

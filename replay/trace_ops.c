@@ -37,6 +37,9 @@ const char *as_strerror(as_err_t err)
     case AS_ERR_EXISTS: return "file exists";
     case AS_ERR_NOSPACE: return "no space left on device";
     case AS_ERR_ARG: return "invalid argument";
+    case AS_ERR_NOENT: return "no such file";
+    case AS_ERR_PERM: return "permission denied";
+    case AS_ERR_ISDIR: return "is a directory, not a trace";
     default: return "unknown error";
     }
 }

@@ -348,15 +348,13 @@ as_reader_t *as_reader_open_flags(const char *path, unsigned flags, as_err_t *er
         return NULL;
     }
     r->lean = (flags & AS_READ_NO_ADDR) != 0;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (r->fd < 0 || fstat(r->fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {
-        *err = AS_ERR_IO;
+    as_err_t e = asf_open_read(path, &r->fd, &r->size);
+    if (e) {
+        *err = e;
         as_reader_close(r);
         return NULL;
     }
-    r->size = (uint64_t)sb.st_size;
-    as_err_t e = parse_header(r);
+    e = parse_header(r);
     if (!e && (!(r->dctx = ZSTD_createDCtx()) ||
                (!r->lean && !(r->fring = malloc(ASF_FRING * sizeof *r->fring)))))
         e = AS_ERR_NOMEM;

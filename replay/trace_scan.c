@@ -56,16 +56,13 @@ as_err_t as_trace_scan(const char *path, as_scan_t *out)
     if (!path || !out)
         return AS_ERR_ARG;
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return AS_ERR_IO;
-    }
-    uint64_t size = (uint64_t)sb.st_size, off = 0;
+    int fd;
+    uint64_t size, off = 0;
+    as_err_t e = asf_open_read(path, &fd, &size);
+    if (e)
+        return e;
     out->file_bytes = size;
-    as_err_t e = check_header(fd, size, &off);
+    e = check_header(fd, size, &off);
     while (!e) {
         uint8_t h[ASF_CHUNK_HDR];
         if (off + ASF_CHUNK_HDR > size) {

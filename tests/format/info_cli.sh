@@ -98,7 +98,10 @@ for f in text empty; do
 done
 "$AS" info "$T/missing.ast" > /dev/null 2> "$T/missing.err"; rc=$?
 check "missing: exit 2" test $rc -eq 2
-check "missing: message" grep -q "^allocsim: $T/missing.ast: input/output error$" "$T/missing.err"
+check "missing: message" grep -q "^allocsim: $T/missing.ast: no such file$" "$T/missing.err"
+"$AS" info "$T" > /dev/null 2> "$T/dir.err"; rc=$?
+check "directory: exit 2" test $rc -eq 2
+check "directory: message" grep -q "^allocsim: $T: is a directory, not a trace$" "$T/dir.err"
 printf 'ALSMTRC1\x07\x00\x00\x00' > "$T/v7.ast"; head -c 200 /dev/zero >> "$T/v7.ast"
 "$AS" info "$T/v7.ast" > /dev/null 2> "$T/v7.err"; rc=$?
 check "version: exit 2" test $rc -eq 2

@@ -895,7 +895,12 @@ static void test_open_errors(void **state)
     assert_null(as_reader_open(p, &err));
     assert_int_equal(err, AS_ERR_NOT_TRACE);
     assert_null(as_reader_open("/nonexistent/dir/x.ast", &err));
-    assert_int_equal(err, AS_ERR_IO);
+    assert_int_equal(err, AS_ERR_NOENT);
+    assert_null(as_reader_open("/", &err));
+    assert_int_equal(err, AS_ERR_ISDIR);
+    as_scan_t sc;
+    assert_int_equal(as_trace_scan("/nonexistent/dir/x.ast", &sc), AS_ERR_NOENT);
+    assert_int_equal(as_trace_scan("/", &sc), AS_ERR_ISDIR);
 
     /* a real header with another version, then with a damaged byte */
     size_t nx;
