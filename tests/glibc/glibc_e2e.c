@@ -6,7 +6,15 @@
  * the `ideal` model as the anchor in the same run. Prints events/s (median);
  * asserts nothing (a benchmark, STYLE.md).
  *
+ * A third row, `floor`, is `ideal` without its live method: the engine's
+ * general path (every event through as_model_t.plain or the event method,
+ * the page accounting, the measures) around a model that does almost
+ * nothing. No model that takes the general path can run faster than it, so
+ * it bounds what tuning mmap-threshold or glibc can reach (doc/REPLAY.md).
+ * Predicted process RSS is off in every row (no hidden reference glibc).
+ *
  *   glibc_e2e [-n EVENTS] [-r RUNS] [-t all|first|none] [-o TRACE (kept)]
+ *             [-i TRACE (replay this recorded trace instead of writing one)]
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -87,7 +95,7 @@ static double replay_once(const char *path, const as_model_t *m, as_touch_t touc
     as_instance_t inst = {m, {{0}, 0}};
     for (int i = 0; m->params && m->params[i].name; i++)
         inst.params.v[i] = m->params[i].def;
-    as_engine_opts_t o = {.touch = touch, .jobs = 1};
+    as_engine_opts_t o = {.touch = touch, .jobs = 1, .no_process_rss = 1};
     as_model_ctx_t ctx = {4096, 2, 0};
     char msg[256];
     as_engine_t *e = as_engine_create(&o, &inst, 1, &ctx, msg, sizeof msg);
@@ -111,7 +119,7 @@ int main(int argc, char **argv)
     uint64_t n = 10000000;
     int runs = 3;
     as_touch_t touch = AS_TOUCH_ALL;
-    const char *defpath = "/tmp/glibc_e2e_churn.ast", *path = defpath;
+    const char *defpath = "/tmp/glibc_e2e_churn.ast", *path = defpath, *input = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n"))
             n = strtoull(argv[i + 1], NULL, 0);
@@ -119,33 +127,49 @@ int main(int argc, char **argv)
             runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-o"))
             path = argv[i + 1];
+        else if (!strcmp(argv[i], "-i"))
+            input = argv[i + 1];
         else if (!strcmp(argv[i], "-t"))
             touch = !strcmp(argv[i + 1], "none") ? AS_TOUCH_NONE
                     : !strcmp(argv[i + 1], "first") ? AS_TOUCH_FIRST : AS_TOUCH_ALL;
     }
     if (runs < 1 || runs > 32)
         runs = 3;
-    if (write_churn(path, n)) {
+    if (input) {
+        path = input;
+    } else if (write_churn(path, n)) {
         fprintf(stderr, "glibc_e2e: cannot write %s\n", path);
         return 2;
     }
-    const char *names[] = {"ideal", "glibc"};
-    double rate[2][32];
-    uint64_t peak[2] = {0, 0};
+    const as_model_t *ideal = as_model_find("ideal"), *glibc = as_model_find("glibc");
+    if (!ideal || !glibc) {
+        fprintf(stderr, "glibc_e2e: the ideal and glibc models must be registered\n");
+        return 2;
+    }
+    as_model_t floor_model = *ideal;  /* the general path around ideal */
+    floor_model.name = "floor";
+    floor_model.live = NULL;
+    const as_model_t *models[] = {ideal, glibc, &floor_model};
+    enum { NROW = sizeof models / sizeof *models };
+    double rate[NROW][32];
+    uint64_t peak[NROW] = {0};
     for (int r = 0; r < runs; r++)
-        for (int k = 0; k < 2; k++) {  /* side by side, alternating */
-            const as_model_t *m = as_model_find(names[k]);
-            if (!m) {
-                fprintf(stderr, "glibc_e2e: no model %s\n", names[k]);
+        for (int k = 0; k < NROW; k++) {  /* side by side, alternating */
+            rate[k][r] = replay_once(path, models[k], touch, &peak[k]);
+            if (rate[k][r] < 0) {
+                fprintf(stderr, "glibc_e2e: %s: replay through %s failed\n", path, models[k]->name);
                 return 2;
             }
-            rate[k][r] = replay_once(path, m, touch, &peak[k]);
         }
-    printf("churn trace, %llu events, touch=%s, 1 worker, median of %d:\n", (unsigned long long)n,
-           touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
-    for (int k = 0; k < 2; k++) {
+    if (input)
+        printf("%s, touch=%s, 1 worker, median of %d:\n", input,
+               touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
+    else
+        printf("churn trace, %llu events, touch=%s, 1 worker, median of %d:\n", (unsigned long long)n,
+               touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
+    for (int k = 0; k < NROW; k++) {
         qsort(rate[k], (size_t)runs, sizeof(double), cmp_d);
-        printf("  %-6s %6.1f M events/s (min %.1f, max %.1f)  peak RSS %.1f MiB\n", names[k],
+        printf("  %-6s %6.1f M events/s (min %.1f, max %.1f)  peak RSS %.1f MiB\n", models[k]->name,
                rate[k][runs / 2] / 1e6, rate[k][0] / 1e6, rate[k][runs - 1] / 1e6,
                (double)peak[k] / 1048576.0);
     }
