@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+tools/deps.sh --bench   # /usr/bin/time for the real program runs
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 

@@ -33,6 +33,7 @@ RUNS=${RUNS:-3}
 WORKLOADS=${WORKLOADS:-"churn threads python python-malloc hg hg-malloc"}
 TOOLS=${TOOLS:-"traced heaptrack mtrace"}
 PY=/usr/bin/python3
+"$root/tools/deps.sh" --bench   # mercurial, heaptrack, time: a fresh machine has none
 mkdir -p "$OUT/tr" "$OUT/ht" "$OUT/mt"
 gcc -shared -fPIC -O2 -o "$OUT/mtrace-on.so" "$root/bench/mtrace-on.c"
 DEBUG_SO=/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so
