@@ -10,11 +10,14 @@
  * general path (every event through as_model_t.plain or the event method,
  * the page accounting, the measures) around a model that does almost
  * nothing. No model that takes the general path can run faster than it, so
- * it bounds what tuning mmap-threshold or glibc can reach (doc/REPLAY.md).
+ * it bounds what tuning mmap-threshold can reach (doc/REPLAY.md). A fourth,
+ * `pfloor`, calls ideal's malloc and free from a plain method: the least a
+ * model with a plain method (glibc) costs.
  * Predicted process RSS is off in every row (no hidden reference glibc).
  *
  *   glibc_e2e [-n EVENTS] [-r RUNS] [-t all|first|none] [-o TRACE (kept)]
  *             [-i TRACE (replay this recorded trace instead of writing one)]
+ *             [-m ROW (run only that row: ideal, glibc, floor, pfloor; for perf)]
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -85,11 +88,54 @@ static int write_churn(const char *path, uint64_t n)
     return 0;
 }
 
+/* `plain floor`: ideal's malloc and free called from a plain method (the
+ * engine's run path: no per-event dispatch, the measures over runs), the
+ * least a model with a plain method, as glibc has, costs. One worker, so
+ * the instance's space can be kept in a global. */
+static const as_model_t *g_ideal;
+static as_space_t *g_floor_space;
+
+static void *floor_create(const as_params_t *p, as_space_t *space, const as_model_ctx_t *ctx,
+                          char *err, size_t errlen)
+{
+    g_floor_space = space;
+    return g_ideal->create(p, space, ctx, err, errlen);
+}
+
+static uint32_t floor_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
+                            uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
+{
+    (void)touch;  /* ideal touches nothing of the user's (AS_MODEL_F_OWN_TOUCH) */
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        const as_hevent_t *c = &ev[i];
+        if (i + 8 < n)  /* a free's table entry is a random read, as gl_plain fetches it */
+            __builtin_prefetch(&blk[ev[i + 8].id < nblk ? ev[i + 8].id : 0], 1);
+        if (c->flags || c->id >= nblk)
+            break;
+        as_block_t *b = &blk[c->id];
+        if (c->op == AS_OP_MALLOC && !b->addr) {
+            b->addr = g_ideal->malloc(m, c->thread, c->size);
+            if (!b->addr)
+                break;  /* the failure goes through the event path */
+        } else if (c->op == AS_OP_FREE && b->addr) {
+            g_ideal->free(m, c->thread, b->addr);
+            b->addr = 0;
+        } else {
+            break;
+        }
+        rss[i] = as_space_resident(g_floor_space);
+        mapped[i] = as_space_mapped(g_floor_space);
+    }
+    return i;
+}
+
 /* One replay of the whole trace through one model; events/s, or -1. */
 static double replay_once(const char *path, const as_model_t *m, as_touch_t touch, uint64_t *peak)
 {
     as_err_t err;
-    as_reader_t *rd = as_reader_open(path, &err);
+    /* as `allocsim replay` reads: no addresses reconstructed */
+    as_reader_t *rd = as_reader_open_flags(path, AS_READ_NO_ADDR, &err);
     if (!rd)
         return -1;
     as_instance_t inst = {m, {{0}, 0}};
@@ -119,7 +165,8 @@ int main(int argc, char **argv)
     uint64_t n = 10000000;
     int runs = 3;
     as_touch_t touch = AS_TOUCH_ALL;
-    const char *defpath = "/tmp/glibc_e2e_churn.ast", *path = defpath, *input = NULL;
+    const char *defpath = "/tmp/glibc_e2e_churn.ast", *path = defpath, *input = NULL,
+               *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n"))
             n = strtoull(argv[i + 1], NULL, 0);
@@ -129,6 +176,8 @@ int main(int argc, char **argv)
             path = argv[i + 1];
         else if (!strcmp(argv[i], "-i"))
             input = argv[i + 1];
+        else if (!strcmp(argv[i], "-m"))
+            only = argv[i + 1];
         else if (!strcmp(argv[i], "-t"))
             touch = !strcmp(argv[i + 1], "none") ? AS_TOUCH_NONE
                     : !strcmp(argv[i + 1], "first") ? AS_TOUCH_FIRST : AS_TOUCH_ALL;
@@ -149,12 +198,21 @@ int main(int argc, char **argv)
     as_model_t floor_model = *ideal;  /* the general path around ideal */
     floor_model.name = "floor";
     floor_model.live = NULL;
-    const as_model_t *models[] = {ideal, glibc, &floor_model};
+    g_ideal = ideal;
+    as_model_t pfloor_model = floor_model;
+    pfloor_model.name = "pfloor";
+    pfloor_model.create = floor_create;
+    pfloor_model.plain = floor_plain;
+    const as_model_t *models[] = {ideal, glibc, &floor_model, &pfloor_model};
     enum { NROW = sizeof models / sizeof *models };
     double rate[NROW][32];
     uint64_t peak[NROW] = {0};
     for (int r = 0; r < runs; r++)
         for (int k = 0; k < NROW; k++) {  /* side by side, alternating */
+            if (only && strcmp(only, models[k]->name)) {
+                rate[k][r] = 0;
+                continue;
+            }
             rate[k][r] = replay_once(path, models[k], touch, &peak[k]);
             if (rate[k][r] < 0) {
                 fprintf(stderr, "glibc_e2e: %s: replay through %s failed\n", path, models[k]->name);
