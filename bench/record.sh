@@ -111,6 +111,15 @@ for w in $WORKLOADS; do
         line+=$(printf ' %10.2fx' "$(echo "scale=4; $(median ${C[traced]}) / $(median ${C[untraced]})" | bc)")
     fi
     echo "$line"
+    if [[ " $TOOLS " == *" traced "* ]]; then
+        # hg forks workers for the checkout: their chunks are small (a chunk
+        # closes every ~100 ms) and compress worse, so say who holds what
+        "$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null | "$PY" -c '
+import json, sys
+f = json.load(sys.stdin)["files"]
+if len(f) > 1:
+    print("  processes: " + ", ".join("pid %d %d ev %d chunks %.3f B/ev" % (x["pid"], x["events"], x["chunks"], x["bytes_per_event"]) for x in f))' >&2 || true
+    fi
     echo "  runs: $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${T[$t]% }"; done)" >&2
     echo "  cpu:  $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${C[$t]% }"; done)" >&2
     unset T C
