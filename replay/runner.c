@@ -34,6 +34,7 @@
 #include <linux/futex.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -52,14 +53,18 @@
 
 #define STACK_SIZE (96u << 10)
 #define OPBUF_SIZE (sizeof(as_np_block_t) + AS_NP_BLOCK_OPS * sizeof(as_np_op_t))
-/* A thread waiting for its turn spins while the turn is at most SPIN_NEAR
- * positions before its own (the holder hands over within a few ops) and for
- * at most SPIN_NS, then sleeps on its futex word. A fixed count of pause
- * instructions was ~0.6 us on an AMD EPYC guest, shorter than a hand-over
- * there: both threads of a two-thread trace slept and woke on every switch
- * (1.1M events in 4.4 s, 2.4 s of it in the kernel). At most ncpus - 1
- * threads spin at once, so the holder keeps a core. */
+/* A thread waiting for its turn polls while the turn is at most SPIN_NEAR
+ * positions before its own (the holder hands over within a few ops): with
+ * pause for SPIN_PAUSE_NS, then with sched_yield until SPIN_NS, then it
+ * sleeps on its futex word. A fixed count of pause instructions was ~0.6 us
+ * on an AMD EPYC guest, shorter than a hand-over there: both threads of a
+ * two-thread trace slept and woke on every switch (1.1M events in 4.4 s,
+ * 2.4 s of it in the kernel). Pausing for the whole 50 us instead made a
+ * nine-thread trace 2.5x slower while another job had the second core: the
+ * spinner held the core the holder needed; sched_yield gives it back. At
+ * most ncpus - 1 threads poll at once. */
 #define SPIN_NEAR 64u
+#define SPIN_PAUSE_NS 2000u
 #define SPIN_NS 50000u
 static _Atomic uint32_t spinners;
 static uint32_t max_spinners;
@@ -254,7 +259,7 @@ static int spin_turn(uint64_t g)
         return 1;
     if (g - cur > SPIN_NEAR)
         return 0;
-    int came = 0, slot = 0;
+    int came = 0, slot = 0, yielding = 0;
     uint64_t t0 = mono_ns();
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&turn, memory_order_acquire) == g) {
@@ -263,8 +268,14 @@ static int spin_turn(uint64_t g)
         }
         if (!slot && !(slot = take_spin_slot()) && i > SPIN_FREE)
             break;
-        __builtin_ia32_pause();
-        if (!(i & 63) && mono_ns() - t0 > SPIN_NS)
+        if (!yielding) {
+            __builtin_ia32_pause();
+            if (slot && !(i & 63) && mono_ns() - t0 > SPIN_PAUSE_NS)
+                yielding = 1;
+            continue;
+        }
+        sched_yield();
+        if (mono_ns() - t0 > SPIN_NS)
             break;
     }
     if (slot)
