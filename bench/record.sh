@@ -99,27 +99,27 @@ for w in $WORKLOADS; do
             line+=$(printf ' %16s' -)
         fi
     done
-    ev=- bpe=-
+    ev=- bpe=- procs=
     if [[ " $TOOLS " == *" traced "* ]]; then
-        # the last traced run's files are still there
-        read -r ev bpe < <("$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null |
-            "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["events"], "%.3f" % d["bytes_per_event"])' 2>/dev/null ||
+        # the last traced run's files are still there; one `allocsim info`
+        # (it checks every chunk) gives the totals and, when the workload
+        # forked (hg's checkout workers, whose small ~100 ms chunks compress
+        # worse), a line per process
+        info=$("$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null)
+        read -r ev bpe < <(echo "$info" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["events"], "%.3f" % d["bytes_per_event"])' 2>/dev/null ||
             echo "- -")
+        procs=$(echo "$info" | "$PY" -c '
+import json, sys
+f = json.load(sys.stdin)["files"]
+if len(f) > 1:
+    print("  processes: " + ", ".join("pid %d %d ev %d chunks %.3f B/ev" % (x["pid"], x["events"], x["chunks"], x["bytes_per_event"]) for x in f))' 2>/dev/null)
     fi
     line+=$(printf ' %12s %9s' "$ev" "$bpe")
     if [[ " $TOOLS " == *" traced "* ]]; then
         line+=$(printf ' %10.2fx' "$(echo "scale=4; $(median ${C[traced]}) / $(median ${C[untraced]})" | bc)")
     fi
     echo "$line"
-    if [[ " $TOOLS " == *" traced "* ]]; then
-        # hg forks workers for the checkout: their chunks are small (a chunk
-        # closes every ~100 ms) and compress worse, so say who holds what
-        "$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null | "$PY" -c '
-import json, sys
-f = json.load(sys.stdin)["files"]
-if len(f) > 1:
-    print("  processes: " + ", ".join("pid %d %d ev %d chunks %.3f B/ev" % (x["pid"], x["events"], x["chunks"], x["bytes_per_event"]) for x in f))' >&2 || true
-    fi
+    [ -n "$procs" ] && echo "$procs" >&2
     echo "  runs: $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${T[$t]% }"; done)" >&2
     echo "  cpu:  $(for t in untraced $TOOLS; do printf '%s=[%s] ' "$t" "${C[$t]% }"; done)" >&2
     unset T C

@@ -66,6 +66,7 @@
 #define SPIN_NEAR 64u
 #define SPIN_PAUSE_NS 2000u
 #define SPIN_NS 50000u
+#define SPIN_FREE 256u   /* pauses a thread waits for a polling slot */
 static _Atomic uint32_t spinners;
 static uint32_t max_spinners;
 
@@ -247,11 +248,10 @@ static int take_spin_slot(void)
     return 0;
 }
 
-/* Spins while the turn is near g, for at most SPIN_NS; 1 if it came. A
+/* Polls while the turn is near g, for at most SPIN_NS; 1 if it came. A
  * thread that just handed the turn over usually finds the slot still held
  * by the thread it handed to (which has not seen the turn yet), so it
  * retries for SPIN_FREE pauses before it gives up and sleeps. */
-#define SPIN_FREE 256u
 static int spin_turn(uint64_t g)
 {
     uint64_t cur = atomic_load_explicit(&turn, memory_order_acquire);

@@ -7,9 +7,8 @@
  * asserts nothing (a benchmark, STYLE.md).
  *
  * A third row, `floor`, is `ideal` without its live method: the engine's
- * general path (every event through as_model_t.plain or the event method,
- * the page accounting, the measures) around a model that does almost
- * nothing. No model that takes the general path can run faster than it, so
+ * general path (every event through the model's event methods, the page
+ * accounting, the measures) around a model that does almost nothing. No model that takes the general path can run faster than it, so
  * it bounds what tuning mmap-threshold can reach (doc/REPLAY.md). A fourth,
  * `pfloor`, calls ideal's malloc and free from a plain method: the least a
  * model with a plain method (glibc) costs.
@@ -209,23 +208,23 @@ int main(int argc, char **argv)
     uint64_t peak[NROW] = {0};
     for (int r = 0; r < runs; r++)
         for (int k = 0; k < NROW; k++) {  /* side by side, alternating */
-            if (only && strcmp(only, models[k]->name)) {
-                rate[k][r] = 0;
+            if (only && strcmp(only, models[k]->name))
                 continue;
-            }
             rate[k][r] = replay_once(path, models[k], touch, &peak[k]);
             if (rate[k][r] < 0) {
                 fprintf(stderr, "glibc_e2e: %s: replay through %s failed\n", path, models[k]->name);
                 return 2;
             }
         }
+    const char *tname = touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all";
     if (input)
-        printf("%s, touch=%s, 1 worker, median of %d:\n", input,
-               touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
+        printf("%s, touch=%s, 1 worker, median of %d:\n", input, tname, runs);
     else
-        printf("churn trace, %llu events, touch=%s, 1 worker, median of %d:\n", (unsigned long long)n,
-               touch == AS_TOUCH_NONE ? "none" : touch == AS_TOUCH_FIRST ? "first" : "all", runs);
+        printf("churn trace, %llu events, touch=%s, 1 worker, median of %d:\n",
+               (unsigned long long)n, tname, runs);
     for (int k = 0; k < NROW; k++) {
+        if (only && strcmp(only, models[k]->name))
+            continue;
         qsort(rate[k], (size_t)runs, sizeof(double), cmp_d);
         printf("  %-6s %6.1f M events/s (min %.1f, max %.1f)  peak RSS %.1f MiB\n", models[k]->name,
                rate[k][runs / 2] / 1e6, rate[k][0] / 1e6, rate[k][runs - 1] / 1e6,
