@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define AS_TRACE_MAGIC "ALSMTRC1"      /* 8 bytes at offset 0 */
-#define AS_TRACE_VERSION 2u          /* what the writer writes */
+#define AS_TRACE_VERSION 3u          /* what the writer writes */
 #define AS_TRACE_VERSION_MIN 1u      /* the oldest version the reader reads */
 #define AS_TRACE_EXT ".ast"
 
@@ -213,6 +213,11 @@ as_err_t as_writer_module(as_writer_t *w, const char *path, uint64_t base,
                           uint64_t size, const uint8_t *build_id, size_t build_id_len);
 /* Ends the current chunk (if it holds anything) and writes it. */
 as_err_t as_writer_flush(as_writer_t *w);
+/* Makes everything added so far readable from the file without ending the
+ * chunk: its data so far goes out as a segment of a streamed chunk
+ * (doc/FORMAT.md §3.1), which keeps the encoder's and zstd's state, so
+ * frequent syncs cost little compression where frequent flushes cost much. */
+as_err_t as_writer_sync(as_writer_t *w);
 /* Flushes, writes the end record and sets the header flags in place. stop is
  * AS_OK for a normal end, else the reason tracing stopped early. Frees w. */
 as_err_t as_writer_close(as_writer_t *w, as_err_t stop);

@@ -37,6 +37,7 @@
 #define ASF_COMP_MAX       (ASF_RAW_MAX + (ASF_RAW_MAX >> 7) + 4096u)
 /* Writer: a chunk is ended once its encoded streams reach this many bytes. */
 #define ASF_CHUNK_TARGET   (3u << 20)
+#define ASF_WINDOW_LOG_MAX 23u       /* largest zstd window of a streamed chunk's frame */
 #define ASF_EVENT_MAX      160u       /* upper bound of one item's encoding */
 
 /* Streams of a chunk, in payload order. ID holds released ids as 16-bit

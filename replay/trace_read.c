@@ -1,8 +1,9 @@
 /*
  * replay/trace_read.c — the streaming trace reader.
  *
- * Format: doc/FORMAT.md, versions 1 and 2. Reads chunk by chunk (one zstd frame each)
- * and decodes events lazily from the chunk's six streams, so memory is one
+ * Format: doc/FORMAT.md, versions 1 to 3. Reads chunk by chunk (one zstd frame each)
+ * and decodes events lazily from the six streams of each of the chunk's
+ * segments (one per chunk before version 3), so memory is one
  * chunk plus a per-id table (bounded by the peak live block count), never the
  * trace length. Damage is contained: a chunk whose header checksum, zstd frame
  * or encoding is bad is skipped and counted, and the reader resynchronises on
@@ -90,6 +91,8 @@ struct as_reader {
 
     /* current chunk */
     cursor_t s[ASF_NSTREAMS];
+    const uint8_t *seg_p, *seg_e;  /* its segments after the current one */
+    int open_chunk;           /* it was never closed (FORMAT.md §3.1) */
     uint32_t epoch, valid_epoch;
     uint64_t expect_seq, time_ns, last_time;
     uint32_t thread, cs_next;
@@ -441,6 +444,68 @@ static void chunk_reset(as_reader_t *r, uint64_t first_seq)
     r->cserial = 0;
 }
 
+/* A chunk of `bytes` in the file, its first segment in place, is read from
+ * its first event on. */
+static void chunk_begin(as_reader_t *r, uint64_t first_seq, uint64_t bytes)
+{
+    chunk_reset(r, first_seq);
+    r->recent_heavy = 0;
+    r->recent_breaks = 0;
+    r->chunk_events = r->st.events;
+    r->st.chunks++;
+    r->st.compressed_bytes += bytes;
+}
+
+/* Points the stream cursors at the chunk's next segment (FORMAT.md §4: a
+ * stream table, then the streams). 1: done; 0: no segment is left (in a
+ * chunk never closed, a last one cut short is dropped and counted); -1: the
+ * table runs past the payload (damage). */
+static int seg_next(as_reader_t *r)
+{
+    size_t left = (size_t)(r->seg_e - r->seg_p);
+    uint64_t sum = 4 * ASF_NSTREAMS;
+    if (left >= sum)
+        for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+            sum += asf_get32(r->seg_p + 4 * i);
+    if (!left || sum > left) {
+        r->seg_p = r->seg_e;
+        if (left && !r->open_chunk)
+            return -1;
+        r->st.bytes_lost += left;
+        return 0;
+    }
+    const uint8_t *p = r->seg_p + 4 * ASF_NSTREAMS;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
+        uint32_t n = asf_get32(r->seg_p + 4 * i);
+        r->s[i].p = p;
+        r->s[i].e = p + n;
+        p += n;
+    }
+    r->seg_p += sum;
+    return 1;
+}
+
+/* The frame of a chunk the writer never closed (FORMAT.md §3.1), at the end
+ * of the file: decoded as far as whole zstd blocks go. Its size is that of
+ * the decoded prefix; the frame's checksum is unknown or absent. */
+static size_t open_decode(as_reader_t *r, size_t n)
+{
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_and_parameters);
+    /* the writer never needs a window above its chunk size; a crafted
+     * frame must not make the stream decoder allocate 128 MiB */
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, ASF_WINDOW_LOG_MAX);
+    ZSTD_inBuffer in = {r->cbuf, n, 0};
+    ZSTD_outBuffer out = {r->raw, ASF_RAW_MAX, 0};
+    for (;;) {
+        size_t ip = in.pos, op = out.pos;
+        size_t z = ZSTD_decompressStream(r->dctx, &out, &in);
+        if (ZSTD_isError(z) || z == 0 || (in.pos == ip && out.pos == op))
+            break;
+    }
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_and_parameters);
+    return out.pos;
+}
+
 /* Loads the next intact chunk. 1: loaded; 0: no more; <0: -as_err_t fatal. */
 static int load_chunk(as_reader_t *r)
 {
@@ -485,6 +550,37 @@ static int load_chunk(as_reader_t *r)
         } else if (valid_chunk_header(h)) {
             uint32_t clen = asf_get32(h + 4), rlen = asf_get32(h + 8), nev = asf_get32(h + 12);
             uint32_t index = asf_get32(h + 24);
+            if (!clen && !rlen && !nev && r->hdr.version >= 3) {
+                /* never closed: the rest of the file is its frame */
+                size_t n = left - ASF_CHUNK_HDR < ASF_COMP_MAX ? (size_t)(left - ASF_CHUNK_HDR)
+                                                               : ASF_COMP_MAX;
+                count_gap(r, index);
+                r->chunk_off = off;
+                r->chunk_index = index;
+                r->off = r->size;
+                if (grow((void **)&r->cbuf, &r->cbuf_cap, n ? n : 1, 1) ||
+                    grow((void **)&r->raw, &r->raw_cap, ASF_RAW_MAX, 1))
+                    return -AS_ERR_NOMEM;
+                if (read_at(r->fd, r->cbuf, n, off + ASF_CHUNK_HDR))
+                    return -AS_ERR_IO;
+                r->open_chunk = 1;
+                r->seg_p = r->raw;
+                r->seg_e = r->raw + open_decode(r, n);
+                uint64_t lost0 = r->st.bytes_lost;
+                int k = seg_next(r);
+                set_problem(r, AS_ERR_TRUNCATED,
+                            "chunk %u at offset %llu was never closed (the writer did not "
+                            "finish): %s", index, (unsigned long long)off,
+                            k == 1 ? "read what it had written" : "none of it is readable");
+                if (k != 1) {
+                    r->st.chunks_damaged++;
+                    r->st.bytes_lost = lost0 + left;
+                    r->valid_epoch = r->epoch + 1;
+                    continue;
+                }
+                chunk_begin(r, asf_get64(h + 16), left);
+                return 1;
+            }
             if (clen <= ASF_COMP_MAX && rlen >= 4 * ASF_NSTREAMS && rlen <= ASF_RAW_MAX &&
                 nev <= rlen) {
                 if (clen > left - ASF_CHUNK_HDR) {
@@ -508,7 +604,9 @@ static int load_chunk(as_reader_t *r)
                 if (read_at(r->fd, r->cbuf, clen, off + ASF_CHUNK_HDR))
                     return -AS_ERR_IO;
                 const char *why = NULL;
-                if (ZSTD_getFrameContentSize(r->cbuf, clen) != rlen ||
+                unsigned long long fcs = ZSTD_getFrameContentSize(r->cbuf, clen);
+                /* a streamed chunk's frame (version 3) cannot declare its size */
+                if ((fcs != rlen && (fcs != ZSTD_CONTENTSIZE_UNKNOWN || r->hdr.version < 3)) ||
                     ZSTD_findFrameCompressedSize(r->cbuf, clen) != clen) {
                     why = "bad zstd frame";
                 } else {
@@ -520,20 +618,13 @@ static int load_chunk(as_reader_t *r)
                         why = "wrong decoded length";
                 }
                 if (!why) {
-                    uint64_t sum = 4 * ASF_NSTREAMS;
-                    const uint8_t *p = r->raw + 4 * ASF_NSTREAMS;
-                    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-                        sum += asf_get32(r->raw + 4 * i);
-                    if (sum != rlen) {
+                    /* one segment before version 3; then the first here,
+                     * the others when the reader gets to them */
+                    r->open_chunk = 0;
+                    r->seg_p = r->raw;
+                    r->seg_e = r->raw + rlen;
+                    if (seg_next(r) != 1 || (r->hdr.version < 3 && r->seg_p != r->seg_e))
                         why = "bad stream lengths";
-                    } else {
-                        for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
-                            uint32_t n = asf_get32(r->raw + 4 * i);
-                            r->s[i].p = p;
-                            r->s[i].e = p + n;
-                            p += n;
-                        }
-                    }
                 }
                 if (why) {
                     r->st.chunks_damaged++;
@@ -543,12 +634,7 @@ static int load_chunk(as_reader_t *r)
                     r->valid_epoch = r->epoch + 1;   /* id addresses may be stale now */
                     continue;
                 }
-                chunk_reset(r, asf_get64(h + 16));
-                r->recent_heavy = 0;
-                r->recent_breaks = 0;
-                r->chunk_events = r->st.events;
-                r->st.chunks++;
-                r->st.compressed_bytes += ASF_CHUNK_HDR + (uint64_t)clen;
+                chunk_begin(r, asf_get64(h + 16), ASF_CHUNK_HDR + (uint64_t)clen);
                 return 1;
             }
         }
@@ -582,6 +668,7 @@ static void chunk_bad(as_reader_t *r, const char *why)
     set_problem(r, AS_ERR_CORRUPT, "chunk %u at offset %llu: %s", r->chunk_index,
                 (unsigned long long)r->chunk_off, why);
     r->s[ASF_S_TOK].p = r->s[ASF_S_TOK].e;
+    r->seg_p = r->seg_e;
     r->valid_epoch = r->epoch + 1;
 }
 
@@ -1009,6 +1096,11 @@ __attribute__((noinline)) static int next_slow(as_reader_t *r, as_event_t *ev)
         if (t->p == t->e) {
             if (r->finished)
                 return 0;
+            if (r->seg_p != r->seg_e) {      /* the chunk's next segment */
+                if (seg_next(r) < 0)
+                    chunk_bad(r, "bad stream lengths");
+                continue;
+            }
             int k = load_chunk(r);
             if (k <= 0)
                 return k;

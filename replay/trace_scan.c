@@ -85,6 +85,10 @@ as_err_t as_trace_scan(const char *path, as_scan_t *out)
             break;
         }
         uint32_t clen = asf_get32(h + 4), rlen = asf_get32(h + 8), nev = asf_get32(h + 12);
+        if (!clen && !rlen && !nev) {
+            e = AS_ERR_TRUNCATED;          /* a chunk never closed (FORMAT.md §3.1) */
+            break;
+        }
         if (clen > ASF_COMP_MAX || rlen < 4 * ASF_NSTREAMS || rlen > ASF_RAW_MAX ||
             nev > rlen || asf_get32(h + 24) != out->chunks) {
             e = AS_ERR_CORRUPT;

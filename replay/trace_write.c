@@ -83,6 +83,12 @@ struct as_writer {
     size_t chunk_target;       /* end a chunk at this many encoded bytes */
     unsigned room_tick, room_now;
     int open;
+    /* a streamed chunk (FORMAT.md §3.1): its open header and earlier
+     * segments are in the file already */
+    int streamed;
+    uint64_t chunk_off;        /* file offset of its header */
+    uint64_t seg_raw;          /* decoded bytes of its written segments */
+    uint64_t frame_len;        /* zstd bytes written after its header */
     uint32_t chunk;            /* index of the current/next chunk */
     uint32_t swept;            /* chunk at which renumber_chunks last ran */
     uint64_t first_seq, expect_seq;
@@ -294,9 +300,10 @@ static inline as_err_t free_push(as_writer_t *w, uint32_t id)
 
 /* ---- chunk framing ---------------------------------------------------------- */
 
+/* The open chunk's decoded bytes: written segments and the current one. */
 static size_t chunk_used(const as_writer_t *w)
 {
-    size_t n = 0;
+    size_t n = (size_t)w->seg_raw;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         n += (size_t)(w->p[i] - w->s[i]);
     return n;
@@ -336,6 +343,8 @@ static void chunk_open(as_writer_t *w, uint64_t seq)
         w->swept = w->chunk;
     }
     w->open = 1;
+    w->streamed = 0;
+    w->seg_raw = w->frame_len = 0;
     w->first_seq = w->expect_seq = seq;
     w->nevents = 0;
     w->cur_thread = 0;
@@ -356,11 +365,38 @@ static void chunk_open(as_writer_t *w, uint64_t seq)
         emit_time(w, w->cur_time);
 }
 
-static as_err_t chunk_write(as_writer_t *w)
+/* Writes n bytes at the end of the file; on an error the file is cut back
+ * to where it ended (a full disk would otherwise leave a torn chunk or
+ * segment; best effort). */
+static as_err_t append(as_writer_t *w, const void *buf, size_t n)
 {
-    if (!w->open)
-        return AS_OK;
-    w->open = 0;
+    uint64_t start = w->off;
+    as_err_t e = write_all(w, buf, n);
+    if (e && ftruncate(w->fd, (off_t)start) == 0 && lseek(w->fd, (off_t)start, SEEK_SET) >= 0) {
+        w->bytes -= w->off - start;
+        w->off = start;
+    }
+    return e;
+}
+
+static void chunk_header(const as_writer_t *w, uint8_t *h, uint32_t clen, uint32_t raw,
+                         uint32_t nev)
+{
+    asf_put32(h, ASF_CHUNK_MAGIC);
+    asf_put32(h + 4, clen);
+    asf_put32(h + 8, raw);
+    asf_put32(h + 12, nev);
+    asf_put64(h + 16, w->first_seq);
+    asf_put32(h + 24, w->chunk);
+    asf_put32(h + 28, asf_chunk_crc(h));
+}
+
+/* The current segment (stream table and streams, FORMAT.md §4) into the
+ * chunk's zstd frame, the frame ended (ZSTD_e_end) or flushed to whole
+ * blocks (ZSTD_e_flush); the compressed bytes go to w->out + at. Returns
+ * the segment's decoded size, or 0 on failure; *clen gets the bytes out. */
+static size_t segment_compress(as_writer_t *w, size_t at, ZSTD_EndDirective how, size_t *clen)
+{
     uint8_t table[4 * ASF_NSTREAMS];
     size_t raw = sizeof table;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
@@ -368,13 +404,7 @@ static as_err_t chunk_write(as_writer_t *w)
         asf_put32(table + 4 * i, n);
         raw += n;
     }
-    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-    if (w->level_next != w->level) {
-        w->level = w->level_next;
-        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
-    }
-    ZSTD_CCtx_setPledgedSrcSize(w->cctx, raw);
-    ZSTD_outBuffer out = {w->out + ASF_CHUNK_HDR, w->out_cap - ASF_CHUNK_HDR, 0};
+    ZSTD_outBuffer out = {w->out + at, w->out_cap - at, 0};
     ZSTD_inBuffer in = {table, sizeof table, 0};
     size_t r = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_continue);
     for (unsigned i = 0; i < ASF_NSTREAMS && !ZSTD_isError(r); i++) {
@@ -386,31 +416,124 @@ static as_err_t chunk_write(as_writer_t *w)
     if (!ZSTD_isError(r)) {
         ZSTD_inBuffer none = {NULL, 0, 0};
         do
-            r = ZSTD_compressStream2(w->cctx, &out, &none, ZSTD_e_end);
+            r = ZSTD_compressStream2(w->cctx, &out, &none, how);
         while (r && !ZSTD_isError(r) && out.pos < out.size);
     }
     if (ZSTD_isError(r) || r != 0)
+        return 0;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        w->p[i] = w->s[i];
+    *clen = out.pos;
+    return raw;
+}
+
+/* A new zstd frame for the chunk, at the level asked for last. A frame of
+ * unknown size (streamed) gets the level's window, but at most 2^22 bytes:
+ * a chunk is smaller, and a reader decoding an open chunk as a stream
+ * accepts no window above 2^23 (ASF_WINDOW_LOG_MAX; levels 20-22 ask for
+ * up to 2^27). */
+static void frame_start(as_writer_t *w, uint64_t pledged)
+{
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+    if (w->level_next != w->level) {
+        w->level = w->level_next;
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
+    }
+    unsigned wlog = 0;             /* 0: the level's own */
+    if (pledged == ZSTD_CONTENTSIZE_UNKNOWN &&
+        ZSTD_getCParams(w->level, ZSTD_CONTENTSIZE_UNKNOWN, 0).windowLog > 22)
+        wlog = 22;
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog, (int)wlog);
+    ZSTD_CCtx_setPledgedSrcSize(w->cctx, pledged);
+}
+
+/* Ends the open chunk. One that was never streamed is written whole, its
+ * frame declaring its size; a streamed one gets its last segment, then its
+ * header rewritten in place with the totals (FORMAT.md §3.1). */
+static as_err_t chunk_write(as_writer_t *w)
+{
+    if (!w->open)
+        return AS_OK;
+    w->open = 0;
+    size_t clen, raw;
+    if (!w->streamed) {
+        raw = 4 * ASF_NSTREAMS;
+        for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+            raw += (size_t)(w->p[i] - w->s[i]);
+        frame_start(w, raw);
+        if (!segment_compress(w, ASF_CHUNK_HDR, ZSTD_e_end, &clen))
+            return w->err = AS_ERR_NOMEM;
+        chunk_header(w, w->out, (uint32_t)clen, (uint32_t)raw, w->nevents);
+        as_err_t e = append(w, w->out, ASF_CHUNK_HDR + clen);
+        if (e)
+            return w->err = e;
+        w->chunk++;
+        return AS_OK;
+    }
+    /* the last segment, unless the last flush left nothing */
+    int empty = 1;
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        empty &= w->p[i] == w->s[i];
+    if (empty) {
+        ZSTD_outBuffer out = {w->out, w->out_cap, 0};
+        ZSTD_inBuffer none = {NULL, 0, 0};
+        size_t r;
+        do
+            r = ZSTD_compressStream2(w->cctx, &out, &none, ZSTD_e_end);
+        while (r && !ZSTD_isError(r) && out.pos < out.size);
+        if (ZSTD_isError(r) || r != 0)
+            return w->err = AS_ERR_NOMEM;
+        clen = out.pos;
+        raw = 0;
+    } else if (!(raw = segment_compress(w, 0, ZSTD_e_end, &clen))) {
         return w->err = AS_ERR_NOMEM;
-    uint8_t *h = w->out;
-    asf_put32(h, ASF_CHUNK_MAGIC);
-    asf_put32(h + 4, (uint32_t)out.pos);
-    asf_put32(h + 8, (uint32_t)raw);
-    asf_put32(h + 12, w->nevents);
-    asf_put64(h + 16, w->first_seq);
-    asf_put32(h + 24, w->chunk);
-    asf_put32(h + 28, asf_chunk_crc(h));
-    uint64_t start = w->off;
-    as_err_t e = write_all(w, h, ASF_CHUNK_HDR + out.pos);
-    if (e) {
-        /* Leave the file ending on a chunk boundary (a full disk would
-         * otherwise leave a torn chunk); best effort. */
-        if (ftruncate(w->fd, (off_t)start) == 0 && lseek(w->fd, (off_t)start, SEEK_SET) >= 0) {
-            w->bytes -= w->off - start;
-            w->off = start;
-        }
+    }
+    as_err_t e = append(w, w->out, clen);
+    if (e)
         return w->err = e;
+    w->frame_len += clen;
+    w->seg_raw += raw;
+    uint8_t h[ASF_CHUNK_HDR];
+    chunk_header(w, h, (uint32_t)w->frame_len, (uint32_t)w->seg_raw, w->nevents);
+    for (;;) {
+        ssize_t k = pwrite(w->fd, h, sizeof h, (off_t)w->chunk_off);
+        if (k == (ssize_t)sizeof h)
+            break;
+        if (k < 0 && errno == EINTR)
+            continue;
+        return w->err = AS_ERR_IO;
     }
     w->chunk++;
+    return AS_OK;
+}
+
+/* Makes what the open chunk holds durable without ending it: the current
+ * segment goes out as whole zstd blocks, after the chunk's open header if
+ * this is its first (FORMAT.md §3.1). The encoder's state and zstd's window
+ * go on, so a chunk flushed every 100 ms compresses as well as one written
+ * whole, where ending it would start both afresh. */
+static as_err_t chunk_flush(as_writer_t *w)
+{
+    if (!w->open)
+        return AS_OK;
+    size_t at = 0, clen, raw;
+    if (!w->streamed) {
+        frame_start(w, ZSTD_CONTENTSIZE_UNKNOWN);
+        chunk_header(w, w->out, 0, 0, 0);   /* open: FORMAT.md §3.1 */
+        at = ASF_CHUNK_HDR;
+    }
+    if (!(raw = segment_compress(w, at, ZSTD_e_flush, &clen)))
+        return w->err = AS_ERR_NOMEM;
+    uint64_t start = w->off;
+    as_err_t e = append(w, w->out, at + clen);
+    if (e)
+        return w->err = e;
+    if (!w->streamed) {
+        w->streamed = 1;
+        w->chunk_off = start;
+    }
+    w->frame_len += clen;
+    w->seg_raw += raw;
     return AS_OK;
 }
 
@@ -1125,7 +1248,8 @@ as_err_t as_writer_module(as_writer_t *w, const char *path, uint64_t base,
     return AS_OK;
 }
 
-as_err_t as_writer_flush(as_writer_t *w)
+/* as_writer_flush (end the chunk) and as_writer_sync (a segment of it). */
+static as_err_t write_out(as_writer_t *w, as_err_t (*how)(as_writer_t *))
 {
     if (!w)
         return AS_ERR_ARG;
@@ -1133,9 +1257,12 @@ as_err_t as_writer_flush(as_writer_t *w)
         return w->err;
     as_err_t e = emit_pending(w);
     if (!e)
-        e = chunk_write(w);
+        e = how(w);
     return w->err ? w->err : e;
 }
+
+as_err_t as_writer_flush(as_writer_t *w) { return write_out(w, chunk_write); }
+as_err_t as_writer_sync(as_writer_t *w) { return write_out(w, chunk_flush); }
 
 as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
 {

@@ -12,6 +12,9 @@
  * instead of one by one: the file must come out byte for byte the same.
  * "levels" changes the zstd level at every chunk end (as the tracer does
  * when the program waits for its writer): only the compressed bytes differ.
+ * "sync" syncs every FLUSH_EVERY records instead of ending a chunk (segments
+ * of streamed chunks, doc/FORMAT.md §3.1); "kill" does the same and then
+ * exits without closing the file, as a SIGKILL after a sync would leave it.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -59,7 +62,8 @@ static as_err_t add(as_writer_t *w, uint32_t th, const as_rec_t *r)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON [batch|levels]]]]\n");
+        fprintf(stderr, "usage: mk_trace OUT [EVENTS [FLUSH_EVERY [STOP_REASON "
+                        "[batch|levels|sync|kill]]]]\n");
         return 2;
     }
     uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 0) : 3000;
@@ -67,6 +71,8 @@ int main(int argc, char **argv)
     int stop = argc > 4 ? atoi(argv[4]) : 0;
     batch = argc > 5 && !strcmp(argv[5], "batch");
     int levels = argc > 5 && !strcmp(argv[5], "levels");
+    int kill = argc > 5 && !strcmp(argv[5], "kill");
+    int sync = kill || (argc > 5 && !strcmp(argv[5], "sync"));
     static const int level[] = {1, 9, -1, 3};
     unsigned nlevel = 0;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -154,7 +160,10 @@ int main(int argc, char **argv)
         events++;
         if (every && ++chunks_recs == every) {
             end_run(w);
-            as_writer_flush(w);
+            if (sync)
+                as_writer_sync(w);
+            else
+                as_writer_flush(w);
             chunks_recs = 0;
             if (levels)
                 as_writer_level(w, level[nlevel++ % 4]);
@@ -166,6 +175,11 @@ int main(int argc, char **argv)
     }
     uint64_t bytes, total;
     as_writer_totals(w, &bytes, &total);
+    if (kill) {
+        if (as_writer_sync(w))
+            return 2;
+        _exit(0);          /* the file as a SIGKILL leaves it: the chunk open */
+    }
     if (as_writer_close(w, (as_err_t)stop)) {
         fprintf(stderr, "mk_trace: close failed\n");
         return 2;

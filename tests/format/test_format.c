@@ -491,9 +491,23 @@ typedef struct expect_ev_rec {
     uint64_t size, addr, time;
 } xrec_t;
 
+/* Copies of the file taken after each as_writer_sync of random_trace_mix
+ * (what a SIGKILL right then would leave), and the records added by then. */
+#define NSNAP 512
+static struct snap {
+    uint8_t *b;
+    size_t n, recs;
+} g_snap[NSNAP];
+static size_t g_nsnap;
+
+static uint8_t *slurp(const char *path, size_t *n);
+
 /* Writes a random trace; returns the expected records (caller frees). With
  * `recent`, most frees and reallocs pick one of the last 16 blocks created
- * (a Python-like stack of temporaries, FREE_RECENT's case), else any slot. */
+ * (a Python-like stack of temporaries, FREE_RECENT's case), else any slot.
+ * flush_every > 0 ends a chunk every that many records; < 0 syncs every
+ * -flush_every (a streamed chunk's segments) and keeps a copy of the file
+ * then in g_snap. */
 static xrec_t *random_trace_mix(const char *path, size_t n, int flush_every, int recent,
                                 size_t *nx)
 {
@@ -501,7 +515,7 @@ static xrec_t *random_trace_mix(const char *path, size_t n, int flush_every, int
     as_writer_t *w = open_writer(path, &fd);
     model_blk_t *slots = calloc(NSLOT, sizeof *slots);
     xrec_t *x = calloc(n, sizeof *x);
-    if (!flush_every)                 /* chunks end on size alone */
+    if (flush_every <= 0)             /* chunks end on size alone */
         asf_writer_chunk_target(w, 64 << 10);
     /* fake allocator: per-size-class LIFO of freed addresses (like tcache), else bump */
     uint64_t freed[64][16];
@@ -574,8 +588,14 @@ static xrec_t *random_trace_mix(const char *path, size_t n, int flush_every, int
         assert_int_equal(as_writer_add(w, th, &r), AS_OK);
         seq++;
         k++;
-        if (flush_every && (i % (size_t)flush_every) == (size_t)flush_every - 1)
+        if (flush_every > 0 && (i % (size_t)flush_every) == (size_t)flush_every - 1)
             assert_int_equal(as_writer_flush(w), AS_OK);
+        if (flush_every < 0 && (i % (size_t)-flush_every) == (size_t)-flush_every - 1) {
+            assert_int_equal(as_writer_sync(w), AS_OK);
+            assert_true(g_nsnap < NSNAP);
+            g_snap[g_nsnap].b = slurp(path, &g_snap[g_nsnap].n);
+            g_snap[g_nsnap++].recs = k;
+        }
     }
     assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
     close(fd);
@@ -879,6 +899,162 @@ static void test_truncation_everywhere(void **state)
     free(x);
     unlink(path);
     unlink(cut);
+}
+
+/* ---- streamed chunks (FORMAT.md §3.1) ---------------------------------------------------- */
+
+/* A trace synced every 500 records: read back exactly, in several streamed
+ * chunks, smaller than the same records in a chunk per 500; a copy taken
+ * after any sync (a SIGKILL then) yields exactly the records synced, and
+ * one cut anywhere after that a prefix of them, never a damaged event. */
+static void test_sync_segments(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("sync"), *flushed = tmp_path("syncf"), *cut = tmp_path("syncc");
+    size_t nx, nf;
+    uint32_t *ids = calloc(NSLOT, sizeof *ids);
+    rng_state = 0x5eed;
+    xrec_t *xf = random_trace(flushed, 60000, 500, &nf);
+    rng_state = 0x5eed;
+    g_nsnap = 0;
+    xrec_t *x = random_trace(path, 60000, -500, &nx);
+    assert_int_equal(nx, nf);
+    assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
+    check_lean(path, 97);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    while (next(r, &ev) == 1)
+        ;
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_true(st.chunks >= 3);                     /* 64 KiB chunks, ~25 syncs each */
+    assert_int_equal(st.truncated, 0);
+    assert_int_equal(as_reader_problem(r, NULL, 0), AS_OK);
+    as_reader_close(r);
+    struct stat a, b;
+    assert_int_equal(stat(path, &a), 0);
+    assert_int_equal(stat(flushed, &b), 0);
+    assert_true(a.st_size < b.st_size * 9 / 10);     /* measured: 0.79 */
+
+    assert_true(g_nsnap >= 100);
+    for (size_t k = 0; k < g_nsnap; k += 1 + k / 8) {
+        spit(cut, g_snap[k].b, g_snap[k].n);
+        assert_int_equal(check_trace(cut, x, g_snap[k].recs, 0, ids, 0), g_snap[k].recs);
+        r = open_reader(cut);
+        while (next(r, &ev) == 1)
+            ;
+        assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
+        as_reader_close(r);
+        if (k % 37 == 5)
+            check_lean(cut, 13);
+    }
+    /* cuts inside the last segment of a few copies (in the first chunk, and
+     * in the second after the first one was closed): a prefix, truncated */
+    static const size_t cuts[] = {1, 2, 30};
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        size_t k = cuts[c];
+        spit(cut, g_snap[k].b, g_snap[k].n);
+        r = open_reader(cut);
+        while (next(r, &ev) == 1)
+            ;
+        as_reader_stats(r, &st);
+        assert_int_equal(st.chunks, c < 2 ? 1 : 2);   /* which chunk is open */
+        as_reader_close(r);
+        for (size_t len = g_snap[k - 1].n; len < g_snap[k].n; len += 1 + k / 8) {
+            spit(cut, g_snap[k].b, len);
+            r = open_reader(cut);
+            size_t got = 0;
+            while (next(r, &ev) == 1) {
+                assert_true(got < g_snap[k].recs);
+                assert_int_equal(ev.seq, x[got].seq);
+                assert_int_equal(ev.op, x[got].op);
+                got++;
+            }
+            as_reader_stats(r, &st);
+            assert_int_equal(st.truncated, 1);
+            assert_true(st.chunks_damaged <= 1);     /* an open chunk with nothing whole */
+            assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
+            as_reader_close(r);
+        }
+    }
+    for (size_t k = 0; k < g_nsnap; k++)
+        free(g_snap[k].b);
+    g_nsnap = 0;
+    free(ids);
+    free(x);
+    free(xf);
+    unlink(path);
+    unlink(flushed);
+    unlink(cut);
+}
+
+/* At zstd's ultra levels (windows up to 2^27) a streamed chunk's frame
+ * still fits the window an open chunk's reader accepts. */
+static void test_sync_ultra_level(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("ultra"), *cut = tmp_path("ultrac");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    as_writer_level(w, 22);
+    g_seq = 0;
+    for (unsigned i = 0; i < 1000; i++)
+        ADD(w, 0, AS_OP_MALLOC, 0, 0x10000 + 64ull * i, 0, 48);
+    assert_int_equal(as_writer_sync(w), AS_OK);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    spit(cut, b, n);                      /* as a SIGKILL now would leave it */
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    const char *files[] = {path, cut};
+    for (int f = 0; f < 2; f++) {
+        as_reader_t *r = open_reader(files[f]);
+        as_event_t ev;
+        unsigned got = 0;
+        while (next(r, &ev) == 1)
+            got += ev.op == AS_OP_MALLOC;
+        assert_int_equal(got, 1000);
+        assert_int_equal(as_reader_problem(r, NULL, 0), f ? AS_ERR_TRUNCATED : AS_OK);
+        as_reader_close(r);
+    }
+    free(b);
+    unlink(path);
+    unlink(cut);
+}
+
+/* Before version 3 a chunk is one segment: a second one is damage there. */
+static void test_segments_need_v3(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("segv2");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 0;
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
+    assert_int_equal(as_writer_sync(w), AS_OK);
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 32);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    expect_ev(r, &ev, AS_OP_MALLOC, 0);
+    expect_ev(r, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(next(r, &ev), 0);
+    as_reader_close(r);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    asf_put32(b + ASF_OFF_VERSION, 2);
+    asf_put32(b + ASF_OFF_CRC, asf_header_crc(b, get32(b + ASF_OFF_HDRLEN)));
+    spit(path, b, n);
+    r = open_reader(path);
+    assert_int_equal(next(r, &ev), 0);
+    as_read_stats_t st;
+    as_reader_stats(r, &st);
+    assert_int_equal(st.chunks_damaged, 1);
+    assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_CORRUPT);
+    as_reader_close(r);
+    free(b);
+    unlink(path);
 }
 
 /* ---- open errors ------------------------------------------------------------------------- */
@@ -1338,7 +1514,6 @@ static void test_disk_full(void **state)
     assert_int_equal(as_writer_add(w, 0, &r), AS_ERR_NOSPACE);
     assert_int_not_equal(as_writer_close(w, AS_OK), AS_OK);
     close(fd);
-    close(full);
     /* the first chunk, written before the disk filled, is readable */
     as_reader_t *rd = open_reader(path);
     as_event_t ev;
@@ -1348,6 +1523,25 @@ static void test_disk_full(void **state)
     as_reader_stats(rd, &st);
     assert_int_equal(st.chunks, 1);
     as_reader_close(rd);
+
+    /* the same with syncs: the open chunk's first segment is kept */
+    w = open_writer(path, &fd);
+    g_seq = 0;
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
+    assert_int_equal(as_writer_sync(w), AS_OK);
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 16);
+    assert_true(dup2(full, fd) == fd);
+    assert_int_equal(as_writer_sync(w), AS_ERR_NOSPACE);
+    assert_int_not_equal(as_writer_close(w, AS_OK), AS_OK);
+    close(fd);
+    rd = open_reader(path);
+    expect_ev(rd, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(next(rd, &ev), 0);
+    as_reader_stats(rd, &st);
+    assert_int_equal(st.chunks, 1);
+    assert_int_equal(st.truncated, 1);
+    as_reader_close(rd);
+    close(full);
     unlink(path);
 }
 
@@ -1362,6 +1556,9 @@ int main(void)
         cmocka_unit_test(test_chunk_independence),
         cmocka_unit_test(test_damaged_chunk),
         cmocka_unit_test(test_truncation_everywhere),
+        cmocka_unit_test(test_sync_segments),
+        cmocka_unit_test(test_segments_need_v3),
+        cmocka_unit_test(test_sync_ultra_level),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_incomplete_and_mem),
         cmocka_unit_test(test_disk_full),
