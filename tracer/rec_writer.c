@@ -11,7 +11,9 @@
  * emitted anyway and counted. It also emits a time marker about every 1 ms (no
  * hook reads a clock), a ground-truth sample every ~10 ms (RSS from
  * /proc/self/statm, mallinfo2, the tracer's own resident bytes by mincore), and
- * ends a chunk every ~100 ms so a SIGKILL loses at most that much.
+ * writes out what the open chunk holds every ~100 ms (as_writer_sync: a
+ * segment of a streamed chunk, doc/FORMAT.md §3.1) so a SIGKILL loses at most
+ * that much; chunks end by size.
  *
  * Files: PREFIX.<pid>.ast, created O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode
  * 0600. A name already taken (an exec'd image of the same pid, whose previous
@@ -618,7 +620,7 @@ static void *writer_main(void *arg)
             as_callsite_emit_modules(g_w);
         if (!e && now - last_flush >= 100000000u) {
             if (g_added)
-                e = as_writer_flush(g_w);
+                e = as_writer_sync(g_w);
             g_added = 0;
             last_flush = now;
         }

@@ -27,12 +27,13 @@ exec_chain() {
 }
 nfiles() { files "$1" | wc -l; }
 # spin_kill PREFIX ERRFILE [record options]: tr_spin under record, SIGKILLed
-# after its go line; sets f (its trace) and rc (record's exit status)
+# after its go line; sets f (its trace) and rc (record's exit status).
+# SPIN_N=N: tr_spin stops allocating after N pairs and waits to be killed.
 spin_kill() {
     local p=$1 err=$2 line rpid pid
     shift 2
     rm -f go && mkfifo go
-    "$ALLOCSIM" record "$@" -o "$p" -- "$TR/tr_spin" >go 2>"$err" &
+    "$ALLOCSIM" record "$@" -o "$p" -- "$TR/tr_spin" ${SPIN_N:-} >go 2>"$err" &
     rpid=$!
     read -r line <go || fail "no go line"
     sleep 0.5
@@ -190,6 +191,19 @@ sigkill)
     "$ALLOCSIM" info "$f" >info.out 2>info.err; rc=$?
     [ "$rc" = 2 ] || fail "allocsim info exit $rc on a killed trace (want 2)"
     grep -q truncated info.err || fail "info does not report the truncation: $(cat info.err)"
+    ;;
+killidle)
+    # killed 0.5 s after its last heap call: the writer synced the open
+    # chunk within ~100 ms of it, so every event is read back (FORMAT.md
+    # §3.1), from a chunk that was never closed
+    SPIN_N=150000 spin_kill k err.txt -q
+    [ "$rc" = 137 ] || fail "exit $rc (want 128+9)"
+    m=$(stat_of "$f" malloc)
+    [ "${m:-0}" -ge 150000 ] && [ "${m:-0}" -le 150004 ] ||
+        fail "$m mallocs read back of the 150000 (+ stdio's) made before the kill"
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    "$ALLOCSIM" info "$f" >info.out 2>info.err
+    grep -q "was never closed" info.err || fail "the chunk was closed: $(cat info.err)"
     ;;
 unwritable)
     "$TR/tr_usable" >plain.out
