@@ -8,7 +8,11 @@
  * Chunks are guarded by checksums a mutation rarely survives, so inputs whose
  * first byte is 'Z' are taken as a chunk's decoded payload instead: the target
  * wraps them in a valid header, chunk header, zstd frame and end record, which
- * sends the fuzzer into the event decoder itself.
+ * sends the fuzzer into the event decoder itself. Inputs whose first byte is
+ * 'O' are a payload too, wrapped as a chunk the writer never closed
+ * (FORMAT.md §3.1): an open chunk header, a frame that declares no size, cut
+ * short by the input's second byte (0-255 bytes off its end), no end record;
+ * the reader decodes such a frame as far as its whole blocks go.
  *
  * Every input is also read with AS_READ_NO_ADDR in lockstep, by turns through
  * as_reader_next_plain (whose runs carry no seq or callsite; decoded each of
@@ -34,8 +38,9 @@
 
 #include "replay/trace_internal.h"
 
-/* A whole valid file around one decoded chunk payload; returns its length. */
-static size_t wrap_payload(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+/* A whole valid file around one decoded chunk payload; returns its length.
+ * With `cut`, the chunk is an open one whose frame loses cut - 1 bytes. */
+static size_t wrap_payload(const uint8_t *p, size_t n, uint8_t *out, size_t cap, unsigned cut)
 {
     uint8_t *h = out;
     size_t hl = ASF_HDR_FIXED + 8;
@@ -49,6 +54,24 @@ static size_t wrap_payload(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
     memcpy(h + ASF_HDR_FIXED, "fuzz", 4);
     asf_put32(h + ASF_OFF_CRC, asf_header_crc(h, (uint32_t)hl));
     uint8_t *c = out + hl;
+    if (cut) {
+        static ZSTD_CCtx *cc;
+        if (!cc && !(cc = ZSTD_createCCtx()))
+            return 0;
+        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+        size_t z = ZSTD_compress2(cc, c + ASF_CHUNK_HDR, cap - hl - ASF_CHUNK_HDR, p, n);
+        if (ZSTD_isError(z))
+            return 0;
+        z = z > cut - 1 ? z - (cut - 1) : 0;
+        memset(c, 0, ASF_CHUNK_HDR);
+        asf_put32(c, ASF_CHUNK_MAGIC);
+        asf_put64(c + 16, 1);
+        asf_put32(c + 28, asf_chunk_crc(c));
+        return hl + ASF_CHUNK_HDR + z;
+    }
     size_t z = ZSTD_compress(c + ASF_CHUNK_HDR, cap - hl - ASF_CHUNK_HDR - ASF_END_LEN, p, n, 1);
     if (ZSTD_isError(z))
         return 0;
@@ -91,7 +114,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static uint8_t wrapped[1 << 18];
     if (size > 1 && data[0] == 'Z' && size < sizeof wrapped / 2) {
-        size = wrap_payload(data + 1, size - 1, wrapped, sizeof wrapped);
+        size = wrap_payload(data + 1, size - 1, wrapped, sizeof wrapped, 0);
+        data = wrapped;
+        if (!size)
+            return 0;
+    } else if (size > 2 && data[0] == 'O' && size < sizeof wrapped / 2) {
+        size = wrap_payload(data + 2, size - 2, wrapped, sizeof wrapped, data[1] + 1u);
         data = wrapped;
         if (!size)
             return 0;

@@ -1,6 +1,7 @@
 /*
- * tests/fuzz/fuzz_seeds.c — seeds for fuzz_reader's payload mode: every chunk
- * of the given traces, decompressed and prefixed with 'Z', as one file each.
+ * tests/fuzz/fuzz_seeds.c — seeds for fuzz_reader's payload modes: every chunk
+ * of the given traces, decompressed and prefixed with 'Z' (a closed chunk),
+ * and again with "O\x05" (an open chunk cut 4 bytes short), one file each.
  *   fuzz_seeds CORPUS_DIR TRACE...
  */
 #include <stdio.h>
@@ -39,6 +40,12 @@ int main(int argc, char **argv)
                     fwrite(raw, 1, rlen + 1, o);
                     fclose(o);
                     made++;
+                }
+                snprintf(path, sizeof path, "%s/open_%d_%d", argv[1], i, k);
+                if ((o = fopen(path, "wb"))) {
+                    fwrite("O\x05", 1, 2, o);
+                    fwrite(raw + 1, 1, rlen, o);
+                    fclose(o);
                 }
             }
             free(raw);
