@@ -203,6 +203,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * one delivers at least up to where the full one stopped */
     if (k != 1 && parted && (!st.chunks_damaged || lst.events < st.events))
         abort();
+    /* In an event the full reader rejects for its address code, the lean
+     * one reads on and may take a created id before it fails too: max_id
+     * may then be larger on the lean side, only with a chunk dropped. */
+    if (st.chunks_damaged && lst.max_id >= st.max_id)
+        lst.max_id = st.max_id;
     if (k != 1 && !parted &&
         (memcmp(&st, &lst, sizeof st) ||
          as_reader_problem(lr, ldetail, sizeof ldetail) != as_reader_problem(r, NULL, 0) ||
