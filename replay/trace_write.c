@@ -427,6 +427,14 @@ static size_t segment_compress(as_writer_t *w, size_t at, ZSTD_EndDirective how,
     return raw;
 }
 
+static int segment_empty(const as_writer_t *w)
+{
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        if (w->p[i] != w->s[i])
+            return 0;
+    return 1;
+}
+
 /* A new zstd frame for the chunk, at the level asked for last. A frame of
  * unknown size (streamed) gets the level's window, but at most 2^22 bytes:
  * a chunk is smaller, and a reader decoding an open chunk as a stream
@@ -470,11 +478,8 @@ static as_err_t chunk_write(as_writer_t *w)
         w->chunk++;
         return AS_OK;
     }
-    /* the last segment, unless the last flush left nothing */
-    int empty = 1;
-    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-        empty &= w->p[i] == w->s[i];
-    if (empty) {
+    /* the last segment, unless the last sync left nothing */
+    if (segment_empty(w)) {
         ZSTD_outBuffer out = {w->out, w->out_cap, 0};
         ZSTD_inBuffer none = {NULL, 0, 0};
         size_t r;
@@ -514,7 +519,7 @@ static as_err_t chunk_write(as_writer_t *w)
  * whole, where ending it would start both afresh. */
 static as_err_t chunk_flush(as_writer_t *w)
 {
-    if (!w->open)
+    if (!w->open || (w->streamed && segment_empty(w)))
         return AS_OK;
     size_t at = 0, clen, raw;
     if (!w->streamed) {

@@ -1003,6 +1003,10 @@ static void test_sync_ultra_level(void **state)
     assert_int_equal(as_writer_sync(w), AS_OK);
     size_t n;
     uint8_t *b = slurp(path, &n);
+    assert_int_equal(as_writer_sync(w), AS_OK);   /* nothing new: nothing written */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, n);
     spit(cut, b, n);                      /* as a SIGKILL now would leave it */
     assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
     close(fd);
