@@ -8,8 +8,10 @@
  * prediction is measured against the real allocator. Deterministic (xorshift).
  *
  *   gen_churn [-n EVENTS] [-l ZSTD_LEVEL] [-r DECODE_RUNS] [-c CHUNK_KIB] [-o FILE]
- *             [-d RECORDS | -f RECORDS]
- * (-c ends chunks earlier than the writer's 3 MiB, to see the size trade-off)
+ *             [-d RECORDS | -f RECORDS] [-s EVENTS | -e EVENTS]
+ * (-c ends chunks earlier than the writer's 3 MiB, to see the size trade-off;
+ * -s syncs every EVENTS events, as the tracer does every 100 ms, and -e ends
+ * a chunk every EVENTS events instead, as it did before format version 3)
  * -d saves the generated records (32 bytes each); -f feeds saved ones instead
  * of generating: the writer alone, on the same input every run, so two
  * writers can be compared by instruction counts and their files byte for
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
     uint64_t n = 10000000;
     int level = 3, runs = 5;
     size_t chunk_kib = 0;
+    uint64_t every = 0;
+    int sync = 0;
     const char *path = "/tmp/gen_churn.ast";
     FILE *dump = NULL, *feed = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -66,7 +70,10 @@ int main(int argc, char **argv)
             runs = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 1;
         else if (!strcmp(argv[i], "-c"))
             chunk_kib = strtoull(argv[i + 1], NULL, 0);
-        else if (!strcmp(argv[i], "-o"))
+        else if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "-e")) {
+            every = strtoull(argv[i + 1], NULL, 0);
+            sync = argv[i][1] == 's';
+        } else if (!strcmp(argv[i], "-o"))
             path = argv[i + 1];
         else if (!strcmp(argv[i], "-d") && (dump = fopen(argv[i + 1], "wb")))
             ;
@@ -140,7 +147,11 @@ int main(int argc, char **argv)
             unsigned run = 32768 - (unsigned)(q % 32768);
             if (run > k - i)
                 run = k - i;
-            if (as_writer_add_batch(w, 0, &batch[i], run)) {
+            if (every && run > every - q % every)
+                run = (unsigned)(every - q % every);
+            if (as_writer_add_batch(w, 0, &batch[i], run) ||
+                (every && (q + run) % every == 0 &&
+                 (sync ? as_writer_sync(w) : as_writer_flush(w)))) {
                 fprintf(stderr, "gen_churn: write failed\n");
                 return 2;
             }
