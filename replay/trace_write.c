@@ -300,13 +300,19 @@ static inline as_err_t free_push(as_writer_t *w, uint32_t id)
 
 /* ---- chunk framing ---------------------------------------------------------- */
 
-/* The open chunk's decoded bytes: written segments and the current one. */
-static size_t chunk_used(const as_writer_t *w)
+/* The current segment's stream bytes (its table not counted). */
+static size_t segment_bytes(const as_writer_t *w)
 {
-    size_t n = (size_t)w->seg_raw;
+    size_t n = 0;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         n += (size_t)(w->p[i] - w->s[i]);
     return n;
+}
+
+/* The open chunk's decoded bytes: written segments and the current one. */
+static size_t chunk_used(const as_writer_t *w)
+{
+    return (size_t)w->seg_raw + segment_bytes(w);
 }
 
 static void put_tok(as_writer_t *w, unsigned kind, unsigned aux)
@@ -379,6 +385,18 @@ static as_err_t append(as_writer_t *w, const void *buf, size_t n)
     return e;
 }
 
+/* Rewrites n bytes at off in place (a header's fields): needs no space. */
+static as_err_t rewrite(const as_writer_t *w, const void *buf, size_t n, uint64_t off)
+{
+    for (;;) {
+        ssize_t k = pwrite(w->fd, buf, n, (off_t)off);
+        if (k == (ssize_t)n)
+            return AS_OK;
+        if (k >= 0 || errno != EINTR)
+            return AS_ERR_IO;
+    }
+}
+
 static void chunk_header(const as_writer_t *w, uint8_t *h, uint32_t clen, uint32_t raw,
                          uint32_t nev)
 {
@@ -389,6 +407,18 @@ static void chunk_header(const as_writer_t *w, uint8_t *h, uint32_t clen, uint32
     asf_put64(h + 16, w->first_seq);
     asf_put32(h + 24, w->chunk);
     asf_put32(h + 28, asf_chunk_crc(h));
+}
+
+/* Everything given to the frame so far out as whole blocks (ZSTD_e_flush),
+ * or the frame ended (ZSTD_e_end). 0, or -1 if zstd fails. */
+static int frame_step(as_writer_t *w, ZSTD_outBuffer *out, ZSTD_EndDirective how)
+{
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    size_t r;
+    do
+        r = ZSTD_compressStream2(w->cctx, out, &none, how);
+    while (r && !ZSTD_isError(r) && out->pos < out->size);
+    return ZSTD_isError(r) || r != 0 ? -1 : 0;
 }
 
 /* The current segment (stream table and streams, FORMAT.md §4) into the
@@ -413,26 +443,12 @@ static size_t segment_compress(as_writer_t *w, size_t at, ZSTD_EndDirective how,
         if (si.pos != si.size)
             r = (size_t)-1;
     }
-    if (!ZSTD_isError(r)) {
-        ZSTD_inBuffer none = {NULL, 0, 0};
-        do
-            r = ZSTD_compressStream2(w->cctx, &out, &none, how);
-        while (r && !ZSTD_isError(r) && out.pos < out.size);
-    }
-    if (ZSTD_isError(r) || r != 0)
+    if (ZSTD_isError(r) || frame_step(w, &out, how))
         return 0;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         w->p[i] = w->s[i];
     *clen = out.pos;
     return raw;
-}
-
-static int segment_empty(const as_writer_t *w)
-{
-    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-        if (w->p[i] != w->s[i])
-            return 0;
-    return 1;
 }
 
 /* A new zstd frame for the chunk, at the level asked for last. A frame of
@@ -465,9 +481,7 @@ static as_err_t chunk_write(as_writer_t *w)
     w->open = 0;
     size_t clen, raw;
     if (!w->streamed) {
-        raw = 4 * ASF_NSTREAMS;
-        for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-            raw += (size_t)(w->p[i] - w->s[i]);
+        raw = 4 * ASF_NSTREAMS + segment_bytes(w);
         frame_start(w, raw);
         if (!segment_compress(w, ASF_CHUNK_HDR, ZSTD_e_end, &clen))
             return w->err = AS_ERR_NOMEM;
@@ -479,14 +493,9 @@ static as_err_t chunk_write(as_writer_t *w)
         return AS_OK;
     }
     /* the last segment, unless the last sync left nothing */
-    if (segment_empty(w)) {
+    if (!segment_bytes(w)) {
         ZSTD_outBuffer out = {w->out, w->out_cap, 0};
-        ZSTD_inBuffer none = {NULL, 0, 0};
-        size_t r;
-        do
-            r = ZSTD_compressStream2(w->cctx, &out, &none, ZSTD_e_end);
-        while (r && !ZSTD_isError(r) && out.pos < out.size);
-        if (ZSTD_isError(r) || r != 0)
+        if (frame_step(w, &out, ZSTD_e_end))
             return w->err = AS_ERR_NOMEM;
         clen = out.pos;
         raw = 0;
@@ -500,14 +509,8 @@ static as_err_t chunk_write(as_writer_t *w)
     w->seg_raw += raw;
     uint8_t h[ASF_CHUNK_HDR];
     chunk_header(w, h, (uint32_t)w->frame_len, (uint32_t)w->seg_raw, w->nevents);
-    for (;;) {
-        ssize_t k = pwrite(w->fd, h, sizeof h, (off_t)w->chunk_off);
-        if (k == (ssize_t)sizeof h)
-            break;
-        if (k < 0 && errno == EINTR)
-            continue;
+    if (rewrite(w, h, sizeof h, w->chunk_off))
         return w->err = AS_ERR_IO;
-    }
     w->chunk++;
     return AS_OK;
 }
@@ -519,7 +522,7 @@ static as_err_t chunk_write(as_writer_t *w)
  * whole, where ending it would start both afresh. */
 static as_err_t chunk_flush(as_writer_t *w)
 {
-    if (!w->open || (w->streamed && segment_empty(w)))
+    if (!w->open || (w->streamed && !segment_bytes(w)))
         return AS_OK;
     size_t at = 0, clen, raw;
     if (!w->streamed) {
@@ -1304,16 +1307,7 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
     uint8_t fl[8];
     asf_put32(fl, stop ? AS_HDRF_INCOMPLETE : AS_HDRF_COMPLETE);
     asf_put32(fl + 4, (uint32_t)stop);
-    as_err_t pe = AS_OK;
-    for (;;) {
-        ssize_t k = pwrite(w->fd, fl, sizeof fl, ASF_OFF_FLAGS);
-        if (k == (ssize_t)sizeof fl)
-            break;
-        if (k < 0 && errno == EINTR)
-            continue;
-        pe = AS_ERR_IO;
-        break;
-    }
+    as_err_t pe = rewrite(w, fl, sizeof fl, ASF_OFF_FLAGS);
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
         m_free(w, w->s[i], STREAM_CAP);
     m_free(w, w->out, w->out_cap);
