@@ -471,6 +471,19 @@ static void test_race_repair(void **state)
     unlink(path);
 }
 
+/* Reads path to its end: its stats, and the reader's problem. */
+static as_err_t read_all(const char *path, as_read_stats_t *st)
+{
+    as_reader_t *r = open_reader(path);
+    as_event_t ev;
+    while (next(r, &ev) == 1)
+        ;
+    as_reader_stats(r, st);
+    as_err_t e = as_reader_problem(r, NULL, 0);
+    as_reader_close(r);
+    return e;
+}
+
 /* ---- random workload: exact pairing across many chunks ------------------------------- */
 
 typedef struct model_blk {
@@ -677,14 +690,9 @@ static void test_random_pairing(void **state)
     /* no explicit flushes: the writer ends chunks when they reach their size */
     x = random_trace(path, 300000, 0, &nx);
     assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
-    as_reader_t *r = open_reader(path);
-    as_event_t ev;
-    while (next(r, &ev) == 1)
-        ;
     as_read_stats_t st;
-    as_reader_stats(r, &st);
+    read_all(path, &st);
     assert_true(st.chunks >= 10);
-    as_reader_close(r);
     check_lean(path, 256);
     free(ids);
     free(x);
@@ -921,16 +929,10 @@ static void test_sync_segments(void **state)
     assert_int_equal(nx, nf);
     assert_int_equal(check_trace(path, x, nx, 0, ids, 0), nx);
     check_lean(path, 97);
-    as_reader_t *r = open_reader(path);
-    as_event_t ev;
-    while (next(r, &ev) == 1)
-        ;
     as_read_stats_t st;
-    as_reader_stats(r, &st);
+    assert_int_equal(read_all(path, &st), AS_OK);
     assert_true(st.chunks >= 3);                     /* 64 KiB chunks, ~25 syncs each */
     assert_int_equal(st.truncated, 0);
-    assert_int_equal(as_reader_problem(r, NULL, 0), AS_OK);
-    as_reader_close(r);
     struct stat a, b;
     assert_int_equal(stat(path, &a), 0);
     assert_int_equal(stat(flushed, &b), 0);
@@ -940,11 +942,7 @@ static void test_sync_segments(void **state)
     for (size_t k = 0; k < g_nsnap; k += 1 + k / 8) {
         spit(cut, g_snap[k].b, g_snap[k].n);
         assert_int_equal(check_trace(cut, x, g_snap[k].recs, 0, ids, 0), g_snap[k].recs);
-        r = open_reader(cut);
-        while (next(r, &ev) == 1)
-            ;
-        assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
-        as_reader_close(r);
+        assert_int_equal(read_all(cut, &st), AS_ERR_TRUNCATED);
         if (k % 37 == 5)
             check_lean(cut, 13);
     }
@@ -954,15 +952,12 @@ static void test_sync_segments(void **state)
     for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
         size_t k = cuts[c];
         spit(cut, g_snap[k].b, g_snap[k].n);
-        r = open_reader(cut);
-        while (next(r, &ev) == 1)
-            ;
-        as_reader_stats(r, &st);
+        read_all(cut, &st);
         assert_int_equal(st.chunks, c < 2 ? 1 : 2);   /* which chunk is open */
-        as_reader_close(r);
         for (size_t len = g_snap[k - 1].n; len < g_snap[k].n; len += 1 + k / 8) {
             spit(cut, g_snap[k].b, len);
-            r = open_reader(cut);
+            as_reader_t *r = open_reader(cut);
+            as_event_t ev;
             size_t got = 0;
             while (next(r, &ev) == 1) {
                 assert_true(got < g_snap[k].recs);
@@ -1311,14 +1306,9 @@ static void test_many_ids(void **state)
     }
     assert_int_equal(as_writer_close(w, AS_OK), AS_OK);
     close(fd);
-    as_reader_t *r = open_reader(path);
-    as_event_t ev;
-    while (next(r, &ev) == 1)
-        ;
     as_read_stats_t st;
-    as_reader_stats(r, &st);
+    read_all(path, &st);
     assert_true(st.max_id >= N && st.chunks > 4 && st.chunks_damaged == 0);
-    as_reader_close(r);
     check_lean(path, 1);
     check_lean(path, 333);
     check_lean(path, 16384);
