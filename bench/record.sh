@@ -103,8 +103,8 @@ for w in $WORKLOADS; do
     if [[ " $TOOLS " == *" traced "* ]]; then
         # the last traced run's files are still there; one `allocsim info`
         # (it checks every chunk) gives the totals and, when the workload
-        # forked (hg's checkout workers, whose small ~100 ms chunks compress
-        # worse), a line per process
+        # forked (hg's checkout workers, whose traffic compresses worse than
+        # the main process's), a line per process
         info=$("$B/allocsim" info --format json "$OUT/tr/$w".*.ast 2>/dev/null)
         read -r ev bpe < <(echo "$info" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["events"], "%.3f" % d["bytes_per_event"])' 2>/dev/null ||
             echo "- -")
