@@ -173,7 +173,10 @@ static inline void as_fl_raise(as_flist_t *f, uint64_t r, uint64_t v)
 }
 
 /* After region r's largest free length may have shrunk: recompute up the
- * tree while the maximum changes. */
+ * tree while the maximum changes. A node's maximum can only have shrunk, so
+ * a parent above the child's old value took it from another child and stays:
+ * one read stops the climb there, where recomputing the parent from all its
+ * children (most of the climb's instructions) would find it unchanged. */
 static inline void as_fl_refix(as_flist_t *f, uint64_t r)
 {
     const as_fl_reg_t *g = &f->reg[r];
@@ -183,12 +186,15 @@ static inline void as_fl_refix(as_flist_t *f, uint64_t r)
         m = l > m ? l : m;
     }
     for (unsigned k = 0;;) {
-        if (f->lvl[k][r] == m)
+        uint64_t old = f->lvl[k][r];
+        if (old == m)
             return;
         f->lvl[k][r] = m;
         if (++k == f->nlvl)
             return;
         r >>= FL_FAN_BITS;
+        if (f->lvl[k][r] != old)
+            return;
         m = as_fl_children_max(f, k, r);
     }
 }
