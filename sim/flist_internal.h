@@ -372,7 +372,7 @@ static inline int as_fl_remove(as_flist_t *f, uint64_t key)
 /* Changes the entry at (r, i) to (nkey, nlen). nkey must keep the entry's
  * place in address order (no other key between the old and the new one);
  * it may lie in another region. 0, or -1 on no memory. */
-static int as_fl_set_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nkey, uint64_t nlen)
+static inline int as_fl_set_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nkey, uint64_t nlen)
 {
     uint64_t nr = as_fl_region(f, nkey);
     if (nr != r) {
@@ -394,6 +394,23 @@ static int as_fl_set_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nkey, ui
     else if (now < old && old == f->lvl[0][r])
         as_fl_refix(f, r);
     return 0;
+}
+
+/* Changes the length (and flag) of the entry at (r, i) to nlen, its key
+ * unchanged: as_fl_set_at without the region and offset work a new key
+ * needs (every change the mmap-threshold model makes keeps the key). */
+static inline void as_fl_set_len_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nlen)
+{
+    as_fl_reg_t *g = &f->reg[r];
+    as_fl_ent_t *e = &g->e[i];
+    uint64_t old = as_fl_fit_len(e);
+    e->len = nlen;
+    uint64_t now = as_fl_fit_len(e);
+    g->free = (g->free & ~(1ull << i)) | (uint64_t)!(nlen & AS_FL_USED) << i;
+    if (now > old)
+        as_fl_raise(f, r, now);
+    else if (now < old && old == f->lvl[0][r])
+        as_fl_refix(f, r);
 }
 
 /* Lowest-addressed free entry with len >= need (need > 0): 1 and (*r, *i),

@@ -208,11 +208,11 @@ static void heap_release(mt_t *m, uint64_t r, uint32_t i)
         }
         if (pv) {
             as_fl_remove_at(f, r, i);
-            as_fl_set_at(f, pr, pi, pk, pl + sz);
+            as_fl_set_len_at(f, pr, pi, pl + sz);
             c = pk;
             sz += pl;
         } else {
-            as_fl_set_at(f, r, i, c, sz);
+            as_fl_set_len_at(f, r, i, sz);
         }
         touch(m, c + 8, 24);                    /* size, fd, bk */
         touch(m, c + sz, 8);                    /* prev_size footer */
@@ -233,7 +233,7 @@ static int heap_split(mt_t *m, uint64_t r, uint32_t i, uint64_t keep, uint64_t f
     *ti = *tr == r ? i + 1 : 0;
     if (as_fl_insert_at(&m->heap, *tr, *ti, c + keep, rest | flag))
         return -1;
-    as_fl_set_at(&m->heap, r, i, c, keep | AS_FL_USED);
+    as_fl_set_len_at(&m->heap, r, i, keep | AS_FL_USED);
     return 0;
 }
 
@@ -257,7 +257,7 @@ static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_
             touch(m, c + nb + 8, 24);           /* remainder: size, fd, bk */
             sz = nb;
         } else {
-            as_fl_set_at(&m->heap, r, i, c, sz | AS_FL_USED);
+            as_fl_set_len_at(&m->heap, r, i, sz | AS_FL_USED);
         }
         m->used_bytes += sz;
         touch(m, c + 8, 8);
