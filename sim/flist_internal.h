@@ -398,8 +398,11 @@ static inline int as_fl_set_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t n
 
 /* Changes the length (and flag) of the entry at (r, i) to nlen, its key
  * unchanged: as_fl_set_at without the region and offset work a new key
- * needs (every change the mmap-threshold model makes keeps the key). */
-static inline void as_fl_set_len_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nlen)
+ * needs (every change the mmap-threshold model makes keeps the key).
+ * Always inlined: GCC kept it out of line (with the climbs inlined into
+ * it), and the call and register saves were 2% of a churn replay's
+ * instructions. */
+static inline __attribute__((always_inline)) void as_fl_set_len_at(as_flist_t *f, uint64_t r, uint32_t i, uint64_t nlen)
 {
     as_fl_reg_t *g = &f->reg[r];
     as_fl_ent_t *e = &g->e[i];
