@@ -89,7 +89,14 @@ static void against_reference(void **state)
         } else if (op < 10 && rn) {                          /* change length, flag */
             size_t p = (x >> 3) % rn;
             place_of(&f, p, &r, &i);
-            assert_int_equal(as_fl_set_at(&f, r, i, rk[p], len | used), 0);
+            if ((x >> 62) & 1) {   /* the key kept: both ways of saying it */
+                as_fl_set_len_at(&f, r, i, len | used);
+                uint64_t m = 0;     /* the region's bound, checked at once */
+                for (uint32_t j = 0; j < f.reg[r].n; j++)
+                    m = as_fl_fit_len(&f.reg[r].e[j]) > m ? as_fl_fit_len(&f.reg[r].e[j]) : m;
+                assert_int_equal(f.lvl[0][r], m);
+            } else
+                assert_int_equal(as_fl_set_at(&f, r, i, rk[p], len | used), 0);
             rl[p] = len | used;
         } else if (op < 11 && rn) {                          /* move between neighbours */
             size_t p = (x >> 3) % rn;
