@@ -1069,14 +1069,21 @@ static __attribute__((noinline)) void free_slow(gl_t *g, uint32_t thread, uint64
         free_chunk(g, c);
 }
 
-/* __libc_free: the tcache push inline, anything else in free_slow. */
-static inline __attribute__((always_inline)) void do_free(gl_t *g, uint32_t thread, uint64_t addr)
+/* __libc_free's tcache push, without a call; false if free_slow must do
+ * all of it. Its only write that can change the space is tc_push's
+ * touch_mem_link, and only if addr starts a page. */
+static inline __attribute__((always_inline)) bool free_fast(gl_t *g, uint32_t thread, uint64_t addr)
 {
     gl_thread_t *t = enter_fast(g, thread);
     const gl_slot_t *sl = t && addr > HDR ? h_slot(g, addr - HDR) : NULL;
-    if (sl && free_to_tcache(g, t, addr, sl->val, sl->aux))
-        return;
-    free_slow(g, thread, addr);
+    return sl && free_to_tcache(g, t, addr, sl->val, sl->aux);
+}
+
+/* __libc_free: the tcache push inline, anything else in free_slow. */
+static inline __attribute__((always_inline)) void do_free(gl_t *g, uint32_t thread, uint64_t addr)
+{
+    if (!free_fast(g, thread, addr))
+        free_slow(g, thread, addr);
 }
 
 static void gl_free(void *m, uint32_t thread, uint64_t addr) { do_free(m, thread, addr); }
@@ -1093,7 +1100,14 @@ _Static_assert(PLAIN_HOMES > PLAIN_SLOT_AHEAD - PLAIN_REC_AHEAD, "home[] ring to
  * they are a loop over the events with those fast paths inline; the rest of
  * glibc is the same calls gl_malloc and gl_free make. Every malloc may go
  * through int_malloc, so any may fail: one is taken only over an empty
- * table entry, which a failure leaves empty, and a failure ends the run. */
+ * table entry, which a failure leaves empty, and a failure ends the run.
+ *
+ * The space's resident and mapped bytes are read again only after what
+ * can change them: a slow path, or a touch. The fast paths map nothing,
+ * and the user's write after a tcache hit is no touch when it stays on
+ * the page of the chunk's size word (resident while the chunk exists:
+ * sim/glibc_internal.h, touch_links), as it does for --touch first unless
+ * the block starts a page. So the common event makes no call at all. */
 static uint32_t gl_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t *blk,
                          uint64_t nblk, uint64_t touch, uint64_t *rss, uint64_t *mapped)
 {
@@ -1102,6 +1116,7 @@ static uint32_t gl_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t 
     uint32_t i = 0, home[PLAIN_HOMES] = {0};
     if (!nblk)
         return 0;
+    uint64_t pm = g->page - 1, res = as_space_resident(sp), map = as_space_mapped(sp);
     while (i < n) {
         const as_hevent_t *c = &ev[i];
         /* A free's first reads are misses on a big heap, one after the
@@ -1126,23 +1141,38 @@ static uint32_t gl_plain(void *m, const as_hevent_t *ev, uint32_t n, as_block_t 
             break;
         as_block_t *b = &blk[c->id];
         if (c->op == AS_OP_MALLOC) {
+            uint64_t len = c->size < touch ? c->size : touch;  /* the engine's user_touch */
             uint64_t a = malloc_fast(g, c->thread, c->size);
-            if (!a) {
+            if (a) {
+                b->addr = a;
+                if (len && ((a - SIZE_SZ) ^ (a + len - 1)) > pm) {
+                    as_space_touch(sp, a, len);
+                    res = as_space_resident(sp);
+                }
+            } else {
                 if (b->addr)
                     break;
-                a = malloc_slow(g, c->thread, c->size);
+                b->addr = a = malloc_slow(g, c->thread, c->size);
+                if (a)
+                    as_space_touch(sp, a, len);
+                res = as_space_resident(sp);
+                map = as_space_mapped(sp);
             }
-            b->addr = a;
-            if (a)  /* the engine's user_touch */
-                as_space_touch(sp, a, c->size < touch ? c->size : touch);
         } else if (c->op == AS_OP_FREE && b->addr) {
-            do_free(g, c->thread, b->addr);
+            uint64_t addr = b->addr;
             b->addr = 0;
+            if (!free_fast(g, c->thread, addr)) {
+                free_slow(g, c->thread, addr);
+                map = as_space_mapped(sp);
+                res = as_space_resident(sp);
+            } else if (!(addr & pm)) {  /* tc_push's touch_mem_link */
+                res = as_space_resident(sp);
+            }
         } else {
             break;
         }
-        rss[i] = as_space_resident(sp);
-        mapped[i++] = as_space_mapped(sp);
+        rss[i] = res;
+        mapped[i++] = map;
         if (!b->addr && c->op == AS_OP_MALLOC)
             break;
     }
