@@ -82,16 +82,21 @@ enum {
     ST_MMAP,
 };
 
+/* A 40-byte record straddles two cache lines half the time, and on a big
+ * heap a record is a miss per line: what nearly every operation reads (st,
+ * pfree, nxt, size, the list links) comes first, so that it is more often
+ * within one line; prev_size, read only behind pfree or for mmapped
+ * chunks, last. */
 typedef struct gl_rec {
-    uint64_t addr;       /* chunk address (mem = addr + 16) */
-    uint64_t size;       /* chunk size, no flag bits */
-    uint64_t prev_size;  /* size of the free previous chunk (pfree), or the
-                            mmapped chunk's offset into its mapping */
-    uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
-    uint32_t nxt;        /* the chunk at addr + size (0: end of its heap) */
-    uint16_t arena;
     uint8_t st;          /* ST_* */
     uint8_t pfree;       /* !PREV_INUSE */
+    uint16_t arena;
+    uint32_t nxt;        /* the chunk at addr + size (0: end of its heap) */
+    uint64_t size;       /* chunk size, no flag bits */
+    uint32_t fd, bk;     /* list links (record indices, 0 = NULL) */
+    uint64_t addr;       /* chunk address (mem = addr + 16) */
+    uint64_t prev_size;  /* size of the free previous chunk (pfree), or the
+                            mmapped chunk's offset into its mapping */
 } gl_rec_t;
 
 /* aux caches, for chunks the user holds and tcache chunks, the size (in
