@@ -5,7 +5,8 @@
 #
 #   bench/accuracy.sh [-f] [--runs N]
 #     -f        re-record the traces (otherwise reused from bench/out/accuracy/)
-#     --runs N  runs of the real program per cell (median; default 3)
+#     --runs N  runs of the real program per cell, and of the speed table
+#               (median; default 7: threads' real peak varies ~6% run to run)
 #     BUILD=dir build directory (default build/)
 #
 # Workloads and their (small) arguments: bench/accuracy/workloads.txt.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 rerecord=0
-runs=3
+runs=7
 while [ $# -gt 0 ]; do
   case "$1" in
     -f) rerecord=1 ;;

@@ -80,9 +80,12 @@ def real_peak(argv, tunables, runs):
         p = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
-            return None
+            return None, None, None
         vals.append(int(p.stderr.strip().splitlines()[-1]) * 1024)
-    return int(statistics.median(vals))
+    # the median, and the runs' own spread: a program with threads peaks
+    # differently from run to run (threads: 28.1-29.8 MiB over 12 runs at
+    # mmap_threshold=64K), which a median of a few runs does not show
+    return int(statistics.median(vals)), min(vals), max(vals)
 
 
 def load_workloads(path):
@@ -104,7 +107,7 @@ def main():
     ap.add_argument("--build", required=True, help="build directory (allocsim, bench/)")
     ap.add_argument("--traces", required=True, help="directory of recorded traces NAME.ast")
     ap.add_argument("--workloads", required=True)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="bench/accuracy.sh")
     ap.add_argument("--speed-trace", help="a bigger trace for the speed table (median of --runs)")
@@ -136,11 +139,11 @@ def main():
             mpeak = mres["peak_rss"] if mres else None
             npeak = nres["peak_rss"] if nres else None
             pred = mres.get("peak_process_rss") if mres else None
-            real = real_peak(argv, tun, a.runs)
+            real, real_lo, real_hi = real_peak(argv, tun, a.runs)
             note = "; ".join(x for x in (("model: " + merr) if merr else "",
                                          ("native: " + nerr) if nerr else "") if x)
             rows.append(("%s (--touch %s)" % (name, touch), cname, mpeak, npeak, pct(mpeak, npeak), pred, real,
-                         pct(pred, real), note))
+                         pct(pred, real), note, real_lo, real_hi))
             if cname == "default" and m and n:
                 speed.append(("%s (1 run)" % name, n["events"], mwall, nwall, nrep))
             print("%-12s %-20s model %-12s native %-12s %-9s pred %-12s real %-12s %s" % (
@@ -198,7 +201,8 @@ def main():
                 "model's `peak_process_rss` (the recorded process RSS with the recorded "
                 "heap swapped for the model's); **real** = the program itself run under "
                 "`GLIBC_TUNABLES` with the same setting, median of %d runs of "
-                "`/usr/bin/time -f %%M`; **perr** = (predicted − real) / real.\n\n" % a.runs)
+                "`/usr/bin/time -f %%M`; **real runs** = the lowest and highest of those "
+                "runs (the program's own spread); **perr** = (predicted − real) / real.\n\n" % a.runs)
         f.write("Targets (issue 4): model vs native ≤ 2% on every cell, median ≤ 1%; "
                 "predicted vs real ≤ 5%.\n\n")
         if errs:
@@ -225,11 +229,12 @@ def main():
             if r[0] != cur:
                 cur = r[0]
                 f.write("\n## %s\n\n" % cur)
-                f.write("| setting | model | native | err | predicted | real | perr | notes |\n")
-                f.write("|---|---:|---:|---:|---:|---:|---:|---|\n")
-            f.write("| %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
+                f.write("| setting | model | native | err | predicted | real | real runs | perr | notes |\n")
+                f.write("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+            spread = "%s–%s" % (human(r[9]), human(r[10])) if r[9] is not None else "—"
+            f.write("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
                 r[1], human(r[2]), human(r[3]), fmt_pct(r[4]), human(r[5]), human(r[6]),
-                fmt_pct(r[7]), r[8].replace("|", "\\|")))
+                spread, fmt_pct(r[7]), r[8].replace("|", "\\|")))
         if others:
             f.write("\n## Native replay on other allocators (default settings)\n\n")
             f.write("`allocsim native --allocator NAME` on the same traces: peak RSS the "
