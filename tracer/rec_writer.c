@@ -347,12 +347,19 @@ static as_err_t flush_marks(uint64_t upto)
     return AS_OK;
 }
 
-static void take_sample(as_sample_t *s)
+/* *seq: where the sample goes in the event order. It is read again just
+ * before the read that makes the kernel count the RSS, not where the loop
+ * read it: the open, the time mark and above all a preemption in between
+ * (three runnable threads on two cores) let the program's heap grow past
+ * *seq before the RSS is counted, and the replay then takes that growth for
+ * memory outside the heap, at the peak of all samples. */
+static void take_sample(as_sample_t *s, uint64_t *seq)
 {
     memset(s, 0, sizeof *s);
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         char buf[128];
+        *seq = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
         ssize_t n = read(fd, buf, sizeof buf - 1);
         close(fd);
         if (n > 0) {
@@ -602,8 +609,9 @@ static void *writer_main(void *arg)
         }
         if (now - last_sample >= 10000000u) {
             as_sample_t s;
-            take_sample(&s);
-            push_mark(c, 1, 0, &s);
+            uint64_t sc = c;
+            take_sample(&s, &sc);
+            push_mark(sc, 1, 0, &s);
             last_sample = now;
             recycle_rings(now);
         }
