@@ -620,27 +620,68 @@ static inline void time_at(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i
     }
 }
 
-/* The maxima and sums of a run of events [i, i + k) (plain_done, live_run). */
+/* The maxima and sums of a run of events [i, i + k) (plain_done, live_run),
+ * and where its values are: live bytes after each event in live_at[], RSS
+ * in rss[] or, if that is NULL, the live bytes plus d page-rounded
+ * (live_run: the model's RSS is its live bytes, rounded; `mask` is the
+ * page size - 1). */
 typedef struct runsum {
     uint64_t top_rss, top_live, top_mapped, sum_rss, sum_live;
+    const uint64_t *rss, *live_at;
+    uint64_t d, mask;
 } runsum_t;
+
+static inline uint64_t run_rss(const runsum_t *rs, uint32_t j)
+{
+    return rs->rss ? rs->rss[j] : (rs->live_at[j] + rs->d + rs->mask) & ~rs->mask;
+}
+
+/* A run that sets a peak: measure_with, event by event, leaves each peak
+ * at the first event that reaches the run's maximum, with the live bytes
+ * (and the time) or the RSS there; so does this, from the run's values. */
+static __attribute__((noinline)) void run_peaks(inst_t *s, const batch_t *b, tcursor_t *t,
+                                                uint32_t i, uint32_t k, const runsum_t *rs)
+{
+    as_result_t *r = &s->r;
+    if (rs->top_live > r->peak_live) {
+        uint32_t j = 0;
+        while (rs->live_at[j] != rs->top_live)
+            j++;
+        r->peak_live = rs->top_live;
+        r->rss_at_peak_live = run_rss(rs, j);
+    }
+    if (rs->top_rss > r->peak_rss) {
+        uint32_t j = 0;
+        while (run_rss(rs, j) != rs->top_rss)
+            j++;
+        while (t->pos <= i + j)       /* the trace's time at event i + j */
+            time_at(s, b, t, t->pos);
+        r->peak_rss = rs->top_rss;
+        r->peak_event = b->first + i + j;
+        r->peak_time = (double)s->time_ns / 1e9;
+        r->live_at_peak = rs->live_at[j];
+    }
+    (void)k;
+}
 
 /* The measures of a run of k > 0 events from event i whose maxima and
  * sums are rs and whose live bytes end at `live`, if it may be measured
- * from those alone: most runs set no peak, reach no series point and keep
- * no ticks, and then the per-event bookkeeping (event index, time, peaks)
- * is left out. Returns 0 if not: the caller measures each event. The sums
- * of a run are 64-bit: exact while every value is below 2^55 (PLAIN_RUN
- * <= 2^8). */
+ * from those alone: most runs reach no series point and keep no ticks,
+ * and then the per-event bookkeeping (event index, time, peaks) is left
+ * out; a run that sets a peak finds its event from the run's values.
+ * Returns 0 if not: the caller measures each event. The sums of a run
+ * are 64-bit: exact while every value is below 2^55 (PLAIN_RUN <= 2^8). */
 static inline __attribute__((always_inline)) int
 run_measures(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t k, uint64_t live,
              const runsum_t *rs)
 {
     uint64_t last = b->first + i + k - 1;
     as_result_t *r = &s->r;
-    if (!(rs->top_rss <= r->peak_rss && rs->top_live <= r->peak_live && !s->tick_ns
-          && (!s->series || last < s->series_next) && (rs->top_rss | rs->top_live) >> 55 == 0))
+    if (!(!s->tick_ns && (!s->series || last < s->series_next)
+          && (rs->top_rss | rs->top_live) >> 55 == 0))
         return 0;
+    if (rs->top_rss > r->peak_rss || rs->top_live > r->peak_live)
+        run_peaks(s, b, t, i, k, rs);
     s->live = live;
     s->imax = rs->top_rss > s->imax ? rs->top_rss : s->imax;
     r->peak_mapped = rs->top_mapped > r->peak_mapped ? rs->top_mapped : r->peak_mapped;
@@ -662,7 +703,7 @@ static void plain_done(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, ui
     as_block_t *restrict ids = s->ids;
     const cev_t *ev = &b->ev[i];
     uint64_t live = s->live, live_at[PLAIN_RUN];
-    runsum_t rs = {0};
+    runsum_t rs = {.rss = rss, .live_at = live_at};
     for (uint32_t j = 0; j < k; j++) {
         as_block_t *blk = &ids[ev[j].id];
         /* Selects, not a branch: mallocs and frees come in no order a
@@ -750,7 +791,7 @@ static uint32_t live_run(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, 
     /* The maxima and sums, a pass with no chain but the sums: the RSS is
      * the model's live bytes page-rounded, and rounding is monotonic, so
      * the largest RSS is that of the largest live. */
-    runsum_t rs = {0};
+    runsum_t rs = {.live_at = live_at, .d = d, .mask = mask};
     for (uint32_t j = 0; j < k; j++) {
         uint64_t l = live_at[j];
         rs.top_live = l > rs.top_live ? l : rs.top_live;
