@@ -640,7 +640,7 @@ static inline uint64_t run_rss(const runsum_t *rs, uint32_t j)
  * at the first event that reaches the run's maximum, with the live bytes
  * (and the time) or the RSS there; so does this, from the run's values. */
 static __attribute__((noinline)) void run_peaks(inst_t *s, const batch_t *b, tcursor_t *t,
-                                                uint32_t i, uint32_t k, const runsum_t *rs)
+                                                uint32_t i, const runsum_t *rs)
 {
     as_result_t *r = &s->r;
     if (rs->top_live > r->peak_live) {
@@ -661,7 +661,6 @@ static __attribute__((noinline)) void run_peaks(inst_t *s, const batch_t *b, tcu
         r->peak_time = (double)s->time_ns / 1e9;
         r->live_at_peak = rs->live_at[j];
     }
-    (void)k;
 }
 
 /* The measures of a run of k > 0 events from event i whose maxima and
@@ -681,7 +680,7 @@ run_measures(inst_t *s, const batch_t *b, tcursor_t *t, uint32_t i, uint32_t k, 
           && (rs->top_rss | rs->top_live) >> 55 == 0))
         return 0;
     if (rs->top_rss > r->peak_rss || rs->top_live > r->peak_live)
-        run_peaks(s, b, t, i, k, rs);
+        run_peaks(s, b, t, i, rs);
     s->live = live;
     s->imax = rs->top_rss > s->imax ? rs->top_rss : s->imax;
     r->peak_mapped = rs->top_mapped > r->peak_mapped ? rs->top_mapped : r->peak_mapped;
