@@ -739,7 +739,9 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
         uint64_t v;
         if (rv(&r->s[ASF_S_MISC], &v))
             return -1;
-        id = (uint64_t)(r->last_xid + 1 + asf_unzz(v));
+        /* unsigned: a crafted delta wraps (and is refused below) instead
+         * of overflowing a signed sum */
+        id = (uint64_t)r->last_xid + 1 + (uint64_t)asf_unzz(v);
         if (id >= AS_READER_ID_LIMIT)
             return -1;
         r->last_xid = (int64_t)id;
@@ -902,7 +904,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
         if (from_local) {
             nid = r->local[--r->nlocal];
         } else {
-            nid = (uint64_t)(r->last_xid + 1 + asf_unzz(v));
+            nid = (uint64_t)r->last_xid + 1 + (uint64_t)asf_unzz(v);  /* wraps, as in dec_create */
             if (nid >= AS_READER_ID_LIMIT)
                 return -1;
             r->last_xid = (int64_t)nid;
