@@ -774,6 +774,36 @@ static void test_plain_method(void **state)
     plain_run_same(0, ev);
 }
 
+/* A thread index the model keeps no state for (a damaged or crafted trace:
+ * the format allows up to 2^32 - 1) fails the call at once: it neither
+ * allocates a table for every index below it nor, past 2^31, loops. */
+static void test_thread_index_bound(void **state)
+{
+    (void)state;
+    as_space_t *sp = as_space_create(4096);
+    as_params_t p;
+    const as_model_t *mod;
+    char err[256];
+    as_model_ctx_t ctx = {4096, 2, 0};
+    assert_int_equal(as_model_parse_spec("glibc", &mod, &p, err, sizeof err), 0);
+    void *m = as_model_glibc.create(&p, sp, &ctx, err, sizeof err);
+    assert_non_null(m);
+    static const uint32_t past[] = {1u << 20, 1u << 24, 0x80000000u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
+        assert_int_equal(as_model_glibc.malloc(m, past[i], 100), 0);
+        assert_int_equal(as_model_glibc.calloc(m, past[i], 100), 0);
+        as_event_t ev = {.op = AS_OP_THREAD_EXIT, .thread = past[i]};
+        as_model_glibc.control(m, &ev);
+    }
+    uint64_t a = as_model_glibc.malloc(m, (1u << 20) - 1, 100);   /* the last one kept */
+    assert_int_not_equal(a, 0);
+    as_model_glibc.free(m, 0xffffffffu, a);      /* ignored: the block stays live */
+    as_model_glibc.free(m, (1u << 20) - 1, a);
+    assert_int_equal(as_glibc_check_full(m, err, sizeof err), 0);
+    as_model_glibc.destroy(m);
+    as_space_free(sp);
+}
+
 /* GLIBC_TEST_SCRIPT=FILE [GLIBC_TEST_PARAMS=k=v:...]: print the model's
  * output for a script instead of testing (compare with real_glibc < FILE). */
 static int run_script_file(const char *path)
@@ -823,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_random_threads),
         cmocka_unit_test(test_impossible_requests),
         cmocka_unit_test(test_plain_method),
+        cmocka_unit_test(test_thread_index_bound),
         cmocka_unit_test(test_params_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
