@@ -562,6 +562,12 @@ static void on_alloc(inst_t *s, uint64_t id, uint64_t a, uint64_t size)
         s->r.model_failures++;
         return;
     }
+    /* A successful allocation always has an id, except in a damaged trace
+     * (a realloc of nothing, not failed, with no new id): its block stays
+     * the model's, untracked, rather than the table growing to 2^32 ids
+     * (64 GiB). */
+    if (id == AS_NO_ID)
+        return;
     if (id >= s->cap && grow_ids(s, id)) {
         s->nomem = 1;
         return;

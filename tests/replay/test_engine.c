@@ -81,6 +81,9 @@ static void edge_cases(void **state)
     REALLOC(&q, 0, 1, 9000);                   /* moves to a new id */
     REALLOC(&q, 1, AS_NO_ID, 0)->flags = AS_EVF_FREED; /* realloc(p, 0) frees */
     MALLOC(&q, 0, 4096);
+    /* damaged: a realloc of nothing that succeeded with no new id. The
+     * block is not tracked (the table once grew to 2^32 ids for it). */
+    REALLOC(&q, AS_NO_ID, AS_NO_ID, 0);
     as_engine_t *e = evseq_run(&q, ID, 1, AS_TOUCH_ALL, 1);
     assert_non_null(e);
     const as_result_t *r = as_engine_result(e, 0);
