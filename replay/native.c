@@ -31,8 +31,6 @@
 
 extern char **environ;
 
-#define MAX_TRACE_THREAD (1u << 20)
-
 const char *as_native_strerror(as_native_err_t err)
 {
     switch (err) {
@@ -162,7 +160,7 @@ static as_native_err_t flush_slot(builder_t *b, uint32_t s)
 
 static as_native_err_t slot_for(builder_t *b, uint32_t thread, uint32_t *out)
 {
-    if (thread >= MAX_TRACE_THREAD) {
+    if (thread >= AS_REPLAY_THREAD_LIMIT) {
         snprintf(b->detail, b->detail_len, "thread index %u is beyond what native replay supports",
                  thread);
         return AS_NATIVE_LIMIT;
@@ -474,7 +472,7 @@ static as_native_err_t scan_last_calls(const char *trace, builder_t *b)
         return AS_NATIVE_OK;   /* the main pass reports it */
     as_event_t ev;
     for (uint64_t i = 0; as_reader_next(r, &ev) > 0; i++) {
-        if (!is_real_call(&ev) || ev.thread >= MAX_TRACE_THREAD)
+        if (!is_real_call(&ev) || ev.thread >= AS_REPLAY_THREAD_LIMIT)
             continue;
         if (ev.thread >= b->nlast_real) {
             uint32_t cap = b->nlast_real ? b->nlast_real : 64;

@@ -236,6 +236,13 @@ void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events);
 
 #define AS_NO_ID UINT32_MAX
 
+/* Thread indices the replay tools keep state for (native replay's thread
+ * slots, the glibc model's per-thread tcache and arena): the format allows
+ * up to 2^32 - 1, the tracer numbers threads in creation order, so this is
+ * a million thread creations. Native replay refuses a trace past it; the
+ * glibc model fails the calls of such a thread (model_failures). */
+#define AS_REPLAY_THREAD_LIMIT (1u << 20)
+
 typedef struct as_event {
     uint64_t seq;             /* global order within the process */
     uint64_t time_ns;         /* since start_time, resolution ~1 ms */

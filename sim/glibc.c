@@ -878,17 +878,13 @@ static void thread_exit(gl_t *g, gl_thread_t *t)
 }
 
 /* ---- Public calls (__libc_*) --------------------------------------------- */
-/* Grows the thread table to hold idx (a thread index not seen yet). */
-/* Trace thread indices the model keeps state for: as many as native replay
- * takes (replay/native.c, MAX_TRACE_THREAD). A call from a thread past it
- * fails, counted in model_failures: a damaged or crafted thread index
- * (the format allows up to 2^32 - 1) must neither make the model allocate
- * gigabytes for the table nor, past 2^31, double its size forever. */
-#define GL_MAX_THREAD (1u << 20)
-
+/* Grows the thread table to hold idx (a thread index not seen yet), or
+ * NULL past AS_REPLAY_THREAD_LIMIT: a damaged or crafted index must neither
+ * make the model allocate gigabytes for the table nor, past 2^31, double
+ * its uint32_t size forever. */
 static gl_thread_t *new_thread(gl_t *g, uint32_t idx)
 {
-    if (idx >= GL_MAX_THREAD)
+    if (idx >= AS_REPLAY_THREAD_LIMIT)
         return NULL;
     uint32_t n = g->nthread ? g->nthread : 8;
     while (n <= idx)

@@ -788,17 +788,17 @@ static void test_thread_index_bound(void **state)
     assert_int_equal(as_model_parse_spec("glibc", &mod, &p, err, sizeof err), 0);
     void *m = as_model_glibc.create(&p, sp, &ctx, err, sizeof err);
     assert_non_null(m);
-    static const uint32_t past[] = {1u << 20, 1u << 24, 0x80000000u, 0xffffffffu};
+    static const uint32_t past[] = {AS_REPLAY_THREAD_LIMIT, 1u << 24, 0x80000000u, 0xffffffffu};
     for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
         assert_int_equal(as_model_glibc.malloc(m, past[i], 100), 0);
         assert_int_equal(as_model_glibc.calloc(m, past[i], 100), 0);
         as_event_t ev = {.op = AS_OP_THREAD_EXIT, .thread = past[i]};
         as_model_glibc.control(m, &ev);
     }
-    uint64_t a = as_model_glibc.malloc(m, (1u << 20) - 1, 100);   /* the last one kept */
+    uint64_t a = as_model_glibc.malloc(m, AS_REPLAY_THREAD_LIMIT - 1, 100);   /* the last one kept */
     assert_int_not_equal(a, 0);
     as_model_glibc.free(m, 0xffffffffu, a);      /* ignored: the block stays live */
-    as_model_glibc.free(m, (1u << 20) - 1, a);
+    as_model_glibc.free(m, AS_REPLAY_THREAD_LIMIT - 1, a);
     assert_int_equal(as_glibc_check_full(m, err, sizeof err), 0);
     as_model_glibc.destroy(m);
     as_space_free(sp);
