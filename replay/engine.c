@@ -13,7 +13,8 @@
  * not per event). With one worker the decoder runs the models itself.
  *
  * Per instance, per event (issue 3 §1-§4):
- *   - an id -> (address, size) array (ids are dense and reused);
+ *   - an id -> (address, size) array (ids are dense and reused), anonymous
+ *     memory grown with mremap, so only the pages written are resident;
  *   - the model's prefetch hint, if it has one, 4 events before a free or
  *     realloc, with the block's address;
  *   - if the model has a plain method, runs of plain mallocs and frees go
@@ -301,6 +302,12 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     return e;
 }
 
+static void free_ids(inst_t *s)
+{
+    if (s->cap)
+        munmap(s->ids, s->cap * sizeof(as_block_t));
+}
+
 void as_engine_free(as_engine_t *e)
 {
     if (!e)
@@ -310,7 +317,7 @@ void as_engine_free(as_engine_t *e)
         if (s->m && s->model->destroy)
             s->model->destroy(s->m);
         as_space_free(s->space);
-        free(s->ids);
+        free_ids(s);
         free(s->srss);
         free(s->smax);
         free(s->series);
@@ -435,26 +442,34 @@ static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, uint64_t *las
 
 /* ---- Running one instance over a batch ----------------------------------------- */
 
+/* The id table is anonymous memory grown with mremap: the kernel hands out
+ * the new part as zero pages on first use, so no memset faults it all in.
+ * Ids are dense in a real trace and the table is mostly written anyway, but
+ * a crafted one may name a single id near the reader's limit (2^28: 4 GiB
+ * of table); that now costs the pages it writes, not 4 GiB of RSS and a
+ * memset of it. MAP_NORESERVE: nor is it charged against overcommit, per
+ * instance, for what it never writes. */
 static int grow_ids(inst_t *s, uint64_t id)
 {
     uint64_t ncap = s->cap ? s->cap : 1024;
     while (ncap <= id)
         ncap *= 2;
-    as_block_t *a = realloc(s->ids, ncap * sizeof *a);
-    if (!a)
+    size_t bytes = ncap * sizeof(as_block_t), old = s->cap * sizeof(as_block_t);
+    void *a = s->cap ? mremap(s->ids, old, bytes, MREMAP_MAYMOVE)
+                     : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (a == MAP_FAILED)
         return -1;
     s->ids = a;
     /* The table is read at random, an entry an event: huge pages where the
-     * kernel gives them for the asking (THP "madvise"), set before the
-     * memset faults the new part in. Only a hint. */
-    size_t bytes = ncap * sizeof *a, huge = 2u << 20;
+     * kernel gives them for the asking (THP "madvise"). Only a hint. */
+    size_t huge = 2u << 20;
     if (bytes >= 4 * huge) {
         uintptr_t lo = ((uintptr_t)a + huge - 1) & ~(uintptr_t)(huge - 1);
         uintptr_t hi = ((uintptr_t)a + bytes) & ~(uintptr_t)(huge - 1);
         if (hi > lo)
             madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
     }
-    memset(s->ids + s->cap, 0, (ncap - s->cap) * sizeof *a);
     s->cap = ncap;
     return 0;
 }
