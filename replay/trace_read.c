@@ -506,6 +506,38 @@ static size_t open_decode(as_reader_t *r, size_t n)
     return out.pos;
 }
 
+/* The last chunk of a file that ends inside it (h: its header at off, left:
+ * the bytes from there to the end of the file): a chunk the writer never
+ * closed (rlen 0) or a closed one cut short (rlen: its decoded length). The
+ * rest of the file is taken as its frame, decoded as far as whole zstd
+ * blocks go, and its first segment made current; *lost0 = bytes_lost from
+ * before. 1: a whole segment is there; 0: none is; <0: -as_err_t fatal. */
+static int load_cut(as_reader_t *r, const uint8_t *h, uint64_t off, uint64_t left,
+                    uint32_t rlen, uint64_t *lost0)
+{
+    size_t n = left - ASF_CHUNK_HDR < ASF_COMP_MAX ? (size_t)(left - ASF_CHUNK_HDR)
+                                                   : ASF_COMP_MAX;
+    uint32_t index = asf_get32(h + 24);
+    count_gap(r, index);
+    r->chunk_off = off;
+    r->chunk_index = index;
+    r->off = r->size;
+    if (grow((void **)&r->cbuf, &r->cbuf_cap, n ? n : 1, 1) ||
+        grow((void **)&r->raw, &r->raw_cap, ASF_RAW_MAX, 1))
+        return -AS_ERR_NOMEM;
+    if (read_at(r->fd, r->cbuf, n, off + ASF_CHUNK_HDR))
+        return -AS_ERR_IO;
+    r->open_chunk = 1;
+    r->seg_p = r->raw;
+    size_t got = open_decode(r, n);
+    if (rlen && got > rlen)        /* more than the header said: keep to it */
+        got = rlen;
+    r->seg_e = r->raw + got;
+    *lost0 = r->st.bytes_lost;
+    r->st.bytes_lost += rlen > got ? rlen - got : 0;
+    return seg_next(r);
+}
+
 /* Loads the next intact chunk. 1: loaded; 0: no more; <0: -as_err_t fatal. */
 static int load_chunk(as_reader_t *r)
 {
@@ -550,24 +582,12 @@ static int load_chunk(as_reader_t *r)
         } else if (valid_chunk_header(h)) {
             uint32_t clen = asf_get32(h + 4), rlen = asf_get32(h + 8), nev = asf_get32(h + 12);
             uint32_t index = asf_get32(h + 24);
+            uint64_t lost0;
             if (!clen && !rlen && !nev && r->hdr.version >= 3) {
                 /* never closed: the rest of the file is its frame */
-                size_t n = left - ASF_CHUNK_HDR < ASF_COMP_MAX ? (size_t)(left - ASF_CHUNK_HDR)
-                                                               : ASF_COMP_MAX;
-                count_gap(r, index);
-                r->chunk_off = off;
-                r->chunk_index = index;
-                r->off = r->size;
-                if (grow((void **)&r->cbuf, &r->cbuf_cap, n ? n : 1, 1) ||
-                    grow((void **)&r->raw, &r->raw_cap, ASF_RAW_MAX, 1))
-                    return -AS_ERR_NOMEM;
-                if (read_at(r->fd, r->cbuf, n, off + ASF_CHUNK_HDR))
-                    return -AS_ERR_IO;
-                r->open_chunk = 1;
-                r->seg_p = r->raw;
-                r->seg_e = r->raw + open_decode(r, n);
-                uint64_t lost0 = r->st.bytes_lost;
-                int k = seg_next(r);
+                int k = load_cut(r, h, off, left, 0, &lost0);
+                if (k < 0)
+                    return k;
                 set_problem(r, AS_ERR_TRUNCATED,
                             "chunk %u at offset %llu was never closed (the writer did not "
                             "finish): %s", index, (unsigned long long)off,
@@ -584,15 +604,26 @@ static int load_chunk(as_reader_t *r)
             if (clen <= ASF_COMP_MAX && rlen >= 4 * ASF_NSTREAMS && rlen <= ASF_RAW_MAX &&
                 nev <= rlen) {
                 if (clen > left - ASF_CHUNK_HDR) {
+                    /* a closed chunk cut short (a copy or download that
+                     * stopped): its whole segments are read as an open
+                     * chunk's are; the decoded bytes never reached count
+                     * as lost */
                     r->st.truncated = 1;
-                    r->st.bytes_lost += left;
-                    count_gap(r, index);
+                    int k = load_cut(r, h, off, left, rlen, &lost0);
+                    if (k < 0)
+                        return k;
                     set_problem(r, AS_ERR_TRUNCATED,
                                 "chunk %u at offset %llu: file ends inside the chunk "
-                                "(%llu of %u bytes)", index, (unsigned long long)off,
-                                (unsigned long long)(left - ASF_CHUNK_HDR), clen);
-                    r->finished = 1;
-                    return 0;
+                                "(%llu of %u bytes): %s", index, (unsigned long long)off,
+                                (unsigned long long)(left - ASF_CHUNK_HDR), clen,
+                                k == 1 ? "read its whole segments" : "none of it is readable");
+                    if (k != 1) {
+                        r->st.bytes_lost = lost0 + left;
+                        r->finished = 1;
+                        return 0;
+                    }
+                    chunk_begin(r, asf_get64(h + 16), left);
+                    return 1;
                 }
                 count_gap(r, index);
                 r->chunk_off = off;

@@ -889,14 +889,24 @@ static void test_truncation_everywhere(void **state)
             assert_int_equal(ev.seq, x[got].seq);
             got++;
         }
-        /* every complete chunk is read */
-        size_t complete = 0;
+        /* every complete chunk is read; of the chunk cut short, what its
+         * frame has whole: a chunk written in one piece is one segment,
+         * so all of it (only its checksum cut) or none */
+        size_t complete = 0, whole = 0;
         for (size_t k = 0; k + 1 < nc; k++)
-            if (off[k + 1] <= len)
+            if (off[k + 1] <= len) {
                 complete++;
+                whole += get32(b + off[k] + 12);
+            }
         as_read_stats_t st;
         as_reader_stats(r, &st);
-        assert_int_equal(st.chunks, complete);
+        if (st.chunks == complete) {
+            assert_int_equal(got, whole);
+        } else {
+            assert_int_equal(st.chunks, complete + 1);
+            assert_int_equal(got, whole + get32(b + off[complete] + 12));
+            assert_true(len >= off[complete + 1] - 4);   /* the checksum */
+        }
         assert_int_equal(st.chunks_damaged, 0);
         assert_int_equal(st.truncated, 1);
         assert_int_equal(as_reader_problem(r, NULL, 0), AS_ERR_TRUNCATED);
@@ -972,6 +982,38 @@ static void test_sync_segments(void **state)
             as_reader_close(r);
         }
     }
+    /* a closed streamed chunk cut short (a copy that stopped): its whole
+     * segments are read, a prefix that grows with the cut */
+    size_t n, off[64];
+    uint8_t *whole = slurp(path, &n);
+    size_t nc = chunk_offsets(whole, n, off, 64);
+    assert_true(nc >= 3);
+    size_t first = get32(whole + off[0] + 12), both = first + get32(whole + off[1] + 12);
+    size_t prev = first, more = 0;
+    for (size_t len = off[1] + 32; len < off[2]; len += 997) {
+        spit(cut, whole, len);
+        as_reader_t *r = open_reader(cut);
+        as_event_t ev;
+        size_t got = 0;
+        while (next(r, &ev) == 1) {
+            assert_true(got < nx);
+            assert_int_equal(ev.seq, x[got].seq);
+            got++;
+        }
+        as_reader_stats(r, &st);
+        assert_int_equal(st.truncated, 1);
+        assert_int_equal(st.chunks_damaged, 0);
+        assert_true(got >= prev && got <= both);
+        more += got > first;
+        prev = got;
+        as_reader_close(r);
+        if (len % 7 == 0)
+            check_lean(cut, 11);
+    }
+    assert_true(more > 0);
+    spit(cut, whole, off[2] - 1);                       /* only the checksum's last byte */
+    assert_int_equal(check_trace(cut, x, both, 0, ids, 0), both);
+    free(whole);
     for (size_t k = 0; k < g_nsnap; k++)
         free(g_snap[k].b);
     g_nsnap = 0;
