@@ -408,14 +408,17 @@ static uint64_t mt_memalign(void *vm, uint32_t t, uint64_t align, uint64_t n)
     mt_t *m = vm;
     if (align <= 16)
         return alloc_common(m, n, 0);
+    /* Before the rounding, whose doubling would wrap to 0 and never end
+     * past 2^63 (a fuzzer find). glibc fails past SIZE_MAX / 2 + 1 (EINVAL);
+     * past 2^40 nothing fits this model's space, so that fails too. */
+    if (align > (1ull << 40))
+        return 0;
     if (align & (align - 1)) {                  /* _mid_memalign rounds up */
         uint64_t a = MINSIZE;
         while (a < align)
             a <<= 1;
         align = a;
     }
-    if (align > (1ull << 40))
-        return 0;
     uint64_t nb = req2size(n);
     if (!nb)
         return 0;

@@ -163,6 +163,12 @@ static void first_fit_and_coalescing(void **state)
     uint64_t al = f.M->memalign(f.m, 0, 4096, 100);
     assert_int_equal(al % 4096, 0);
     fx_check(&f);
+    /* Alignments nothing can meet fail (past 2^63, not a power of 2, the
+     * rounding once doubled to 0 and never ended). */
+    assert_int_equal(f.M->memalign(f.m, 0, (1ull << 63) + 1, 100), 0);
+    assert_int_equal(f.M->memalign(f.m, 0, UINT64_MAX, 100), 0);
+    assert_int_equal(f.M->memalign(f.m, 0, 1ull << 41, 100), 0);
+    fx_check(&f);
     f.M->free(f.m, 0, al);
     f.M->free(f.m, 0, q);
     f.M->free(f.m, 0, r);
