@@ -52,6 +52,9 @@
 #define CONSOLIDATION 65536ull              /* FASTBIN_CONSOLIDATION_THRESHOLD */
 #define WRITTEN_WAYS 64                     /* pages in touch()'s cache */
 #define REGION_SHIFT 11                     /* heap map: 2 KiB regions, <= 64 chunks each */
+#ifndef MT_HEAP_MAX                         /* largest heap span (the fuzz build lowers it) */
+#define MT_HEAP_MAX (1ull << 38)            /* 256 GiB: a heap map of at most ~4.3 GiB */
+#endif
 
 enum { P_MMAP_THRESHOLD, P_TRIM_THRESHOLD, P_TOP_PAD, P_MMAP_MAX };
 
@@ -269,6 +272,14 @@ static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_
         if (m->heap_lo)
             size -= m->top_size;
         size = pg_up(m, size);
+        /* The heap map is a table over the heap's span (~33 bytes a 2 KiB
+         * region): past MT_HEAP_MAX the sbrk fails, so a crafted request
+         * (or a mallopt(M_MMAP_MAX, 0) and a 21 TiB calloc) is a model
+         * failure, not a table of hundreds of GiB. */
+        uint64_t lo = m->heap_lo ? m->heap_lo : as_space_brk_cur(m->sp);
+        uint64_t end = m->heap_lo ? m->top + m->top_size : lo;
+        if (size > MT_HEAP_MAX || end - lo + size > MT_HEAP_MAX)
+            return 0;
         uint64_t old = as_space_sbrk(m->sp, (int64_t)size);
         if (!old)
             return 0;
