@@ -212,6 +212,41 @@ static void process_rss_peak_between_samples(void **state)
     assert_int_equal(spiky - flat, 1u << 20);
 }
 
+/* Samples are what the trace says: a process RSS of 2^63 bytes or more
+ * once overflowed the int64_t sum of the prediction (UBSan, fuzz_replay),
+ * and tracer bytes above the RSS wrapped the non-heap bytes to ~2^64. */
+static void process_rss_from_absurd_samples(void **state)
+{
+    (void)state;
+    static const char *const SPECS[] = {"ideal", "glibc"};
+    evseq_t q = {0};
+    MALLOC(&q, 0, 4096);
+    SAMPLE(&q, (1ull << 63) + 5, 0, 0, 0);
+    as_engine_t *e = evseq_run(&q, SPECS, 2, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    const as_result_t *ideal = as_engine_result(e, 0), *glibc = as_engine_result(e, 1);
+    /* glibc at its defaults is the reference: the recorded RSS itself */
+    assert_int_equal(glibc->peak_process_rss, (1ull << 63) + 5);
+    assert_int_equal(ideal->peak_process_rss,
+                     (1ull << 63) + 5 - glibc->final_rss + ideal->final_rss);
+    as_engine_free(e);
+
+    evseq_t q2 = {0};
+    MALLOC(&q2, 0, 4096);
+    SAMPLE(&q2, UINT64_MAX, 0, 0, 0);       /* + the model's RSS: saturates */
+    SAMPLE(&q2, 1u << 20, 2u << 20, 0, 0);  /* tracer above RSS: no non-heap bytes */
+    e = evseq_run(&q2, SPECS, 2, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    ideal = as_engine_result(e, 0);
+    glibc = as_engine_result(e, 1);
+    assert_int_equal(ideal->peak_process_rss, UINT64_MAX - glibc->final_rss);
+    assert_int_equal(glibc->peak_process_rss, UINT64_MAX - glibc->final_rss);
+    size_t np;
+    const as_series_point_t *sp = as_engine_series(e, 1, &np);
+    assert_int_equal(sp[np - 1].process_rss, 0);   /* 0 - heap + heap */
+    as_engine_free(e);
+}
+
 static void jw_measures_and_process_rss(void **state)
 {
     (void)state;
@@ -600,6 +635,7 @@ int main(void)
         cmocka_unit_test(jw_measures_and_process_rss),
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
+        cmocka_unit_test(process_rss_from_absurd_samples),
         cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
         cmocka_unit_test(estimate_counts_reference_and_ring),
         cmocka_unit_test(threads_match_single),
