@@ -35,7 +35,12 @@ extern "C" {
 /* ---- Simulated address space and page accounting (sim/space.c) ---------- */
 typedef struct as_space as_space_t;
 
+/* NULL if page_size is not a power of two in [1 KiB, AS_SPACE_PAGE_MAX]. */
 as_space_t *as_space_create(uint32_t page_size);
+/* No Linux architecture has base pages above 256 KiB; past glibc's 64 MiB
+ * heaps the glibc model could not work (a trace header says the page size:
+ * a crafted 1 GiB broke its heap invariants). */
+#define AS_SPACE_PAGE_MAX (1u << 20)
 void as_space_free(as_space_t *s);                  /* NULL ok */
 
 /* The program break. Starts at a fixed base; brk shrink releases pages. */

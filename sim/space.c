@@ -82,7 +82,7 @@ static inline uint64_t pg_down(const as_space_t *s, uint64_t x)
 
 as_space_t *as_space_create(uint32_t page_size)
 {
-    if (page_size < 1024 || (page_size & (page_size - 1)))
+    if (page_size < 1024 || page_size > AS_SPACE_PAGE_MAX || (page_size & (page_size - 1)))
         return NULL;
     as_space_t *s = calloc(1, sizeof *s);
     if (!s)

@@ -193,6 +193,22 @@ static void large_ranges_cost_pages_not_space(void **state)
     as_space_free(s);
 }
 
+/* Page sizes as a trace header may give them: powers of two from 1 KiB to
+ * AS_SPACE_PAGE_MAX; a 1 GiB page once broke the glibc model's heaps. */
+static void page_sizes(void **state)
+{
+    (void)state;
+    static const uint32_t bad[] = {0, 512, 3000, 4097, AS_SPACE_PAGE_MAX * 2, 1u << 30, 1u << 31};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(as_space_create(bad[i]));
+    for (uint32_t p = 1024; p <= AS_SPACE_PAGE_MAX; p *= 2) {
+        as_space_t *s = as_space_create(p);
+        assert_non_null(s);
+        assert_int_equal(as_space_page_size(s), p);
+        as_space_free(s);
+    }
+}
+
 /* A crafted trace's successful 1 TiB malloc, written all over: a full leaf
  * is a shared pointer (a leaf apiece was 32 MiB; fuzz_replay's 41 TiB block
  * went past its 2 GiB RSS limit), released in part, moved by mremap across
@@ -244,6 +260,7 @@ int main(void)
         cmocka_unit_test(dontneed_whole_pages_only),
         cmocka_unit_test(large_ranges_cost_pages_not_space),
         cmocka_unit_test(huge_resident_ranges),
+        cmocka_unit_test(page_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
