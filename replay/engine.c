@@ -268,6 +268,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         s->space = as_space_create(e->page);
         if (!s->space) {
             snprintf(err, errlen, "cannot create a %u-byte-page address space", e->page);
+            free(in);   /* as on the paths below (the fuzzer's leak report) */
             as_engine_free(e);
             return NULL;
         }

@@ -247,6 +247,30 @@ static void process_rss_from_absurd_samples(void **state)
     as_engine_free(e);
 }
 
+/* A trace header's page size is whatever the file says: one the space
+ * refuses (above AS_SPACE_PAGE_MAX, not a power of two) fails the create
+ * with a reason, leaking nothing (the instance list leaked: fuzz_replay). */
+static void odd_page_sizes_refused(void **state)
+{
+    (void)state;
+    as_instance_t in[2];
+    char err[512];
+    assert_int_equal(as_model_parse_spec("glibc", &in[0].model, &in[0].params, err, sizeof err), 0);
+    assert_int_equal(as_model_parse_spec("ideal", &in[1].model, &in[1].params, err, sizeof err), 0);
+    as_engine_opts_t o = {.jobs = 1};
+    static const uint32_t pages[] = {1u << 30, 3000, AS_SPACE_PAGE_MAX * 2};
+    for (size_t i = 0; i < 3; i++) {
+        as_model_ctx_t ctx = {.page_size = pages[i], .ncpus = 1};
+        err[0] = 0;
+        assert_null(as_engine_create(&o, in, 2, &ctx, err, sizeof err));
+        assert_non_null(strstr(err, "-byte-page address space"));
+    }
+    as_model_ctx_t ctx = {.page_size = AS_SPACE_PAGE_MAX, .ncpus = 1};
+    as_engine_t *e = as_engine_create(&o, in, 2, &ctx, err, sizeof err);
+    assert_non_null(e);
+    as_engine_free(e);
+}
+
 static void jw_measures_and_process_rss(void **state)
 {
     (void)state;
@@ -636,6 +660,7 @@ int main(void)
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
         cmocka_unit_test(process_rss_from_absurd_samples),
+        cmocka_unit_test(odd_page_sizes_refused),
         cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
         cmocka_unit_test(estimate_counts_reference_and_ring),
         cmocka_unit_test(threads_match_single),
