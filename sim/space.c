@@ -37,6 +37,7 @@
 #define MID_BITS 10u
 #define TOP_BITS 10u
 #define MAX_PAGES (1ull << (LEAF_BITS + MID_BITS + TOP_BITS))
+_Static_assert(MAX_PAGES * AS_SPACE_PAGE_MIN >= MMAP_BASE, "the bitmap covers the space");
 
 typedef struct leaf {
     uint64_t w[LEAF_WORDS];
@@ -82,7 +83,8 @@ static inline uint64_t pg_down(const as_space_t *s, uint64_t x)
 
 as_space_t *as_space_create(uint32_t page_size)
 {
-    if (page_size < 1024 || page_size > AS_SPACE_PAGE_MAX || (page_size & (page_size - 1)))
+    if (page_size < AS_SPACE_PAGE_MIN || page_size > AS_SPACE_PAGE_MAX ||
+        (page_size & (page_size - 1)))
         return NULL;
     as_space_t *s = calloc(1, sizeof *s);
     if (!s)

@@ -15,7 +15,7 @@
  * leading 'Z' or 'O' makes the rest a chunk's decoded payload):
  *   c0 bits 0-1  --touch all, first, none, all
  *      bit  2    -j 2 (decode on this thread, models on two workers), else -j 1
- *      bits 3-5  page size: the header's, 4K, 16K, 64K, 1K, 256K, 1M, 1G
+ *      bits 3-5  page size: the header's, 4K, 16K, 64K, 2K, 256K, 1M, 1G
  *      bits 6-7  recorded cpu count: the header's, 1, 3, 2^32 - 1
  *   c1 bit  0    events one at a time through a callback (the engine's
  *                fill/pack path), else the reader adapter (runs of plain
@@ -65,7 +65,7 @@ static const char *const specs[] = {
 /* c1 bits 4-6: a subset of specs[] (bit i: specs[i]); the first runs all. */
 static const uint8_t sets[8] = {0x7f, 0x01, 0x02, 0x04, 0x08, 0x30, 0x40, 0x53};
 
-static const uint32_t pages[8] = {0, 4096, 16384, 65536, 1024, 1u << 18, 1u << 20, 1u << 30};
+static const uint32_t pages[8] = {0, 4096, 16384, 65536, 2048, 1u << 18, 1u << 20, 1u << 30};
 static const uint32_t cpus[4] = {0, 1, 3, UINT32_MAX};
 
 /* The reader, one event a call, as any callback source (not the adapter

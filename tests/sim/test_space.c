@@ -193,18 +193,25 @@ static void large_ranges_cost_pages_not_space(void **state)
     as_space_free(s);
 }
 
-/* Page sizes as a trace header may give them: powers of two from 1 KiB to
- * AS_SPACE_PAGE_MAX; a 1 GiB page once broke the glibc model's heaps. */
+/* Page sizes as a trace header may give them: powers of two from
+ * AS_SPACE_PAGE_MIN to AS_SPACE_PAGE_MAX. A 1 GiB page once broke the
+ * glibc model's heaps; at 1 KiB a touch of the break counted no page. */
 static void page_sizes(void **state)
 {
     (void)state;
-    static const uint32_t bad[] = {0, 512, 3000, 4097, AS_SPACE_PAGE_MAX * 2, 1u << 30, 1u << 31};
+    static const uint32_t bad[] = {0, 512, 1024, 2048, 3000, 4097, AS_SPACE_PAGE_MAX * 2,
+                                   1u << 30, 1u << 31};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_null(as_space_create(bad[i]));
-    for (uint32_t p = 1024; p <= AS_SPACE_PAGE_MAX; p *= 2) {
+    for (uint32_t p = AS_SPACE_PAGE_MIN; p <= AS_SPACE_PAGE_MAX; p *= 2) {
         as_space_t *s = as_space_create(p);
         assert_non_null(s);
         assert_int_equal(as_space_page_size(s), p);
+        uint64_t b = as_space_brk_cur(s), top = as_space_mmap(s, p, 0);
+        assert_int_equal(as_space_sbrk(s, p), b);
+        as_space_touch(s, b, 1);               /* the break's first page */
+        as_space_touch(s, top + p - 1, 1);     /* the topmost mapping's page */
+        assert_int_equal(as_space_resident(s), 2ull * p);
         as_space_free(s);
     }
 }
