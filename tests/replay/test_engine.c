@@ -248,8 +248,9 @@ static void process_rss_from_absurd_samples(void **state)
 }
 
 /* A trace header's page size is whatever the file says: one the space
- * refuses (above AS_SPACE_PAGE_MAX, not a power of two) fails the create
- * with a reason, leaking nothing (the instance list leaked: fuzz_replay). */
+ * refuses (outside [AS_SPACE_PAGE_MIN, AS_SPACE_PAGE_MAX], not a power of
+ * two) fails the create with a reason, leaking nothing (the instance list
+ * leaked: fuzz_replay). */
 static void odd_page_sizes_refused(void **state)
 {
     (void)state;
@@ -258,8 +259,8 @@ static void odd_page_sizes_refused(void **state)
     assert_int_equal(as_model_parse_spec("glibc", &in[0].model, &in[0].params, err, sizeof err), 0);
     assert_int_equal(as_model_parse_spec("ideal", &in[1].model, &in[1].params, err, sizeof err), 0);
     as_engine_opts_t o = {.jobs = 1};
-    static const uint32_t pages[] = {1u << 30, 3000, AS_SPACE_PAGE_MAX * 2};
-    for (size_t i = 0; i < 3; i++) {
+    static const uint32_t pages[] = {1u << 30, 3000, AS_SPACE_PAGE_MAX * 2, 2048};
+    for (size_t i = 0; i < 4; i++) {
         as_model_ctx_t ctx = {.page_size = pages[i], .ncpus = 1};
         err[0] = 0;
         assert_null(as_engine_create(&o, in, 2, &ctx, err, sizeof err));
