@@ -269,6 +269,7 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
         s->space = as_space_create(e->page);
         if (!s->space) {
             snprintf(err, errlen, "cannot create a %u-byte-page address space", e->page);
+            free(in);   /* as on the paths below (the fuzzer's leak report) */
             as_engine_free(e);
             return NULL;
         }
@@ -1049,20 +1050,29 @@ static void keep_samples(as_engine_t *e, const batch_t *b)
             e->samp = a;
             e->samp_cap = cap;
         }
+        /* A sample's fields are whatever the trace says: its tracer bytes
+         * above its RSS count as 0 non-heap bytes, not 2^64 - x, and
+         * mallinfo2's sum saturates. */
         const as_sample_t *sm = &b->samples[i];
-        e->samp[e->nsamp++] = (struct psamp){sm->rss - sm->tracer_rss, sm->arena + sm->hblkhd};
+        uint64_t heap = sm->arena + sm->hblkhd;
+        e->samp[e->nsamp++] = (struct psamp){
+            sm->rss > sm->tracer_rss ? sm->rss - sm->tracer_rss : 0,
+            heap < sm->arena ? UINT64_MAX : heap};
     }
 }
 
 /* Predicted process RSS at sample k for instance s: the recorded process
  * without the tracer, minus the real heap's resident bytes (the reference
  * glibc instance's RSS; without one, mallinfo2's mapped bytes), plus the
- * model's RSS; clamped at 0. */
+ * model's RSS; clamped at 0 (and at 2^64 - 1). Unsigned: a crafted sample
+ * of 2^63 bytes or more overflowed the int64_t sum this was (UBSan). */
 static uint64_t prss_with(const as_engine_t *e, size_t k, uint64_t model_rss)
 {
     uint64_t heap = e->ref >= 0 ? e->inst[e->ref].srss[k] : e->samp[k].heap;
-    int64_t pr = (int64_t)e->samp[k].base - (int64_t)heap + (int64_t)model_rss;
-    return pr < 0 ? 0 : (uint64_t)pr;
+    uint64_t base = e->samp[k].base, sum = base + model_rss;
+    if (sum < base)
+        sum = UINT64_MAX;
+    return sum > heap ? sum - heap : 0;
 }
 
 static uint64_t prss_at(const as_engine_t *e, const inst_t *s, size_t k)

@@ -241,7 +241,9 @@ void as_writer_totals(const as_writer_t *w, uint64_t *bytes, uint64_t *events);
  * up to 2^32 - 1, the tracer numbers threads in creation order, so this is
  * a million thread creations. Native replay refuses a trace past it; the
  * glibc model fails the calls of such a thread (model_failures). */
+#ifndef AS_REPLAY_THREAD_LIMIT   /* tests/fuzz builds set it lower */
 #define AS_REPLAY_THREAD_LIMIT (1u << 20)
+#endif
 
 typedef struct as_event {
     uint64_t seq;             /* global order within the process */

@@ -35,7 +35,17 @@ extern "C" {
 /* ---- Simulated address space and page accounting (sim/space.c) ---------- */
 typedef struct as_space as_space_t;
 
+/* NULL if page_size is not a power of two in [AS_SPACE_PAGE_MIN,
+ * AS_SPACE_PAGE_MAX]. */
 as_space_t *as_space_create(uint32_t page_size);
+/* No Linux architecture has base pages below 4 KiB, nor above 256 KiB; the
+ * resident bitmap covers 2^35 pages, the whole space only with 4 KiB pages
+ * or more (at 1 KiB every page above 32 TiB, the break's included, went
+ * uncounted), and past glibc's 64 MiB heaps the glibc model could not work
+ * (a trace header says the page size: a crafted 1 GiB broke its heap
+ * invariants). */
+#define AS_SPACE_PAGE_MIN 4096u
+#define AS_SPACE_PAGE_MAX (1u << 20)
 void as_space_free(as_space_t *s);                  /* NULL ok */
 
 /* The program break. Starts at a fixed base; brk shrink releases pages. */

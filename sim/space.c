@@ -17,7 +17,11 @@
  * Resident pages are a three-level radix bitmap (1024 x 1024 x 32768 pages),
  * so touching, releasing and moving cost a word operation per 64 pages
  * covered, never anything proportional to the size of the space; empty
- * leaves are freed, so memory follows the resident set.
+ * leaves are freed, and wholly resident ones all point to one shared full
+ * leaf (copied when part of one is released), so memory follows the
+ * resident set's edges, not its size: touching a 40 TiB block (a crafted
+ * trace's successful malloc) costs a pointer per 128 MiB, not 1.3 GiB of
+ * leaves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +37,19 @@
 #define MID_BITS 10u
 #define TOP_BITS 10u
 #define MAX_PAGES (1ull << (LEAF_BITS + MID_BITS + TOP_BITS))
+_Static_assert(MAX_PAGES * AS_SPACE_PAGE_MIN >= MMAP_BASE, "the bitmap covers the space");
 
 typedef struct leaf {
     uint64_t w[LEAF_WORDS];
     uint32_t count;                       /* resident pages in this leaf */
 } leaf_t;
+
+#define LEAF_PAGES (1ull << LEAF_BITS)
+
+/* Every page resident: shared by every such leaf, never written (const, so
+ * a write faults) nor freed. */
+static const leaf_t full_leaf = {.w = {[0 ... LEAF_WORDS - 1] = ~0ull}, .count = LEAF_PAGES};
+#define FULL ((leaf_t *)&full_leaf)
 
 typedef struct mid {
     leaf_t *l[1u << MID_BITS];
@@ -71,7 +83,8 @@ static inline uint64_t pg_down(const as_space_t *s, uint64_t x)
 
 as_space_t *as_space_create(uint32_t page_size)
 {
-    if (page_size < 1024 || (page_size & (page_size - 1)))
+    if (page_size < AS_SPACE_PAGE_MIN || page_size > AS_SPACE_PAGE_MAX ||
+        (page_size & (page_size - 1)))
         return NULL;
     as_space_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -99,7 +112,8 @@ void as_space_free(as_space_t *s)
         if (!m)
             continue;
         for (size_t j = 0; j < (1u << MID_BITS); j++)
-            free(m->l[j]);
+            if (m->l[j] != FULL)
+                free(m->l[j]);
         free(m);
     }
     as_at_fini(&s->gaps);
@@ -114,6 +128,8 @@ uint64_t as_space_mapped(const as_space_t *s) { return (MMAP_BASE - BRK_BASE) - 
 
 /* ---- Resident bitmap ------------------------------------------------------ */
 
+/* The leaf of a page (NULL: none; FULL: all resident) may be read, and
+ * written only if it is not FULL. */
 static leaf_t *leaf_get(as_space_t *s, uint64_t page, int create)
 {
     uint64_t ti = page >> (LEAF_BITS + MID_BITS);
@@ -143,7 +159,8 @@ static void leaf_drop(as_space_t *s, uint64_t page)
         s->hot = NULL;
         s->hot_key = UINT64_MAX;
     }
-    free(m->l[mi]);
+    if (m->l[mi] != FULL)
+        free(m->l[mi]);
     m->l[mi] = NULL;
     if (--m->nleaves == 0) {
         free(m);
@@ -157,6 +174,20 @@ static inline uint64_t range_mask(unsigned lo, unsigned hi) /* bits [lo, hi), hi
     return m & ~((1ull << lo) - 1);
 }
 
+/* Puts n (FULL, or a copy of FULL) in place of the page's leaf l (which
+ * exists), freeing l unless it is FULL. */
+static void leaf_replace(as_space_t *s, uint64_t page, leaf_t *l, leaf_t *n)
+{
+    mid_t *m = s->top[page >> (LEAF_BITS + MID_BITS)];
+    m->l[(page >> LEAF_BITS) & ((1u << MID_BITS) - 1)] = n;
+    if (l == s->hot) {
+        s->hot = NULL;
+        s->hot_key = UINT64_MAX;
+    }
+    if (l != FULL)
+        free(l);
+}
+
 /* Sets (set=1) or clears pages [p0, p1). */
 static void pages_update(as_space_t *s, uint64_t p0, uint64_t p1, int set)
 {
@@ -165,7 +196,33 @@ static void pages_update(as_space_t *s, uint64_t p0, uint64_t p1, int set)
     while (p0 < p1) {
         uint64_t leaf_end = (p0 | ((1ull << LEAF_BITS) - 1)) + 1;
         uint64_t end = p1 < leaf_end ? p1 : leaf_end;
-        leaf_t *l = leaf_get(s, p0, set);
+        int whole = end - p0 == LEAF_PAGES;
+        leaf_t *l = leaf_get(s, p0, set && !whole);
+        if (!l && set && whole) {
+            mid_t **m = &s->top[p0 >> (LEAF_BITS + MID_BITS)];
+            if (*m || (*m = calloc(1, sizeof **m))) {
+                (*m)->l[(p0 >> LEAF_BITS) & ((1u << MID_BITS) - 1)] = FULL;
+                (*m)->nleaves++;
+                s->resident_pages += LEAF_PAGES;
+            }
+        } else if (l == FULL && set) {
+            l = NULL;                      /* resident already */
+        } else if (l == FULL && whole) {
+            s->resident_pages -= LEAF_PAGES;
+            leaf_drop(s, p0);
+            l = NULL;
+        } else if (l == FULL) {
+            /* part of a full leaf released: it gets a copy of its own */
+            leaf_t *c = malloc(sizeof *c);
+            if (c)
+                *c = full_leaf;
+            leaf_replace(s, p0, l, c ? c : FULL);
+            l = c;                         /* out of memory: left resident */
+        } else if (l && set && whole) {
+            s->resident_pages += LEAF_PAGES - l->count;
+            leaf_replace(s, p0, l, FULL);
+            l = NULL;
+        }
         if (l) {
             unsigned b0 = (unsigned)(p0 & ((1ull << LEAF_BITS) - 1));
             unsigned b1 = b0 + (unsigned)(end - p0);
@@ -190,6 +247,8 @@ static void pages_update(as_space_t *s, uint64_t p0, uint64_t p1, int set)
             s->resident_pages = (uint64_t)((int64_t)s->resident_pages + delta);
             if (!l->count)
                 leaf_drop(s, p0);
+            else if (l->count == LEAF_PAGES)   /* filled in parts (pages_copy) */
+                leaf_replace(s, p0, l, FULL);
         }
         p0 = end;
     }
@@ -237,7 +296,9 @@ static void pages_copy(as_space_t *s, uint64_t p0, uint64_t q0, uint64_t n)
         leaf_t *l = p < MAX_PAGES ? leaf_get(s, p, 0) : NULL;
         uint64_t leaf_end = (p | ((1ull << LEAF_BITS) - 1)) + 1;
         uint64_t stop = leaf_end - p0 < n ? leaf_end - p0 : n;
-        if (!l) {
+        if (!l || l == FULL) {
+            if (l)
+                pages_update(s, q0 + i, q0 + stop, 1);
             i = stop;
             continue;
         }
@@ -253,8 +314,23 @@ static void pages_copy(as_space_t *s, uint64_t p0, uint64_t q0, uint64_t n)
             i += z;
             if (i >= stop)
                 break;
-            pages_update(s, q0 + i, q0 + i + 1, 1);
-            i++;
+            /* the run of resident pages from i, set in one update: a copy
+             * costs a word operation per 64 pages, and a full leaf (a
+             * 128 MiB run) stays one pointer in the copy too */
+            uint64_t j = i;
+            while (j < stop) {
+                unsigned c = (unsigned)((p0 + j) & (LEAF_PAGES - 1)), left = 64 - (c & 63);
+                uint64_t gaps = ~(l->w[c >> 6] >> (c & 63));
+                unsigned run = gaps ? (unsigned)__builtin_ctzll(gaps) : 64;
+                j += run < left ? run : left;
+                if (run < left)
+                    break;
+            }
+            j = j < stop ? j : stop;
+            pages_update(s, q0 + i, q0 + j, 1);
+            i = j;
+            /* the copy may share l's leaf and fill it: l is then FULL */
+            l = leaf_get(s, p, 0);
         }
         i = i < stop ? i : stop;
     }

@@ -5,14 +5,11 @@
  * or report damage. Built with ALLOCSIM_FUZZ=ON and clang; run by ctest for a
  * bounded time from a corpus of small real traces (tests/format/mk_trace).
  *
- * Chunks are guarded by checksums a mutation rarely survives, so inputs whose
- * first byte is 'Z' are taken as a chunk's decoded payload instead: the target
- * wraps them in a valid header, chunk header, zstd frame and end record, which
- * sends the fuzzer into the event decoder itself. Inputs whose first byte is
- * 'O' are a payload too, wrapped as a chunk the writer never closed
- * (FORMAT.md §3.1): an open chunk header, a frame that declares no size, cut
- * short by the input's second byte (0-255 bytes off its end), no end record;
- * the reader decodes such a frame as far as its whole blocks go.
+ * Inputs whose first byte is 'Z' or 'O' are a chunk's decoded payload,
+ * wrapped in a valid file (a closed chunk, or an open one cut short:
+ * tests/fuzz/fuzz_wrap.h), which sends the fuzzer past the checksums into
+ * the event decoder itself; the reader decodes an open chunk's frame as far
+ * as its whole blocks go.
  *
  * Every input is also read with AS_READ_NO_ADDR in lockstep, by turns through
  * as_reader_next_plain (whose runs carry no seq or callsite; decoded each of
@@ -28,67 +25,10 @@
  * the id limit bounds in turn.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include <zstd.h>
-
-#include "replay/trace_internal.h"
-
-/* A whole valid file around one decoded chunk payload; returns its length.
- * With `cut`, the chunk is an open one whose frame loses cut - 1 bytes. */
-static size_t wrap_payload(const uint8_t *p, size_t n, uint8_t *out, size_t cap, unsigned cut)
-{
-    uint8_t *h = out;
-    size_t hl = ASF_HDR_FIXED + 8;
-    memset(h, 0, hl);
-    memcpy(h, AS_TRACE_MAGIC, 8);
-    asf_put32(h + ASF_OFF_VERSION, AS_TRACE_VERSION);
-    asf_put32(h + ASF_OFF_HDRLEN, (uint32_t)hl);
-    asf_put32(h + ASF_OFF_FLAGS, AS_HDRF_COMPLETE);
-    asf_put32(h + 64, 4);                 /* exe "fuzz", no argv/libc, no python */
-    asf_put32(h + 76, ASF_NO_STRING);
-    memcpy(h + ASF_HDR_FIXED, "fuzz", 4);
-    asf_put32(h + ASF_OFF_CRC, asf_header_crc(h, (uint32_t)hl));
-    uint8_t *c = out + hl;
-    if (cut) {
-        static ZSTD_CCtx *cc;
-        if (!cc && !(cc = ZSTD_createCCtx()))
-            return 0;
-        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
-        size_t z = ZSTD_compress2(cc, c + ASF_CHUNK_HDR, cap - hl - ASF_CHUNK_HDR, p, n);
-        if (ZSTD_isError(z))
-            return 0;
-        z = z > cut - 1 ? z - (cut - 1) : 0;
-        memset(c, 0, ASF_CHUNK_HDR);
-        asf_put32(c, ASF_CHUNK_MAGIC);
-        asf_put64(c + 16, 1);
-        asf_put32(c + 28, asf_chunk_crc(c));
-        return hl + ASF_CHUNK_HDR + z;
-    }
-    size_t z = ZSTD_compress(c + ASF_CHUNK_HDR, cap - hl - ASF_CHUNK_HDR - ASF_END_LEN, p, n, 1);
-    if (ZSTD_isError(z))
-        return 0;
-    asf_put32(c, ASF_CHUNK_MAGIC);
-    asf_put32(c + 4, (uint32_t)z);
-    asf_put32(c + 8, (uint32_t)n);
-    asf_put32(c + 12, (uint32_t)n);
-    asf_put64(c + 16, 1);
-    asf_put32(c + 24, 0);
-    asf_put32(c + 28, asf_chunk_crc(c));
-    uint8_t *e = c + ASF_CHUNK_HDR + z;
-    memset(e, 0, ASF_END_LEN);
-    asf_put32(e, ASF_END_MAGIC);
-    asf_put32(e + 4, 1);
-    asf_put32(e + 28, asf_hash(ASF_HASH_INIT, e, 28));
-    return (size_t)(e + ASF_END_LEN - out);
-}
+#include "tests/fuzz/fuzz_wrap.h"
 
 /* max(m, every id and old_id in evs[0..n) + 1) */
 static uint64_t max_ids(uint64_t m, const as_event_t *evs, int n)
@@ -104,27 +44,8 @@ static uint64_t max_ids(uint64_t m, const as_event_t *evs, int n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("fuzz_trace", 0);
-        if (fd < 0)
-            return 0;
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
-    static uint8_t wrapped[1 << 18];
-    if (size > 1 && data[0] == 'Z' && size < sizeof wrapped / 2) {
-        size = wrap_payload(data + 1, size - 1, wrapped, sizeof wrapped, 0);
-        data = wrapped;
-        if (!size)
-            return 0;
-    } else if (size > 2 && data[0] == 'O' && size < sizeof wrapped / 2) {
-        size = wrap_payload(data + 2, size - 2, wrapped, sizeof wrapped, data[1] + 1u);
-        data = wrapped;
-        if (!size)
-            return 0;
-    }
-    if (ftruncate(fd, 0) || pwrite(fd, data, size, 0) != (ssize_t)size)
+    const char *path = fuzz_trace_file(data, size, &size);
+    if (!path)
         return 0;
     as_err_t err, lerr;
     as_reader_t *r = as_reader_open(path, &err);

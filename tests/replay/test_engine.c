@@ -244,6 +244,66 @@ static void process_rss_peak_between_samples(void **state)
     assert_int_equal(spiky - flat, 1u << 20);
 }
 
+/* Samples are what the trace says: a process RSS of 2^63 bytes or more
+ * once overflowed the int64_t sum of the prediction (UBSan, fuzz_replay),
+ * and tracer bytes above the RSS wrapped the non-heap bytes to ~2^64. */
+static void process_rss_from_absurd_samples(void **state)
+{
+    (void)state;
+    static const char *const SPECS[] = {"ideal", "glibc"};
+    evseq_t q = {0};
+    MALLOC(&q, 0, 4096);
+    SAMPLE(&q, (1ull << 63) + 5, 0, 0, 0);
+    as_engine_t *e = evseq_run(&q, SPECS, 2, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    const as_result_t *ideal = as_engine_result(e, 0), *glibc = as_engine_result(e, 1);
+    /* glibc at its defaults is the reference: the recorded RSS itself */
+    assert_int_equal(glibc->peak_process_rss, (1ull << 63) + 5);
+    assert_int_equal(ideal->peak_process_rss,
+                     (1ull << 63) + 5 - glibc->final_rss + ideal->final_rss);
+    as_engine_free(e);
+
+    evseq_t q2 = {0};
+    MALLOC(&q2, 0, 4096);
+    SAMPLE(&q2, UINT64_MAX, 0, 0, 0);       /* + the model's RSS: saturates */
+    SAMPLE(&q2, 1u << 20, 2u << 20, 0, 0);  /* tracer above RSS: no non-heap bytes */
+    e = evseq_run(&q2, SPECS, 2, AS_TOUCH_ALL, 1);
+    assert_non_null(e);
+    ideal = as_engine_result(e, 0);
+    glibc = as_engine_result(e, 1);
+    assert_int_equal(ideal->peak_process_rss, UINT64_MAX - glibc->final_rss);
+    assert_int_equal(glibc->peak_process_rss, UINT64_MAX - glibc->final_rss);
+    size_t np;
+    const as_series_point_t *sp = as_engine_series(e, 1, &np);
+    assert_int_equal(sp[np - 1].process_rss, 0);   /* 0 - heap + heap */
+    as_engine_free(e);
+}
+
+/* A trace header's page size is whatever the file says: one the space
+ * refuses (outside [AS_SPACE_PAGE_MIN, AS_SPACE_PAGE_MAX], not a power of
+ * two) fails the create with a reason, leaking nothing (the instance list
+ * leaked: fuzz_replay). */
+static void odd_page_sizes_refused(void **state)
+{
+    (void)state;
+    as_instance_t in[2];
+    char err[512];
+    assert_int_equal(as_model_parse_spec("glibc", &in[0].model, &in[0].params, err, sizeof err), 0);
+    assert_int_equal(as_model_parse_spec("ideal", &in[1].model, &in[1].params, err, sizeof err), 0);
+    as_engine_opts_t o = {.jobs = 1};
+    static const uint32_t pages[] = {1u << 30, 3000, AS_SPACE_PAGE_MAX * 2, 2048};
+    for (size_t i = 0; i < 4; i++) {
+        as_model_ctx_t ctx = {.page_size = pages[i], .ncpus = 1};
+        err[0] = 0;
+        assert_null(as_engine_create(&o, in, 2, &ctx, err, sizeof err));
+        assert_non_null(strstr(err, "-byte-page address space"));
+    }
+    as_model_ctx_t ctx = {.page_size = AS_SPACE_PAGE_MAX, .ncpus = 1};
+    as_engine_t *e = as_engine_create(&o, in, 2, &ctx, err, sizeof err);
+    assert_non_null(e);
+    as_engine_free(e);
+}
+
 static void jw_measures_and_process_rss(void **state)
 {
     (void)state;
@@ -633,6 +693,8 @@ int main(void)
         cmocka_unit_test(jw_measures_and_process_rss),
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
+        cmocka_unit_test(process_rss_from_absurd_samples),
+        cmocka_unit_test(odd_page_sizes_refused),
         cmocka_unit_test(process_rss_reference_takes_recorded_tunables),
         cmocka_unit_test(estimate_counts_reference_and_ring),
         cmocka_unit_test(threads_match_single),

@@ -193,6 +193,69 @@ static void large_ranges_cost_pages_not_space(void **state)
     as_space_free(s);
 }
 
+/* Page sizes as a trace header may give them: powers of two from
+ * AS_SPACE_PAGE_MIN to AS_SPACE_PAGE_MAX. A 1 GiB page once broke the
+ * glibc model's heaps; at 1 KiB a touch of the break counted no page. */
+static void page_sizes(void **state)
+{
+    (void)state;
+    static const uint32_t bad[] = {0, 512, 1024, 2048, 3000, 4097, AS_SPACE_PAGE_MAX * 2,
+                                   1u << 30, 1u << 31};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(as_space_create(bad[i]));
+    for (uint32_t p = AS_SPACE_PAGE_MIN; p <= AS_SPACE_PAGE_MAX; p *= 2) {
+        as_space_t *s = as_space_create(p);
+        assert_non_null(s);
+        assert_int_equal(as_space_page_size(s), p);
+        uint64_t b = as_space_brk_cur(s), top = as_space_mmap(s, p, 0);
+        assert_int_equal(as_space_sbrk(s, p), b);
+        as_space_touch(s, b, 1);               /* the break's first page */
+        as_space_touch(s, top + p - 1, 1);     /* the topmost mapping's page */
+        assert_int_equal(as_space_resident(s), 2ull * p);
+        as_space_free(s);
+    }
+}
+
+/* A crafted trace's successful 1 TiB malloc, written all over: a full leaf
+ * is a shared pointer (a leaf apiece was 32 MiB; fuzz_replay's 41 TiB block
+ * went past its 2 GiB RSS limit), released in part, moved by mremap across
+ * leaf alignments, unmapped; every count exact. */
+static void huge_resident_ranges(void **state)
+{
+    (void)state;
+    const uint64_t T = 1ull << 40, L = 1ull << 27;   /* L: a leaf's 128 MiB */
+    as_space_t *s = as_space_create(4096);
+    uint64_t a = as_space_mmap(s, T, 0);
+    assert_true(a != 0);
+    as_space_touch(s, a + PG, T - PG);
+    assert_int_equal(as_space_resident(s), T - PG);
+    as_space_touch(s, a, T);
+    assert_int_equal(as_space_resident(s), T);
+    /* released across leaf edges, and a page inside a full leaf */
+    as_space_dontneed(s, a + L - PG, 2 * L);
+    as_space_dontneed(s, a + 10 * L + 5 * PG, PG);
+    uint64_t res = T - 2 * L - PG;
+    assert_int_equal(as_space_resident(s), res);
+    as_space_touch(s, a + 10 * L + 5 * PG, 1);         /* that leaf is full again */
+    res += PG;
+    assert_int_equal(as_space_resident(s), res);
+    /* the mapping is the topmost, so growing moves it, below the page
+     * mapped next: the resident runs are copied two pages off the leaves'
+     * alignment */
+    uint64_t b = as_space_mmap(s, PG, 0);
+    uint64_t c = as_space_mremap(s, a, T, T + PG);
+    assert_true(c != 0 && c != a);
+    assert_int_equal(as_space_resident(s), res);
+    as_space_touch(s, c + T, PG);
+    assert_int_equal(as_space_resident(s), res + PG);
+    as_space_munmap(s, c + T / 2, T / 2 + PG);
+    as_space_munmap(s, c, T / 2);
+    as_space_munmap(s, b, PG);
+    assert_int_equal(as_space_resident(s), 0);
+    assert_int_equal(as_space_mapped(s), 0);
+    as_space_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +266,8 @@ int main(void)
         cmocka_unit_test(brk_grow_shrink),
         cmocka_unit_test(dontneed_whole_pages_only),
         cmocka_unit_test(large_ranges_cost_pages_not_space),
+        cmocka_unit_test(huge_resident_ranges),
+        cmocka_unit_test(page_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
