@@ -500,6 +500,10 @@ static void series_push(inst_t *s, uint64_t idx, uint64_t rss, uint64_t mapped)
 static void tick_note(inst_t *s, uint64_t rss)
 {
     uint64_t t = (s->time_base + s->time_ns) / s->tick_ns;
+    /* Ticks stay in order (engine.h): an event whose time went back (a
+     * damaged or crafted trace) counts in the last tick. */
+    if (s->nticks && t < s->ticks[s->nticks - 1].tick)
+        t = s->ticks[s->nticks - 1].tick;
     if (!s->nticks || s->ticks[s->nticks - 1].tick != t) {
         if (s->nticks == s->ticks_cap) {
             size_t cap = s->ticks_cap ? s->ticks_cap * 2 : 1024;

@@ -97,6 +97,35 @@ static void edge_cases(void **state)
     as_engine_free(e);
 }
 
+/* Ticks are in order even when the trace's time goes back (only a damaged
+ * or crafted one does): such events count in the last tick. */
+static void ticks_in_order_when_time_goes_back(void **state)
+{
+    (void)state;
+    evseq_t q = {0};
+    q.t = 50000000;
+    MALLOC(&q, 0, 100000);
+    q.t = 10000000;                          /* back by 40 ms */
+    MALLOC(&q, 1, 200000);
+    q.t = 70000000;
+    FREE(&q, 0);
+    as_instance_t in[1];
+    char err[256];
+    assert_int_equal(as_model_parse_spec("ideal", &in[0].model, &in[0].params, err, sizeof err), 0);
+    as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = 1, .tick_ns = 10000000};
+    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
+    as_engine_t *e = as_engine_create(&o, in, 1, &ctx, err, sizeof err);
+    assert_non_null(e);
+    assert_int_equal(as_engine_run(e, evseq_next, &q, err, sizeof err), 0);
+    size_t n;
+    const as_tick_t *t = as_engine_ticks(e, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(t[0].tick, 5);
+    assert_int_equal(t[0].max_rss, 303104);  /* 300000 bytes, page-rounded */
+    assert_int_equal(t[1].tick, 7);
+    as_engine_free(e);
+}
+
 /* Resident bytes of this process (statm), for sparse_id_costs_its_pages. */
 static uint64_t self_rss(void)
 {
@@ -690,6 +719,7 @@ int main(void)
         cmocka_unit_test(mmap_threshold_exact_rss),
         cmocka_unit_test(edge_cases),
         cmocka_unit_test(sparse_id_costs_its_pages),
+        cmocka_unit_test(ticks_in_order_when_time_goes_back),
         cmocka_unit_test(jw_measures_and_process_rss),
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
