@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "replay/engine.h"
+#include "replay/zmem.h"
 
 #define BATCH 16384u                      /* events per batch: 512 KiB of records */
 #define BATCH_TIMES 1024u                 /* time changes per batch (ends it early) */
@@ -303,12 +304,6 @@ as_engine_t *as_engine_create(const as_engine_opts_t *opts, const as_instance_t 
     return e;
 }
 
-static void free_ids(inst_t *s)
-{
-    if (s->cap)
-        munmap(s->ids, s->cap * sizeof(as_block_t));
-}
-
 void as_engine_free(as_engine_t *e)
 {
     if (!e)
@@ -318,7 +313,7 @@ void as_engine_free(as_engine_t *e)
         if (s->m && s->model->destroy)
             s->model->destroy(s->m);
         as_space_free(s->space);
-        free_ids(s);
+        as_zfree(s->ids, s->cap, sizeof(as_block_t));
         free(s->srss);
         free(s->smax);
         free(s->series);
@@ -443,35 +438,13 @@ static int fill_reader(as_engine_t *e, batch_t *b, as_reader_t *r, uint64_t *las
 
 /* ---- Running one instance over a batch ----------------------------------------- */
 
-/* The id table is anonymous memory grown with mremap: the kernel hands out
- * the new part as zero pages on first use, so no memset faults it all in.
- * Ids are dense in a real trace and the table is mostly written anyway, but
- * a crafted one may name a single id near the reader's limit (2^28: 4 GiB
- * of table); that now costs the pages it writes, not 4 GiB of RSS and a
- * memset of it. MAP_NORESERVE: nor is it charged against overcommit, per
- * instance, for what it never writes. */
+/* The id table: zero pages grown with mremap (replay/zmem.h). */
 static int grow_ids(inst_t *s, uint64_t id)
 {
-    uint64_t ncap = s->cap ? s->cap : 1024;
-    while (ncap <= id)
-        ncap *= 2;
-    size_t bytes = ncap * sizeof(as_block_t), old = s->cap * sizeof(as_block_t);
-    void *a = s->cap ? mremap(s->ids, old, bytes, MREMAP_MAYMOVE)
-                     : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (a == MAP_FAILED)
+    void *p = s->ids;
+    if (as_zgrow(&p, &s->cap, id, sizeof(as_block_t), 1024))
         return -1;
-    s->ids = a;
-    /* The table is read at random, an entry an event: huge pages where the
-     * kernel gives them for the asking (THP "madvise"). Only a hint. */
-    size_t huge = 2u << 20;
-    if (bytes >= 4 * huge) {
-        uintptr_t lo = ((uintptr_t)a + huge - 1) & ~(uintptr_t)(huge - 1);
-        uintptr_t hi = ((uintptr_t)a + bytes) & ~(uintptr_t)(huge - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-    s->cap = ncap;
+    s->ids = p;
     return 0;
 }
 

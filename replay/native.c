@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "replay/trace.h"
+#include "replay/zmem.h"
 
 extern char **environ;
 
@@ -261,16 +262,11 @@ static as_native_err_t add_op(builder_t *b, uint32_t s, const as_np_op_t *op)
 
 static as_native_err_t id_room(builder_t *b, uint32_t id)
 {
-    if (id >= b->cap_ids) {
-        uint64_t cap = b->cap_ids ? b->cap_ids : 1024;
-        while (cap <= id)
-            cap *= 2;
-        uint64_t *n = realloc(b->sizes, cap * sizeof *n);
-        if (!n)
+    if (id >= b->cap_ids) {                 /* zero pages (replay/zmem.h) */
+        void *p = b->sizes;
+        if (as_zgrow(&p, &b->cap_ids, id, sizeof *b->sizes, 1024))
             return AS_NATIVE_NOMEM;
-        memset(n + b->cap_ids, 0, (cap - b->cap_ids) * sizeof *n);
-        b->sizes = n;
-        b->cap_ids = cap;
+        b->sizes = p;
     }
     if ((uint64_t)id + 1 > b->max_id)
         b->max_id = (uint64_t)id + 1;
@@ -500,7 +496,7 @@ static void builder_free(builder_t *b)
     free(b->slots);
     free(b->slot_of);
     free(b->starts);
-    free(b->sizes);
+    as_zfree(b->sizes, b->cap_ids, sizeof *b->sizes);
     free(b->last_real);
 }
 

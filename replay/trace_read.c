@@ -31,6 +31,7 @@
 #include <zstd_errors.h>
 
 #include "replay/trace_internal.h"
+#include "replay/zmem.h"
 
 /* Largest block id accepted (a per-id table entry is 16 bytes). The fuzz build
  * lowers it so a crafted chunk cannot ask for gigabytes. */
@@ -112,7 +113,7 @@ struct as_reader {
     size_t nlocal, local_cap;
 
     rid_t *ids;
-    size_t ids_cap;
+    uint64_t ids_cap;             /* zero pages grown with mremap (replay/zmem.h) */
     rmod_t *mods;
     size_t mods_cap;
     rcs_t *cs;
@@ -177,6 +178,17 @@ __attribute__((noinline, cold)) static int grow(void **p, size_t *cap, size_t ne
     memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
     *p = q;
     *cap = n;
+    return 0;
+}
+
+/* The id table: a crafted id near the limit costs the pages written, not a
+ * memset of the whole table (replay/zmem.h). */
+__attribute__((noinline, cold)) static int grow_ids(as_reader_t *r, uint64_t id)
+{
+    void *p = r->ids;
+    if (as_zgrow(&p, &r->ids_cap, id, sizeof(rid_t), 64))
+        return -1;
+    r->ids = p;
     return 0;
 }
 
@@ -778,7 +790,7 @@ static inline __attribute__((always_inline)) int dec_create(as_reader_t *r, uint
         r->last_xid = (int64_t)id;
     }
     if (!lean) {       /* lean keeps no per-id table: nothing reads it */
-        if (id >= r->ids_cap && grow((void **)&r->ids, &r->ids_cap, id + 1, sizeof(rid_t)))
+        if (id >= r->ids_cap && grow_ids(r, id))
             return -1;
         r->ids[id].addr = addr;
         r->ids[id].cls = asf_class(n);
@@ -946,8 +958,7 @@ __attribute__((noinline)) static int dec_event(as_reader_t *r, as_event_t *ev, u
                 return -1;
         }
         if (!lean) {
-            if (nid >= r->ids_cap &&
-                grow((void **)&r->ids, &r->ids_cap, nid + 1, sizeof(rid_t)))
+            if (nid >= r->ids_cap && grow_ids(r, nid))
                 return -1;
             r->ids[nid].addr = a;
             r->ids[nid].cls = asf_class(size);
@@ -1644,7 +1655,7 @@ void as_reader_close(as_reader_t *r)
     free(r->raw);
     free(r->strings);
     free(r->local);
-    free(r->ids);
+    as_zfree(r->ids, r->ids_cap, sizeof(rid_t));
     for (size_t i = 0; i < r->mods_cap; i++)
         free(r->mods[i].path);
     free(r->mods);

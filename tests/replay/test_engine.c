@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "evseq.h"
+#include "replay/zmem.h"
 #include "tests/common/testutil.h"
 
 #define assert_double_equal(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
@@ -156,6 +157,33 @@ static void sparse_id_costs_its_pages(void **state)
     assert_int_equal(as_engine_result(e, 0)->peak_live, 200);
     assert_true(after < before + (64u << 20));
     as_engine_free(e);
+}
+
+/* replay/zmem.h, which the engine's, the reader's and native replay's id
+ * tables grow with: what was written stays, the rest reads as zero, and a
+ * 4 GiB table written at both ends costs a few pages. */
+static void zgrow_keeps_and_zeroes(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    uint64_t cap = 0;
+    assert_int_equal(as_zgrow(&p, &cap, 5, sizeof(as_block_t), 64), 0);
+    assert_int_equal(cap, 64);
+    as_block_t *t = p;
+    t[5] = (as_block_t){7, 8};
+    uint64_t before = self_rss();
+    assert_int_equal(as_zgrow(&p, &cap, (1u << 28) - 1, sizeof(as_block_t), 64), 0);
+    assert_int_equal(cap, 1u << 28);
+    t = p;
+    assert_int_equal(t[5].addr, 7);
+    assert_int_equal(t[5].size, 8);
+    assert_int_equal(t[6].addr, 0);
+    assert_int_equal(t[(1u << 28) - 1].size, 0);
+    t[(1u << 28) - 1].size = 9;
+    assert_true(self_rss() < before + (16u << 20));
+    assert_int_equal(as_zgrow(&p, &cap, UINT64_MAX / 2, sizeof(as_block_t), 64), -1);
+    assert_int_equal(cap, 1u << 28);                 /* unchanged on failure */
+    as_zfree(p, cap, sizeof(as_block_t));
 }
 
 /* A program that maps heap it never writes: mallinfo2 counts 20 MiB that
@@ -720,6 +748,7 @@ int main(void)
         cmocka_unit_test(edge_cases),
         cmocka_unit_test(sparse_id_costs_its_pages),
         cmocka_unit_test(ticks_in_order_when_time_goes_back),
+        cmocka_unit_test(zgrow_keeps_and_zeroes),
         cmocka_unit_test(jw_measures_and_process_rss),
         cmocka_unit_test(process_rss_heap_mapped_not_resident),
         cmocka_unit_test(process_rss_peak_between_samples),
