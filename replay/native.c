@@ -95,7 +95,12 @@ typedef struct builder {
     uint32_t first_owner;
     uint64_t gidx;
     uint64_t *sizes;          /* per block id: requested size + 1 (0 = not live) */
-    uint64_t cap_ids, max_id;
+    uint64_t cap_ids;
+    uint32_t *dense;          /* per block id: its number in the program + 1 (dense_take) */
+    uint64_t cap_dense;
+    uint32_t *dfree;          /* numbers released, handed out again first */
+    uint32_t ndfree, cap_dfree;
+    uint64_t max_id;          /* numbers handed out: the replayer's table size */
     uint64_t live, peak_live, peak_live_gidx;
     uint32_t live_threads, max_live_threads;
     uint64_t unknown, failed;
@@ -268,8 +273,44 @@ static as_native_err_t id_room(builder_t *b, uint32_t id)
             return AS_NATIVE_NOMEM;
         b->sizes = p;
     }
-    if ((uint64_t)id + 1 > b->max_id)
-        b->max_id = (uint64_t)id + 1;
+    if (id >= b->cap_dense) {
+        void *p = b->dense;
+        if (as_zgrow(&p, &b->cap_dense, id, sizeof *b->dense, 1024))
+            return AS_NATIVE_NOMEM;
+        b->dense = p;
+    }
+    return AS_NATIVE_OK;
+}
+
+/* The program names blocks by numbers of its own, not by trace ids: the
+ * replayer's table (runner.c) is faulted in whole before the replay, so
+ * page faults stay out of what it measures, and sized by the largest
+ * number. Handing out released numbers first keeps that to the peak of
+ * live blocks, where a (crafted) trace id near 2^28 made it 2 GiB. The
+ * program runs in trace order (one baton across threads), so a number
+ * reused right after its release names the new block only. */
+static as_native_err_t dense_take(builder_t *b, uint32_t id, uint32_t *num)
+{
+    uint32_t x = b->ndfree ? b->dfree[--b->ndfree] : (uint32_t)b->max_id++;
+    b->dense[id] = x + 1;
+    *num = x;
+    return AS_NATIVE_OK;
+}
+
+static as_native_err_t dense_drop(builder_t *b, uint32_t id, uint32_t *num)
+{
+    uint32_t x = b->dense[id] - 1;
+    b->dense[id] = 0;
+    if (b->ndfree == b->cap_dfree) {
+        uint32_t cap = b->cap_dfree ? b->cap_dfree * 2 : 1024;
+        uint32_t *n = realloc(b->dfree, (size_t)cap * sizeof *n);
+        if (!n)
+            return AS_NATIVE_NOMEM;
+        b->dfree = n;
+        b->cap_dfree = cap;
+    }
+    b->dfree[b->ndfree++] = x;
+    *num = x;
     return AS_NATIVE_OK;
 }
 
@@ -378,7 +419,8 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
         }
         b->live -= b->sizes[e->id] - 1;
         b->sizes[e->id] = 0;
-        o.id = e->id;
+        if ((err = dense_drop(b, e->id, &o.id)))
+            return err;
         return add_op(b, s, &o);
     }
     if (op == AS_OP_REALLOC || op == AS_OP_REALLOCARRAY) {
@@ -393,13 +435,16 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
             b->gap_repairs++;
             old = AS_NO_ID;      /* its block was in a lost chunk: a malloc */
         }
-        o.old_id = old;
+        if (old != AS_NO_ID)
+            o.old_id = b->dense[old] - 1;
         if (e->flags & AS_EVF_FREED) {
             o.flags |= AS_NPF_FREED;
             o.flags &= (uint8_t)~AS_NPF_FAILED;
             if (old != AS_NO_ID) {
                 b->live -= b->sizes[old] - 1;
                 b->sizes[old] = 0;
+                if ((err = dense_drop(b, old, &o.old_id)))
+                    return err;
             }
             return add_op(b, s, &o);
         }
@@ -408,6 +453,8 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
         if (old != AS_NO_ID) {
             b->live -= b->sizes[old] - 1;
             b->sizes[old] = 0;
+            if ((err = dense_drop(b, old, &o.old_id)))
+                return err;
         }
     } else if (failed) {
         return add_op(b, s, &o);
@@ -420,16 +467,17 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
             if (!b->lenient)
                 return damaged(b, evi, e, "creates block id %llu, which is still live", e->id);
             /* its free was in a lost chunk: release it here */
-            as_np_op_t fo = {.ev = evi, .op = AS_OP_FREE, .id = e->id, .old_id = AS_NO_ID};
+            as_np_op_t fo = {.ev = evi, .op = AS_OP_FREE, .id = AS_NO_ID, .old_id = AS_NO_ID};
             b->live -= b->sizes[e->id] - 1;
             b->sizes[e->id] = 0;
             b->gap_repairs++;
-            if ((err = add_op(b, s, &fo)))
+            if ((err = dense_drop(b, e->id, &fo.id)) || (err = add_op(b, s, &fo)))
                 return err;
         }
         b->sizes[e->id] = e->size + 1;
         b->live += e->size;
-        o.id = e->id;
+        if ((err = dense_take(b, e->id, &o.id)))
+            return err;
     }
     if ((err = add_op(b, s, &o)))
         return err;
@@ -497,6 +545,8 @@ static void builder_free(builder_t *b)
     free(b->slot_of);
     free(b->starts);
     as_zfree(b->sizes, b->cap_ids, sizeof *b->sizes);
+    as_zfree(b->dense, b->cap_dense, sizeof *b->dense);
+    free(b->dfree);
     free(b->last_real);
 }
 

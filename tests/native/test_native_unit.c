@@ -255,6 +255,30 @@ static void test_unknown_free_skipped(void **state)
     assert_int_equal(r.ops, 1);
 }
 
+/* Block ids near the reader's limit (2^28): the program numbers blocks
+ * itself, densely, so the replayer's table (faulted in before the replay)
+ * holds the live blocks, not 2^28 entries (2 GiB of its baseline). A realloc
+ * that frees its old block and takes a new id gets the number back. */
+static void test_sparse_ids_dense_program(void **state)
+{
+    (void)state;
+    reset();
+    MALLOC(0, (1u << 28) - 1, 1000);
+    MALLOC(0, 5, 2000);
+    ev(AS_OP_REALLOC, 0, (1u << 27) + 3, (1u << 28) - 1, 3000, 0);
+    FREE(0, 5);
+    MALLOC(0, 9, 4000);
+    FREE(0, (1u << 27) + 3);
+    FREE(0, 9);
+    as_native_result_t r;
+    char d[300];
+    assert_int_equal(run(NULL, &r, d), AS_NATIVE_OK);
+    assert_int_equal(r.peak_live, 7000);       /* the realloc'd 3000 and the last 4000 */
+    assert_int_equal(r.final_live, 0);
+    assert_int_equal(r.diverged, 0);
+    assert_true(r.baseline_rss < (64u << 20));
+}
+
 /* Many threads, random calls, cross-thread frees and reallocs, exits and a
  * thread that never exits: replay must finish (no lost wake-up), and two
  * replays of the same events must agree exactly (order is deterministic). */
@@ -354,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_damaged_double_alloc),
         cmocka_unit_test(test_calls_after_exit),
         cmocka_unit_test(test_unknown_free_skipped),
+        cmocka_unit_test(test_sparse_ids_dense_program),
         cmocka_unit_test(test_random_threads_deterministic),
         cmocka_unit_test(test_many_short_threads),
         cmocka_unit_test(test_missing_runner),
