@@ -94,10 +94,11 @@ typedef struct builder {
     uint32_t prev_start;      /* is still open), else an index in starts */
     uint32_t first_owner;
     uint64_t gidx;
-    uint64_t *sizes;          /* per block id: requested size + 1 (0 = not live) */
+    uint32_t *num;            /* per trace block id: its number in the program + 1
+                                 (0 = not live; dense_take) */
     uint64_t cap_ids;
-    uint32_t *dense;          /* per block id: its number in the program + 1 (dense_take) */
-    uint64_t cap_dense;
+    uint64_t *size_of;        /* per number: the live block's requested size */
+    uint64_t cap_size_of;
     uint32_t *dfree;          /* numbers released, handed out again first */
     uint32_t ndfree, cap_dfree;
     uint64_t max_id;          /* numbers handed out: the replayer's table size */
@@ -268,18 +269,17 @@ static as_native_err_t add_op(builder_t *b, uint32_t s, const as_np_op_t *op)
 static as_native_err_t id_room(builder_t *b, uint32_t id)
 {
     if (id >= b->cap_ids) {                 /* zero pages (replay/zmem.h) */
-        void *p = b->sizes;
-        if (as_zgrow(&p, &b->cap_ids, id, sizeof *b->sizes, 1024))
+        void *p = b->num;
+        if (as_zgrow(&p, &b->cap_ids, id, sizeof *b->num, 1024))
             return AS_NATIVE_NOMEM;
-        b->sizes = p;
-    }
-    if (id >= b->cap_dense) {
-        void *p = b->dense;
-        if (as_zgrow(&p, &b->cap_dense, id, sizeof *b->dense, 1024))
-            return AS_NATIVE_NOMEM;
-        b->dense = p;
+        b->num = p;
     }
     return AS_NATIVE_OK;
+}
+
+static inline int is_live(const builder_t *b, uint32_t id)
+{
+    return id < b->cap_ids && b->num[id];
 }
 
 /* The program names blocks by numbers of its own, not by trace ids: the
@@ -288,19 +288,32 @@ static as_native_err_t id_room(builder_t *b, uint32_t id)
  * number. Handing out released numbers first keeps that to the peak of
  * live blocks, where a (crafted) trace id near 2^28 made it 2 GiB. The
  * program runs in trace order (one baton across threads), so a number
- * reused right after its release names the new block only. */
-static as_native_err_t dense_take(builder_t *b, uint32_t id, uint32_t *num)
+ * reused right after its release names the new block only. Creates block
+ * id (id_room done, not live) of `size` bytes. */
+static as_native_err_t dense_take(builder_t *b, uint32_t id, uint64_t size, uint32_t *num)
 {
-    uint32_t x = b->ndfree ? b->dfree[--b->ndfree] : (uint32_t)b->max_id++;
-    b->dense[id] = x + 1;
+    uint32_t x = b->ndfree ? b->dfree[--b->ndfree] : (uint32_t)b->max_id;
+    if (x >= b->cap_size_of) {
+        uint64_t cap = b->cap_size_of ? b->cap_size_of * 2 : 1024;
+        uint64_t *n = realloc(b->size_of, cap * sizeof *n);
+        if (!n)
+            return AS_NATIVE_NOMEM;
+        b->size_of = n;
+        b->cap_size_of = cap;
+    }
+    if (x == b->max_id)
+        b->max_id++;
+    b->size_of[x] = size;
+    b->num[id] = x + 1;
+    b->live += size;
     *num = x;
     return AS_NATIVE_OK;
 }
 
+/* Releases live block id; *num = its number. */
 static as_native_err_t dense_drop(builder_t *b, uint32_t id, uint32_t *num)
 {
-    uint32_t x = b->dense[id] - 1;
-    b->dense[id] = 0;
+    uint32_t x = b->num[id] - 1;
     if (b->ndfree == b->cap_dfree) {
         uint32_t cap = b->cap_dfree ? b->cap_dfree * 2 : 1024;
         uint32_t *n = realloc(b->dfree, (size_t)cap * sizeof *n);
@@ -309,6 +322,8 @@ static as_native_err_t dense_drop(builder_t *b, uint32_t id, uint32_t *num)
         b->dfree = n;
         b->cap_dfree = cap;
     }
+    b->num[id] = 0;
+    b->live -= b->size_of[x];
     b->dfree[b->ndfree++] = x;
     *num = x;
     return AS_NATIVE_OK;
@@ -410,15 +425,13 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
                 b->unknown++;
             return AS_NATIVE_OK;   /* free(NULL) or a block from before tracing */
         }
-        if (e->id >= b->cap_ids || !b->sizes[e->id]) {
+        if (!is_live(b, e->id)) {
             if (b->lenient) {     /* allocated in a chunk the reader lost */
                 b->gap_repairs++;
                 return AS_NATIVE_OK;
             }
             return damaged(b, evi, e, "frees block id %llu, which is not live", e->id);
         }
-        b->live -= b->sizes[e->id] - 1;
-        b->sizes[e->id] = 0;
         if ((err = dense_drop(b, e->id, &o.id)))
             return err;
         return add_op(b, s, &o);
@@ -429,33 +442,25 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
             b->unknown++;
             old = AS_NO_ID;        /* realloc of a block from before tracing: a malloc */
         }
-        if (old != AS_NO_ID && (old >= b->cap_ids || !b->sizes[old])) {
+        if (old != AS_NO_ID && !is_live(b, old)) {
             if (!b->lenient)
                 return damaged(b, evi, e, "reallocates block id %llu, which is not live", old);
             b->gap_repairs++;
             old = AS_NO_ID;      /* its block was in a lost chunk: a malloc */
         }
         if (old != AS_NO_ID)
-            o.old_id = b->dense[old] - 1;
+            o.old_id = b->num[old] - 1;
         if (e->flags & AS_EVF_FREED) {
             o.flags |= AS_NPF_FREED;
             o.flags &= (uint8_t)~AS_NPF_FAILED;
-            if (old != AS_NO_ID) {
-                b->live -= b->sizes[old] - 1;
-                b->sizes[old] = 0;
-                if ((err = dense_drop(b, old, &o.old_id)))
-                    return err;
-            }
+            if (old != AS_NO_ID && (err = dense_drop(b, old, &o.old_id)))
+                return err;
             return add_op(b, s, &o);
         }
         if (failed)
             return add_op(b, s, &o);
-        if (old != AS_NO_ID) {
-            b->live -= b->sizes[old] - 1;
-            b->sizes[old] = 0;
-            if ((err = dense_drop(b, old, &o.old_id)))
-                return err;
-        }
+        if (old != AS_NO_ID && (err = dense_drop(b, old, &o.old_id)))
+            return err;
     } else if (failed) {
         return add_op(b, s, &o);
     }
@@ -463,20 +468,16 @@ static as_native_err_t add_event_1(builder_t *b, uint64_t evi, const as_event_t 
     if (e->id != AS_NO_ID) {
         if ((err = id_room(b, e->id)))
             return err;
-        if (b->sizes[e->id]) {
+        if (b->num[e->id]) {
             if (!b->lenient)
                 return damaged(b, evi, e, "creates block id %llu, which is still live", e->id);
             /* its free was in a lost chunk: release it here */
             as_np_op_t fo = {.ev = evi, .op = AS_OP_FREE, .id = AS_NO_ID, .old_id = AS_NO_ID};
-            b->live -= b->sizes[e->id] - 1;
-            b->sizes[e->id] = 0;
             b->gap_repairs++;
             if ((err = dense_drop(b, e->id, &fo.id)) || (err = add_op(b, s, &fo)))
                 return err;
         }
-        b->sizes[e->id] = e->size + 1;
-        b->live += e->size;
-        if ((err = dense_take(b, e->id, &o.id)))
+        if ((err = dense_take(b, e->id, e->size, &o.id)))
             return err;
     }
     if ((err = add_op(b, s, &o)))
@@ -544,8 +545,8 @@ static void builder_free(builder_t *b)
     free(b->slots);
     free(b->slot_of);
     free(b->starts);
-    as_zfree(b->sizes, b->cap_ids, sizeof *b->sizes);
-    as_zfree(b->dense, b->cap_dense, sizeof *b->dense);
+    as_zfree(b->num, b->cap_ids, sizeof *b->num);
+    free(b->size_of);
     free(b->dfree);
     free(b->last_real);
 }
