@@ -276,9 +276,8 @@ static uint64_t heap_alloc(mt_t *m, uint64_t nb, uint64_t *got, uint64_t *fresh_
          * region): past MT_HEAP_MAX the sbrk fails, so a crafted request
          * (or a mallopt(M_MMAP_MAX, 0) and a 21 TiB calloc) is a model
          * failure, not a table of hundreds of GiB. */
-        uint64_t lo = m->heap_lo ? m->heap_lo : as_space_brk_cur(m->sp);
-        uint64_t end = m->heap_lo ? m->top + m->top_size : lo;
-        if (size > MT_HEAP_MAX || end - lo + size > MT_HEAP_MAX)
+        uint64_t span = m->heap_lo ? m->top + m->top_size - m->heap_lo : 0;
+        if (span + size > MT_HEAP_MAX)
             return 0;
         uint64_t old = as_space_sbrk(m->sp, (int64_t)size);
         if (!old)
