@@ -100,7 +100,7 @@ typedef struct builder {
     uint64_t *size_of;        /* per number: the live block's requested size */
     uint64_t cap_size_of;
     uint32_t *dfree;          /* numbers released, handed out again first */
-    uint32_t ndfree, cap_dfree;
+    uint64_t ndfree, cap_dfree;
     uint64_t max_id;          /* numbers handed out: the replayer's table size */
     uint64_t live, peak_live, peak_live_gidx;
     uint32_t live_threads, max_live_threads;
@@ -277,6 +277,23 @@ static as_native_err_t id_room(builder_t *b, uint32_t id)
     return AS_NATIVE_OK;
 }
 
+/* Room for element `need` of *p (*cap elements of elem bytes), doubling
+ * from 1024. 0, or -1 with *p unchanged. */
+static int room(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+    if (need < *cap)
+        return 0;
+    uint64_t n = *cap ? *cap * 2 : 1024;
+    while (n <= need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
 static inline int is_live(const builder_t *b, uint32_t id)
 {
     return id < b->cap_ids && b->num[id];
@@ -293,14 +310,8 @@ static inline int is_live(const builder_t *b, uint32_t id)
 static as_native_err_t dense_take(builder_t *b, uint32_t id, uint64_t size, uint32_t *num)
 {
     uint32_t x = b->ndfree ? b->dfree[--b->ndfree] : (uint32_t)b->max_id;
-    if (x >= b->cap_size_of) {
-        uint64_t cap = b->cap_size_of ? b->cap_size_of * 2 : 1024;
-        uint64_t *n = realloc(b->size_of, cap * sizeof *n);
-        if (!n)
-            return AS_NATIVE_NOMEM;
-        b->size_of = n;
-        b->cap_size_of = cap;
-    }
+    if (room((void **)&b->size_of, &b->cap_size_of, x, sizeof *b->size_of))
+        return AS_NATIVE_NOMEM;
     if (x == b->max_id)
         b->max_id++;
     b->size_of[x] = size;
@@ -314,14 +325,8 @@ static as_native_err_t dense_take(builder_t *b, uint32_t id, uint64_t size, uint
 static as_native_err_t dense_drop(builder_t *b, uint32_t id, uint32_t *num)
 {
     uint32_t x = b->num[id] - 1;
-    if (b->ndfree == b->cap_dfree) {
-        uint32_t cap = b->cap_dfree ? b->cap_dfree * 2 : 1024;
-        uint32_t *n = realloc(b->dfree, (size_t)cap * sizeof *n);
-        if (!n)
-            return AS_NATIVE_NOMEM;
-        b->dfree = n;
-        b->cap_dfree = cap;
-    }
+    if (room((void **)&b->dfree, &b->cap_dfree, b->ndfree, sizeof *b->dfree))
+        return AS_NATIVE_NOMEM;
     b->num[id] = 0;
     b->live -= b->size_of[x];
     b->dfree[b->ndfree++] = x;
