@@ -13,6 +13,7 @@ typedef struct evseq {
     size_t n, i, nsamples;
     uint64_t t;
     const char *malloc_env;   /* the header's malloc environment, NULL = none */
+    uint64_t tick_ns;         /* evseq_run keeps ticks of this length, 0 = none */
     size_t malloc_env_len;
 } evseq_t;
 
@@ -64,16 +65,26 @@ static inline int evseq_next(void *ctx, as_event_t *ev)
     return 1;
 }
 
+/* The instances of n specs into in[]; 0, or -1 if one does not parse. */
+static inline int evseq_parse(const char *const *specs, size_t n, as_instance_t *in)
+{
+    char err[512];
+    for (size_t i = 0; i < n; i++)
+        if (as_model_parse_spec(specs[i], &in[i].model, &in[i].params, err, sizeof err))
+            return -1;
+    return 0;
+}
+
 /* Runs the specs over q; returns the engine (caller frees). */
 static inline as_engine_t *evseq_run(evseq_t *q, const char *const *specs, size_t n,
                                      as_touch_t touch, unsigned jobs)
 {
     as_instance_t in[16];
     char err[512];
-    for (size_t i = 0; i < n; i++)
-        if (as_model_parse_spec(specs[i], &in[i].model, &in[i].params, err, sizeof err))
-            return NULL;
-    as_engine_opts_t o = {.touch = touch, .jobs = jobs, .series_points = 64};
+    if (evseq_parse(specs, n, in))
+        return NULL;
+    as_engine_opts_t o = {.touch = touch, .jobs = jobs, .series_points = 64,
+                          .tick_ns = q->tick_ns};
     as_params_t ref;   /* as tools/cmd_replay.c does with a trace's header */
     if (q->malloc_env &&
         as_glibc_env_params(as_model_find("glibc"), q->malloc_env, q->malloc_env_len, &ref))

@@ -110,14 +110,9 @@ static void ticks_in_order_when_time_goes_back(void **state)
     MALLOC(&q, 1, 200000);
     q.t = 70000000;
     FREE(&q, 0);
-    as_instance_t in[1];
-    char err[256];
-    assert_int_equal(as_model_parse_spec("ideal", &in[0].model, &in[0].params, err, sizeof err), 0);
-    as_engine_opts_t o = {.touch = AS_TOUCH_ALL, .jobs = 1, .tick_ns = 10000000};
-    as_model_ctx_t ctx = {.page_size = 4096, .ncpus = 1};
-    as_engine_t *e = as_engine_create(&o, in, 1, &ctx, err, sizeof err);
+    q.tick_ns = 10000000;
+    as_engine_t *e = evseq_run(&q, ID, 1, AS_TOUCH_ALL, 1);
     assert_non_null(e);
-    assert_int_equal(as_engine_run(e, evseq_next, &q, err, sizeof err), 0);
     size_t n;
     const as_tick_t *t = as_engine_ticks(e, 0, &n);
     assert_int_equal(n, 2);
@@ -243,10 +238,9 @@ static void process_rss_reference_takes_recorded_tunables(void **state)
 static void estimate_counts_reference_and_ring(void **state)
 {
     (void)state;
-    char err[256];
     as_instance_t in[4];
-    assert_int_equal(as_model_parse_spec("ideal", &in[0].model, &in[0].params, err, sizeof err), 0);
-    assert_int_equal(as_model_parse_spec("glibc", &in[1].model, &in[1].params, err, sizeof err), 0);
+    static const char *const specs[] = {"ideal", "glibc"};
+    assert_int_equal(evseq_parse(specs, 2, in), 0);
     for (size_t i = 2; i < 4; i++)
         in[i] = in[0];
     const uint64_t ids = 1000000, per_id = as_engine_estimate(in[0].model, ids, 0);
@@ -345,8 +339,8 @@ static void odd_page_sizes_refused(void **state)
     (void)state;
     as_instance_t in[2];
     char err[512];
-    assert_int_equal(as_model_parse_spec("glibc", &in[0].model, &in[0].params, err, sizeof err), 0);
-    assert_int_equal(as_model_parse_spec("ideal", &in[1].model, &in[1].params, err, sizeof err), 0);
+    static const char *const specs[] = {"glibc", "ideal"};
+    assert_int_equal(evseq_parse(specs, 2, in), 0);
     as_engine_opts_t o = {.jobs = 1};
     static const uint32_t pages[] = {1u << 30, 3000, AS_SPACE_PAGE_MAX * 2, 2048};
     for (size_t i = 0; i < 4; i++) {
