@@ -92,6 +92,7 @@ typedef enum as_err {
     AS_ERR_NOENT = 11,      /* opening a trace: no such file (or directory in its path) */
     AS_ERR_PERM = 12,       /* opening a trace: permission denied */
     AS_ERR_ISDIR = 13,      /* opening a trace: it is a directory */
+    AS_ERR_FDLOST = 14,     /* writing: the descriptor no longer refers to the trace file */
     AS_ERR__COUNT
 } as_err_t;
 
@@ -196,6 +197,13 @@ typedef struct as_writer as_writer_t;
  * means libc malloc/free (tests and offline tools only). */
 as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *mem,
                               int zstd_level, as_err_t *err);
+/* The same open file moved to descriptor fd (the caller closes the old one).
+ * Before every write the writer checks that its descriptor still names the
+ * file it was created on (device and inode, by fstat): if the program closed
+ * it and the number now names another file, writing stops with AS_ERR_FDLOST
+ * rather than going into that file. AS_ERR_FDLOST here if fd names another
+ * file. */
+as_err_t as_writer_set_fd(as_writer_t *w, int fd);
 /* One raw record from thread `thread` (0 = first traced thread). Records must
  * arrive in seq order (the tracer merges its thread buffers first). */
 as_err_t as_writer_add(as_writer_t *w, uint32_t thread, const as_rec_t *rec);

@@ -218,6 +218,9 @@ static inline uint32_t asf_header_crc(const uint8_t *h, uint32_t len)
 /* Tests only: end chunks at `bytes` encoded bytes (≤ ASF_CHUNK_TARGET) so
  * the size-triggered flush is exercised without megabytes of events. */
 void asf_writer_chunk_target(as_writer_t *w, size_t bytes);
+/* Tests: the writer no longer checks that its descriptor names the file it
+ * was created on (so a test can dup2 /dev/full over it: a disk filling up). */
+void asf_writer_unchecked(as_writer_t *w);
 /* Tests only: how a lean reader's as_reader_next_plain decodes, whatever the
  * items look like: 1 each item both ways (plain_lean), 2 item by item, 0 the
  * reader's own choice (the default). The events are the same every way. */

@@ -40,6 +40,7 @@ const char *as_strerror(as_err_t err)
     case AS_ERR_NOENT: return "no such file";
     case AS_ERR_PERM: return "permission denied";
     case AS_ERR_ISDIR: return "is a directory, not a trace";
+    case AS_ERR_FDLOST: return "the trace's file descriptor was closed or replaced";
     default: return "unknown error";
     }
 }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: memory via as_mem_t */
@@ -68,6 +69,8 @@ typedef struct wcs {           /* interned callsite: return address -> index */
 
 struct as_writer {
     int fd;
+    uint64_t dev, ino;         /* the file fd named at create (fd_check) */
+    int have_id;               /* fstat worked at create: dev and ino are set */
     as_err_t err;              /* sticky: the first write error */
     as_mem_t mem;
     uint64_t off, bytes, events, repairs, unknown;
@@ -174,8 +177,27 @@ static void z_free(void *opaque, void *addr)
 
 /* ---- I/O ------------------------------------------------------------------- */
 
+/* Does w->fd still name the file w was created on? A traced program may close
+ * descriptors it never opened (a daemon's "close everything from 3 up") and
+ * then open a file that gets the same number; writing on would put chunks in
+ * the program's file. The tracer keeps its descriptor out of reach of the
+ * library calls that do that (tracer/rec_fd.c); this catches the rest (a raw
+ * close syscall). One fstat per write: writes are whole segments and chunks. */
+static as_err_t fd_check(const as_writer_t *w)
+{
+    struct stat st;
+    if (!w->have_id)
+        return AS_OK;
+    if (fstat(w->fd, &st) != 0 || (uint64_t)st.st_dev != w->dev || (uint64_t)st.st_ino != w->ino)
+        return AS_ERR_FDLOST;
+    return AS_OK;
+}
+
 static as_err_t write_all(as_writer_t *w, const void *buf, size_t n)
 {
+    as_err_t c = fd_check(w);
+    if (c)
+        return c;
     const uint8_t *p = buf;
     while (n) {
         ssize_t k = write(w->fd, p, n);
@@ -378,7 +400,7 @@ static as_err_t append(as_writer_t *w, const void *buf, size_t n)
 {
     uint64_t start = w->off;
     as_err_t e = write_all(w, buf, n);
-    if (e && ftruncate(w->fd, (off_t)start) == 0 && lseek(w->fd, (off_t)start, SEEK_SET) >= 0) {
+    if (e && e != AS_ERR_FDLOST && ftruncate(w->fd, (off_t)start) == 0 && lseek(w->fd, (off_t)start, SEEK_SET) >= 0) {
         w->bytes -= w->off - start;
         w->off = start;
     }
@@ -388,6 +410,9 @@ static as_err_t append(as_writer_t *w, const void *buf, size_t n)
 /* Rewrites n bytes at off in place (a header's fields): needs no space. */
 static as_err_t rewrite(const as_writer_t *w, const void *buf, size_t n, uint64_t off)
 {
+    as_err_t c = fd_check(w);
+    if (c)
+        return c;
     for (;;) {
         ssize_t k = pwrite(w->fd, buf, n, (off_t)off);
         if (k == (ssize_t)n)
@@ -1002,6 +1027,10 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
     }
     w->mem = m;
     w->fd = fd;
+    struct stat st;
+    w->have_id = fstat(fd, &st) == 0;
+    w->dev = w->have_id ? (uint64_t)st.st_dev : 0;
+    w->ino = w->have_id ? (uint64_t)st.st_ino : 0;
     w->chunk_target = ASF_CHUNK_TARGET;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
         w->s[i] = w->p[i] = m_alloc(w, STREAM_CAP);
@@ -1331,6 +1360,25 @@ void asf_writer_chunk_target(as_writer_t *w, size_t bytes)
 {
     if (w)
         w->chunk_target = bytes && bytes < ASF_CHUNK_TARGET ? bytes : ASF_CHUNK_TARGET;
+}
+
+void asf_writer_unchecked(as_writer_t *w)
+{
+    if (w)
+        w->have_id = 0;
+}
+
+as_err_t as_writer_set_fd(as_writer_t *w, int fd)
+{
+    if (!w || fd < 0)
+        return AS_ERR_ARG;
+    int old = w->fd;
+    w->fd = fd;
+    if (fd_check(w)) {
+        w->fd = old;
+        return AS_ERR_FDLOST;
+    }
+    return AS_OK;
 }
 
 void as_writer_level(as_writer_t *w, int zstd_level)

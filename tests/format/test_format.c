@@ -1524,6 +1524,54 @@ static void test_lean_unchecked_codes(void **state)
     unlink(bad);
 }
 
+/* ---- the descriptor taken away: AS_ERR_FDLOST, and nothing written there -------------- */
+
+/* A traced program closed the writer's descriptor behind its back and opened
+ * a file of its own on the number (tracer/rec_fd.c): the writer stops rather
+ * than write into it. A descriptor moved with as_writer_set_fd is accepted
+ * only if it names the same file. */
+static void test_fd_taken(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("fdlost"), *other = tmp_path("fdlost-other");
+    int fd;
+    as_writer_t *w = open_writer(path, &fd);
+    g_seq = 0;
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
+    assert_int_equal(as_writer_flush(w), AS_OK);
+
+    int same = dup(fd);                      /* moving it keeps the file */
+    assert_true(same >= 0);
+    assert_int_equal(as_writer_set_fd(w, same), AS_OK);
+    close(fd);
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 16);
+    assert_int_equal(as_writer_flush(w), AS_OK);
+
+    int o = open(other, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(o >= 0);
+    assert_int_equal(as_writer_set_fd(w, o), AS_ERR_FDLOST);   /* another file: refused */
+    assert_true(dup2(o, same) == same);      /* the program's file on our number */
+    ADD(w, 0, AS_OP_MALLOC, 0, 0x3000, 0, 16);
+    assert_int_equal(as_writer_flush(w), AS_ERR_FDLOST);
+    assert_int_equal(as_writer_close(w, AS_OK), AS_ERR_FDLOST);
+    struct stat st;
+    assert_int_equal(fstat(o, &st), 0);
+    assert_int_equal(st.st_size, 0);         /* not a byte of the trace in it */
+    close(o);
+    close(same);
+    /* what was written before is readable: two chunks, no end record */
+    as_reader_t *rd = open_reader(path);
+    as_event_t ev;
+    expect_ev(rd, &ev, AS_OP_MALLOC, 0);
+    expect_ev(rd, &ev, AS_OP_MALLOC, 0);
+    assert_int_equal(as_reader_next(rd, &ev), 0);
+    as_reader_close(rd);
+    assert_string_equal(as_strerror(AS_ERR_FDLOST),
+                        "the trace's file descriptor was closed or replaced");
+    unlink(path);
+    unlink(other);
+}
+
 /* ---- a full disk: ENOSPC becomes AS_ERR_NOSPACE, sticky ------------------------------ */
 
 static void test_disk_full(void **state)
@@ -1544,6 +1592,7 @@ static void test_disk_full(void **state)
     ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
     assert_int_equal(as_writer_flush(w), AS_OK);
     ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 16);
+    asf_writer_unchecked(w);                 /* /dev/full is not the file: allowed here */
     assert_true(dup2(full, fd) == fd);       /* the disk fills up */
     assert_int_equal(as_writer_flush(w), AS_ERR_NOSPACE);
     as_rec_t r = rec(AS_OP_FREE, 0, 0, 0x1000, 0);
@@ -1566,6 +1615,7 @@ static void test_disk_full(void **state)
     ADD(w, 0, AS_OP_MALLOC, 0, 0x1000, 0, 16);
     assert_int_equal(as_writer_sync(w), AS_OK);
     ADD(w, 0, AS_OP_MALLOC, 0, 0x2000, 0, 16);
+    asf_writer_unchecked(w);
     assert_true(dup2(full, fd) == fd);
     assert_int_equal(as_writer_sync(w), AS_ERR_NOSPACE);
     assert_int_not_equal(as_writer_close(w, AS_OK), AS_OK);
@@ -1598,6 +1648,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_incomplete_and_mem),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_fd_taken),
         cmocka_unit_test(test_lean_real_traces),
         cmocka_unit_test(test_lean_unchecked_codes),
         cmocka_unit_test(test_many_ids),
