@@ -191,13 +191,37 @@ AS_HIDDEN void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint6
                         uint64_t size, uint64_t a2, uint64_t b2, uint64_t size2);
 
 /* ---- rec_writer.c ------------------------------------------------------- */
-enum as_req { AS_REQ_NONE = 0, AS_REQ_FLUSH, AS_REQ_CLOSE, AS_REQ_RESUME };
+enum as_req { AS_REQ_NONE = 0, AS_REQ_FLUSH, AS_REQ_CLOSE, AS_REQ_RESUME,
+              AS_REQ_VACATE /* | fd << 8 */ };
 AS_HIDDEN int as_writer_start(int64_t ppid);   /* open the file, start the thread */
 AS_HIDDEN void as_writer_request(int req);     /* synchronous hand-shake */
 AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
 AS_HIDDEN void as_writer_modules_changed(void);
+AS_HIDDEN void as_writer_fd_vacate(int fd);    /* the program dup2s onto our fd */
 AS_HIDDEN uint64_t as_tracer_resident(void);
 AS_HIDDEN uint64_t as_tracer_lib_resident(void); /* rec_rss.c */
+AS_HIDDEN void as_rss_after_fork(void);           /* rec_rss.c: drop the parent's pagemap */
+
+/* ---- rec_proc.c: the real functions behind the hooks ------------------------ */
+/* dlsym(RTLD_NEXT, name) under the recursion guard (dlsym may allocate). */
+AS_HIDDEN void *as_resolve(const char *name);
+/* The real function in var, found at init or, for a hook that runs before
+ * that, on the spot (never from inside a heap hook). */
+#define AS_REAL(var, name) (var ? var : (*(void **)&var = as_resolve(name), var))
+
+/* ---- rec_fd.c: the tracer's descriptors, out of the program's reach ------- */
+AS_HIDDEN void as_fd_init(void);
+/* open(path, flags | O_CLOEXEC) moved to a high number, kept in *var and
+ * registered; -1 (errno set, *var = -1) on failure. */
+AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode);
+AS_HIDDEN void as_fd_close(int *var);         /* unregister, close, *var = -1 */
+AS_HIDDEN void as_fd_forget(int *var);        /* unregister without closing */
+AS_HIDDEN void as_fd_close_number(int fd);    /* as_fd_close of the entry holding fd */
+AS_HIDDEN int as_fd_ours(int fd);
+/* 1 if *var still names the file it was opened on (not closed behind the
+ * library's back and reused by the program: rec_fd.c). */
+AS_HIDDEN int as_fd_check(int *var);
+AS_HIDDEN int as_fd_move(int fd);             /* ours off fd: the new number, or -1 */
 AS_HIDDEN void *as_mem_alloc(void *ctx, size_t size);
 AS_HIDDEN void as_mem_free(void *ctx, void *p, size_t size);
 

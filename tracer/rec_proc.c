@@ -54,7 +54,7 @@ static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 static int (*real_brk)(void *);
 static void *(*real_sbrk)(intptr_t);
 
-static void *resolve(const char *name)
+void *as_resolve(const char *name)
 {
     as_thr_t *t = &as_t_thr;
     t->guard++;
@@ -63,7 +63,7 @@ static void *resolve(const char *name)
     return p;
 }
 
-#define REAL(var, name) (var ? var : (*(void **)&var = resolve(name), var))
+#define REAL AS_REAL
 
 static void child_after_fork(void);
 

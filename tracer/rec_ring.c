@@ -342,6 +342,7 @@ void as_init(void)
     as_g_pid = getpid();
     g_key_ok = pthread_key_create(&g_key, thread_dtor) == 0;
     as_proc_init();
+    as_fd_init();
     if (as_g_callsite)
         as_callsite_init();
     t->ring = as_ring_new();

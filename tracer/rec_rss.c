@@ -101,6 +101,8 @@ static uint64_t present_pages(int fd, uintptr_t lo, uintptr_t hi)
     return n;
 }
 
+static int g_pagemap = -1;         /* /proc/self/pagemap */
+
 uint64_t as_tracer_lib_resident(void)
 {
     if (!g_scanned) {
@@ -109,12 +111,18 @@ uint64_t as_tracer_lib_resident(void)
     }
     if (!g_nrange)
         return 0;
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    /* kept open, a tracer descriptor (rec_fd.c) */
+    if (g_pagemap >= 0 && !as_fd_check(&g_pagemap))
+        as_fd_forget(&g_pagemap);   /* closed behind our back: the number is not ours */
+    if (g_pagemap < 0 && as_fd_open(&g_pagemap, "/proc/self/pagemap", O_RDONLY, 0) < 0)
         return 0;
     uint64_t n = 0;
     for (unsigned i = 0; i < g_nrange; i++)
-        n += present_pages(fd, g_range[i].lo, g_range[i].hi);
-    close(fd);
+        n += present_pages(g_pagemap, g_range[i].lo, g_range[i].hi);
     return n * (uint64_t)getpagesize();
+}
+
+void as_rss_after_fork(void)
+{
+    as_fd_close(&g_pagemap);
 }

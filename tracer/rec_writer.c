@@ -40,7 +40,8 @@ AS_HIDDEN extern int (*as_real_pthread_create)(pthread_t *, const pthread_attr_t
                                                 void *(*)(void *), void *);
 
 static as_writer_t *g_w;
-static int g_fd = -1;
+static int g_fd = -1;               /* the trace file (a tracer descriptor: rec_fd.c) */
+static int g_statm = -1;            /* /proc/self/statm, kept open */
 static char g_path[4200];
 static int64_t g_ppid;
 static uint64_t g_t0;              /* CLOCK_MONOTONIC at trace start */
@@ -135,6 +136,7 @@ static char *put_u(char *o, uint64_t v)
     return o;
 }
 
+/* Opens the next free name into g_fd (a tracer descriptor: rec_fd.c). */
 static int open_trace(void)
 {
     for (unsigned n = 0; n < 1000; n++) {
@@ -149,7 +151,7 @@ static int open_trace(void)
             o = put_u(o, n);
         }
         memcpy(o, AS_TRACE_EXT, sizeof AS_TRACE_EXT);
-        int fd = open(g_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = as_fd_open(&g_fd, g_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
@@ -167,14 +169,14 @@ static void read_cmdline(void)
     g_argv_len = 0;
     if (!g_argv)
         return;
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    if (as_fd_open(&fd, "/proc/self/cmdline", O_RDONLY, 0) < 0)
         return;
     ssize_t n;
     while (g_argv_len < (1 << 20) - 1 &&
            (n = read(fd, g_argv + g_argv_len, (1 << 20) - 1 - g_argv_len)) > 0)
         g_argv_len += (size_t)n;
-    close(fd);
+    as_fd_close(&fd);
 }
 
 /* The entries of the environment this image started with that glibc's malloc
@@ -207,8 +209,8 @@ static void read_malloc_env(void)
     size_t start = 0, len = 0;   /* the current entry: g_menv[start, start+len) */
     int keep = 1, tun = 0;       /* tun: the last kept entry is GLIBC_TUNABLES */
     g_menv_len = 0;
-    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    if (as_fd_open(&fd, "/proc/self/environ", O_RDONLY, 0) < 0)
         return;
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) {
@@ -235,7 +237,7 @@ static void read_malloc_env(void)
             keep = 1;
         }
     }
-    close(fd);
+    as_fd_close(&fd);
     g_menv_len = start;
 }
 
@@ -281,10 +283,9 @@ static int open_writer(void)
     if (!g_w) {
         as_say("tracing stopped (the program runs on untraced): ", g_path,
                err == AS_ERR_NOSPACE ? ": no space left on device" : ": cannot write the header");
-        close(fd);
+        as_fd_close(&g_fd);
         return -1;
     }
-    g_fd = fd;
     g_t0 = as_now_ns();
     g_last_seq = 0;
     g_added = 0;
@@ -293,19 +294,29 @@ static int open_writer(void)
     return 0;
 }
 
+/* Closes g_fd, unless the writer found that it no longer names the trace
+ * file: then the number may be the program's own file now, and is left be. */
+static void release_fd(as_err_t e)
+{
+    if (e == AS_ERR_FDLOST)
+        as_fd_forget(&g_fd);
+    else
+        as_fd_close(&g_fd);
+}
+
 /* A write failed: one line, mark the file incomplete, stop tracing. */
 static void stop_tracing(as_err_t err)
 {
-    char msg[160] = ": ";
-    strncat(msg, as_strerror(err), sizeof msg - 40);
-    strcat(msg, "; the program runs on untraced, the file is marked incomplete");
+    char msg[200] = ": ";
+    strncat(msg, as_strerror(err), sizeof msg - 80);
+    strcat(msg, err == AS_ERR_FDLOST
+                    ? "; the program runs on untraced, the file ends at its last complete write"
+                    : "; the program runs on untraced, the file is marked incomplete");
     as_say("tracing stopped: ", g_path, msg);
     __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
-    as_writer_close(g_w, err == AS_OK ? AS_ERR_IO : err);
+    as_err_t e = as_writer_close(g_w, err == AS_OK ? AS_ERR_IO : err);
     g_w = NULL;
-    if (g_fd >= 0)
-        close(g_fd);
-    g_fd = -1;
+    release_fd(err == AS_ERR_FDLOST ? err : e);
 }
 
 /* ---- Markers (time, samples) wait for their place in seq order ------------- */
@@ -356,12 +367,14 @@ static as_err_t flush_marks(uint64_t upto)
 static void take_sample(as_sample_t *s, uint64_t *seq)
 {
     memset(s, 0, sizeof *s);
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
+    /* kept open (a tracer descriptor, rec_fd.c): statm is generated afresh
+     * by every read from offset 0 */
+    if (g_statm >= 0 && !as_fd_check(&g_statm))
+        as_fd_forget(&g_statm);   /* closed behind our back: the number is not ours */
+    if (g_statm >= 0 || as_fd_open(&g_statm, "/proc/self/statm", O_RDONLY, 0) >= 0) {
         char buf[128];
         *seq = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
+        ssize_t n = pread(g_statm, buf, sizeof buf - 1, 0);
         if (n > 0) {
             buf[n] = '\0';
             const char *p = buf;
@@ -559,10 +572,33 @@ static void close_file(void)
         return;
     as_err_t e = as_writer_close(g_w, AS_OK);
     g_w = NULL;
-    close(g_fd);
-    g_fd = -1;
+    release_fd(e);
     if (e)
         as_say("tracing stopped: ", g_path, ": could not finish the file");
+}
+
+/* The program is about to dup2 onto fd, one of ours: move ours elsewhere.
+ * In the writer thread (or where none runs), so no write is in flight. If
+ * no other number is free, the trace is finished now, while it still can be. */
+static void vacate(int fd)
+{
+    int nfd = as_fd_move(fd);
+    if (nfd >= 0) {
+        if (nfd == g_fd && g_w && as_writer_set_fd(g_w, nfd) != AS_OK)
+            stop_tracing(AS_ERR_FDLOST);
+        return;
+    }
+    if (fd == g_fd && g_w) {
+        final_drain();
+        if (g_w) {
+            as_say("tracing stopped: ", g_path,
+                   ": the program takes the trace's descriptor number and none other is free");
+            __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+            close_file();
+        }
+    } else {
+        as_fd_close_number(fd);
+    }
 }
 
 static void ack(void)
@@ -587,6 +623,9 @@ static void *writer_main(void *arg)
             final_drain();
             close_file();
             ack();
+        } else if ((req & 0xff) == AS_REQ_VACATE) {
+            vacate(req >> 8);   /* the number rides in the request */
+            ack();
         } else if (req == AS_REQ_RESUME) {
             if (!g_w && open_writer() != 0)
                 __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
@@ -606,6 +645,12 @@ static void *writer_main(void *arg)
             push_mark(c, 0, now - g_t0, NULL);
             last_time = now;
             last_time_seq = c;
+        }
+        if (now - last_sample >= 10000000u && !as_fd_check(&g_fd)) {
+            /* closed behind our back (a raw syscall) and perhaps reused by
+             * the program: its close of that number must work again soon */
+            stop_tracing(AS_ERR_FDLOST);
+            continue;
         }
         if (now - last_sample >= 10000000u) {
             as_sample_t s;
@@ -672,10 +717,8 @@ int as_writer_start(int64_t ppid)
     if (rc != 0) {
         as_say("tracing stopped (the program runs on untraced): ", g_path,
                ": cannot start the writer thread");
-        as_writer_close(g_w, AS_ERR_NOMEM);
+        release_fd(as_writer_close(g_w, AS_ERR_NOMEM));
         g_w = NULL;
-        close(g_fd);
-        g_fd = -1;
         return -1;
     }
     g_running = 1;
@@ -704,15 +747,25 @@ void as_writer_request(int req)
     errno = e;
 }
 
+void as_writer_fd_vacate(int fd)
+{
+    if (!g_running) {
+        vacate(fd);
+        return;
+    }
+    as_writer_request(AS_REQ_VACATE | fd << 8);
+}
+
 /* In a fork child: the parent's writer thread does not exist here; drop its
  * writer (the memory is ours to unmap, the file is the parent's). */
 void as_writer_abandon(void)
 {
     g_running = 0;
     g_w = NULL;
-    if (g_fd >= 0)
-        close(g_fd);
-    g_fd = -1;
+    /* the parent's; statm and pagemap name the parent's /proc entries */
+    as_fd_close(&g_fd);
+    as_fd_close(&g_statm);
+    as_rss_after_fork();
     for (unsigned i = 0; i < g_nmaps; i++)
         as_sys_munmap(g_maps[i].p, g_maps[i].len);
     g_nmaps = 0;

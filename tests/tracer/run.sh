@@ -181,6 +181,48 @@ ctor)
     f=$(files c)
     [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "the constructor's malloc was not recorded"
     ;;
+fds)
+    # a program that closes and dup2s over descriptors it never opened
+    # (tracer/rec_fd.c): its files hold only its bytes, the trace is whole
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" libc "$W/d" >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
+    f=$(files p)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "trace incomplete"
+    own=$(sed -n 's/^mallocs \([0-9]*\) .*/\1/p' out.txt)
+    m=$(stat_of "$f" malloc)
+    [ -n "$own" ] && [ "${m:-0}" -ge "$own" ] || fail "$m mallocs traced of the program's $own"
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees: events lost"
+    ;;
+fdsbash)
+    # bash redirects onto every number (it asks fcntl whether the target is
+    # open and saves a copy of it if so): each file gets the shell's bytes
+    # only, and the trace neither stops nor takes the shell's writes
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- bash -c 'for i in $(seq 3 1023); do
+        eval "exec $i>d/f$i" && echo $i >&$i; eval "exec $i>&-"; done' >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
+    for i in $(seq 3 1023); do
+        [ "$(cat d/f$i)" = "$i" ] || fail "d/f$i holds $(head -c 40 d/f$i | od -c | head -2)"
+    done
+    for f in $(files p); do   # the shell, and seq's fork and exec
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$f incomplete"
+        [ "$(stat_of "$f" read_error)" = 0 ] || fail "$f: reader error"
+    done
+    ;;
+fdsraw)
+    # descriptors closed by the raw syscall, unseen, then reused by the
+    # program: the writer stops (one line) rather than write into its files
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" raw "$W/d" >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ "$(grep -c "tracing stopped: .*file descriptor was closed or replaced" err.txt)" = 1 ] ||
+        fail "want one 'tracing stopped' line: $(cat err.txt)"
+    f=$(files p)
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    ;;
 sigkill)
     spin_kill k err.txt -q
     [ "$rc" = 137 ] || fail "exit $rc (want 128+9)"

@@ -1,0 +1,344 @@
+/*
+ * tracer/rec_fd.c — the tracer's own file descriptors, out of the program's way.
+ *
+ * The trace file and the /proc files the writer samples are descriptors in
+ * the program's own table. Programs close descriptors they never opened:
+ * daemons, Python's os.closerange and subprocess's close_fds close
+ * "everything from 3 up"; shells dup2 onto 3-9 for `exec 3>file`. Then a
+ * file the program opens gets the number, and before this file existed the
+ * writer's next chunk went into it (a Python program's output file, found
+ * with `allocsim record -- python3` and os.closerange). So:
+ *
+ * - Every tracer descriptor is moved high when opened (F_DUPFD_CLOEXEC from
+ *   just below min(RLIMIT_NOFILE, 1024)), away from the numbers programs pick
+ *   by hand, and kept in a registry of the variables that hold them.
+ * - close, close_range and closefrom leave the tracer's descriptors open; a
+ *   close of one fails with EBADF, as it would without the tracer (the
+ *   program never opened it). dup2/dup3 from one fail with EBADF too.
+ * - dup2/dup3 onto one first moves the tracer's descriptor to another number
+ *   (in the writer thread, between two of its writes: as_writer_fd_vacate),
+ *   then does what the program asked.
+ * - A descriptor closed behind the library's back (a raw close syscall) is
+ *   caught by the writer, which checks before each write that its
+ *   descriptor still names the trace file (as_writer_t, AS_ERR_FDLOST): the
+ *   trace stops with one line on stderr instead of writing into another file.
+ *
+ * Tracer code (the writer thread, and hooks with the recursion guard held:
+ * dlsym, libunwind) passes straight through the hooks. A vfork child shares
+ * our memory but has its own copy of the table: its dup2 is passed through
+ * (moving the parent's descriptor would be wrong), and its close of ours
+ * still fails with EBADF (the copy closes at exec: every tracer descriptor is
+ * close-on-exec). Known gap: between the open() of a tracer descriptor and
+ * its registration (nanoseconds, once per file) a program thread closing
+ * descriptors it does not own is not stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tracer/rec_internal.h"
+
+#define AS_EXPORT __attribute__((visibility("default")))
+#define AS_OWN_MAX 8
+
+/* The variables holding the tracer's descriptors (var NULL: a free entry),
+ * with the file each was opened on. Read by any thread's hooks; changed by
+ * tracer code only, one thread at a time (init, a fork child before its
+ * writer starts, then the writer thread). */
+static struct own {
+    int *_Atomic var;
+    uint64_t dev, ino;
+} g_own[AS_OWN_MAX];
+
+static int (*real_close)(int);
+static int (*real_close_range)(unsigned, unsigned, int);
+static void (*real_closefrom)(int);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_fcntl64)(int, int, ...);
+
+#define REAL AS_REAL
+
+AS_HIDDEN void as_fd_init(void)
+{
+    (void)REAL(real_close, "close");
+    (void)REAL(real_close_range, "close_range");
+    (void)REAL(real_closefrom, "closefrom");
+    (void)REAL(real_dup, "dup");
+    (void)REAL(real_dup2, "dup2");
+    (void)REAL(real_fcntl, "fcntl");
+    (void)REAL(real_fcntl64, "fcntl64");
+    (void)REAL(real_dup3, "dup3");
+}
+
+static inline int load(int *v) { return __atomic_load_n(v, __ATOMIC_ACQUIRE); }
+
+AS_HIDDEN int as_fd_ours(int fd)
+{
+    if (fd < 0)
+        return 0;
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = atomic_load_explicit(&g_own[i].var, memory_order_acquire);
+        if (v && load(v) == fd)
+            return 1;
+    }
+    return 0;
+}
+
+/* The lowest number a tracer descriptor is moved to: below the soft limit,
+ * with room for every entry, and at most 1024 - 2 * AS_OWN_MAX (a huge limit
+ * would make the kernel's table that large). 0 if the limit leaves no room. */
+static int high_base(void)
+{
+    struct rlimit rl;
+    rlim_t top = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+        top = rl.rlim_cur;
+    return top > 3 + 2 * AS_OWN_MAX ? (int)(top - 2 * AS_OWN_MAX) : 0;
+}
+
+/* F_DUPFD_CLOEXEC by syscall: the tracer's own calls must not meet its
+ * hooks (fcntl of one of ours is EBADF to the program). */
+static int sys_dupfd(int fd, int min)
+{
+    return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, min);
+}
+
+/* fd duplicated to a free number >= min (close-on-exec) and closed; fd itself
+ * if that fails (no free number there). */
+static int move_to(int fd, int min)
+{
+    if (min <= 0 || fd >= min)
+        return fd;
+    int nfd = sys_dupfd(fd, min);
+    if (nfd < 0)
+        return fd;
+    syscall(SYS_close, fd);
+    return nfd;
+}
+
+AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode)
+{
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    if (fd < 0) {
+        *var = -1;
+        return -1;
+    }
+    fd = move_to(fd, high_base());
+    __atomic_store_n(var, fd, __ATOMIC_RELEASE);
+    struct stat st;
+    int have = fstat(fd, &st) == 0;
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *none = NULL;
+        if (atomic_load(&g_own[i].var))
+            continue;
+        g_own[i].dev = have ? (uint64_t)st.st_dev : 0;
+        g_own[i].ino = have ? (uint64_t)st.st_ino : 0;
+        if (atomic_compare_exchange_strong(&g_own[i].var, &none, var))
+            return fd;
+    }
+    return fd;   /* registry full (a tracer bug): the descriptor works, unguarded */
+}
+
+AS_HIDDEN void as_fd_forget(int *var)
+{
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = var;
+        atomic_compare_exchange_strong(&g_own[i].var, &v, NULL);
+    }
+    __atomic_store_n(var, -1, __ATOMIC_RELEASE);
+}
+
+AS_HIDDEN void as_fd_close(int *var)
+{
+    int fd = load(var);
+    as_fd_forget(var);
+    if (fd >= 0)
+        syscall(SYS_close, fd);
+}
+
+AS_HIDDEN int as_fd_check(int *var)
+{
+    int fd = load(var);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return 0;
+    for (unsigned i = 0; i < AS_OWN_MAX; i++)
+        if (atomic_load_explicit(&g_own[i].var, memory_order_acquire) == var)
+            return (uint64_t)st.st_dev == g_own[i].dev && (uint64_t)st.st_ino == g_own[i].ino;
+    return 0;
+}
+
+AS_HIDDEN void as_fd_close_number(int fd)
+{
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = atomic_load_explicit(&g_own[i].var, memory_order_acquire);
+        if (v && load(v) == fd) {
+            as_fd_close(v);
+            return;
+        }
+    }
+}
+
+AS_HIDDEN int as_fd_move(int fd)
+{
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = atomic_load_explicit(&g_own[i].var, memory_order_acquire);
+        if (!v || load(v) != fd)
+            continue;
+        int base = high_base();
+        int nfd = sys_dupfd(fd, base > fd ? base : fd + 1);
+        if (nfd < 0)
+            nfd = sys_dupfd(fd, 3);
+        if (nfd < 0)
+            return -1;
+        __atomic_store_n(v, nfd, __ATOMIC_RELEASE);
+        syscall(SYS_close, fd);
+        return nfd;
+    }
+    return -1;
+}
+
+/* ---- Hooks ------------------------------------------------------------------ */
+
+static inline int program_call(void) { return !as_t_thr.guard; }
+
+AS_EXPORT int close(int fd)
+{
+    if (AS_UNLIKELY(as_fd_ours(fd)) && program_call()) {
+        errno = EBADF;
+        return -1;
+    }
+    return REAL(real_close, "close")(fd);
+}
+
+/* The tracer's descriptors in [lo, hi], sorted; their count. */
+static unsigned own_in(unsigned lo, unsigned hi, unsigned out[AS_OWN_MAX])
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = atomic_load_explicit(&g_own[i].var, memory_order_acquire);
+        int fd = v ? load(v) : -1;
+        if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
+            continue;
+        unsigned k = n++;
+        for (; k && out[k - 1] > (unsigned)fd; k--)
+            out[k] = out[k - 1];
+        out[k] = (unsigned)fd;
+    }
+    return n;
+}
+
+static int range(unsigned lo, unsigned hi, int flags)
+{
+    if (REAL(real_close_range, "close_range"))
+        return real_close_range(lo, hi, flags);
+    return (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
+AS_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
+{
+    unsigned own[AS_OWN_MAX], n;
+    if (!program_call() || lo > hi || !(n = own_in(lo, hi, own)))
+        return range(lo, hi, flags);
+    /* the gaps between ours; the first error is the call's */
+    unsigned a = lo;
+    for (unsigned i = 0; i < n; a = own[i++] + 1)
+        if (own[i] > a && range(a, own[i] - 1, flags) != 0)
+            return -1;
+    if (a && a <= hi)   /* a == 0: ours was UINT_MAX */
+        return range(a, hi, flags);
+    return 0;
+}
+
+AS_EXPORT void closefrom(int lo)
+{
+    unsigned own[AS_OWN_MAX], n, from = lo < 0 ? 0 : (unsigned)lo;
+    if (!program_call() || !(n = own_in(from, ~0u, own))) {
+        REAL(real_closefrom, "closefrom")(lo);
+        return;
+    }
+    for (unsigned i = 0; i < n; from = own[i++] + 1)
+        if (own[i] > from && range(from, own[i] - 1, 0) != 0)
+            for (unsigned fd = from; fd < own[i]; fd++)   /* no close_range: one by one */
+                REAL(real_close, "close")((int)fd);
+    REAL(real_closefrom, "closefrom")((int)from);
+}
+
+/* old is the tracer's (unknown to the program: EBADF); new is: move ours. */
+static int before_dup(int old, int new)
+{
+    if (!program_call())
+        return 0;
+    if (as_fd_ours(old)) {
+        errno = EBADF;
+        return -1;
+    }
+    if (old != new && as_fd_ours(new) && getpid() == as_g_pid)
+        as_writer_fd_vacate(new);
+    return 0;
+}
+
+AS_EXPORT int dup2(int old, int new)
+{
+    if (AS_UNLIKELY(before_dup(old, new)))
+        return -1;
+    return REAL(real_dup2, "dup2")(old, new);
+}
+
+AS_EXPORT int dup3(int old, int new, int flags)
+{
+    if (AS_UNLIKELY(before_dup(old, new)))
+        return -1;
+    return REAL(real_dup3, "dup3")(old, new, flags);
+}
+
+AS_EXPORT int dup(int fd)
+{
+    if (AS_UNLIKELY(as_fd_ours(fd)) && program_call()) {
+        errno = EBADF;
+        return -1;
+    }
+    return REAL(real_dup, "dup")(fd);
+}
+
+/* Programs probe descriptors they do not own with fcntl: bash's redirections
+ * ask F_GETFD whether the target number is open and, if so, save a copy
+ * (F_DUPFD) to restore after the command: a copy of the trace file, which
+ * shares its offset and was written on. The tracer's are not open, to the
+ * program. The third argument is passed on as glibc's fcntl takes it (one
+ * pointer-sized word). */
+static int fcntl_common(int (**real)(int, int, ...), const char *name, int fd, int cmd,
+                        va_list ap)
+{
+    void *arg = va_arg(ap, void *);
+    if (AS_UNLIKELY(as_fd_ours(fd)) && program_call()) {
+        errno = EBADF;
+        return -1;
+    }
+    return REAL(*real, name)(fd, cmd, arg);
+}
+
+AS_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    int rc = fcntl_common(&real_fcntl, "fcntl", fd, cmd, ap);
+    va_end(ap);
+    return rc;
+}
+
+AS_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    int rc = fcntl_common(&real_fcntl64, "fcntl64", fd, cmd, ap);
+    va_end(ap);
+    return rc;
+}
