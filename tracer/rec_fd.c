@@ -280,8 +280,11 @@ static int before_dup(int old, int new)
         errno = EBADF;
         return -1;
     }
-    if (old != new && as_fd_ours(new) && getpid() == as_g_pid)
+    if (old != new && as_fd_ours(new) && getpid() == as_g_pid) {
+        int e = errno;
         as_writer_fd_vacate(new);
+        errno = e;
+    }
     return 0;
 }
 
