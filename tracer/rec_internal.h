@@ -234,6 +234,7 @@ AS_HIDDEN void as_callsite_emit_modules(as_writer_t *w);
 extern char as_g_prefix[4096] AS_HIDDEN;
 extern int as_g_nofollow AS_HIDDEN;
 extern int as_g_level AS_HIDDEN;
+extern uint64_t as_g_sync_ns AS_HIDDEN;   /* sync=MS: the open chunk's write-out interval */
 extern int as_g_discard AS_HIDDEN;
 
 #endif /* AS_REC_INTERNAL_H */

@@ -41,6 +41,7 @@ pid_t as_g_pid;
 char as_g_prefix[4096];
 int as_g_nofollow;
 int as_g_level = 3;
+uint64_t as_g_sync_ns = 100000000u;
 int as_g_discard;
 
 /* ---- Small system helpers (no libc state, usable anywhere) ---------------- */
@@ -262,6 +263,8 @@ static void parse_opts(const char *s)
             as_g_discard = 1;
         else if (n > 6 && !strncmp(s, "level=", 6))
             as_g_level = atoi(s + 6);
+        else if (n > 5 && !strncmp(s, "sync=", 5) && atol(s + 5) > 0)
+            as_g_sync_ns = (uint64_t)atol(s + 5) * 1000000u;
         s = e ? e + 1 : NULL;
     }
 }

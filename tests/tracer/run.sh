@@ -247,6 +247,25 @@ killidle)
     "$ALLOCSIM" info "$f" >info.out 2>info.err
     grep -q "was never closed" info.err || fail "the chunk was closed: $(cat info.err)"
     ;;
+killquiet)
+    # the periodic sync pushed out of reach (sync=600000: ten minutes, by
+    # hand-preloading; record sets ALLOCSIM_OPTS itself): killed 0.3 s after
+    # its last heap call, the program still loses nothing, because the writer
+    # wrote the open chunk out once the program went quiet
+    rm -f go && mkfifo go
+    LD_PRELOAD="$(dirname "$ALLOCSIM")/liballocsim-record.so" ALLOCSIM_PREFIX="$W/q" \
+        ALLOCSIM_OPTS=sync=600000 "$TR/tr_spin" 150000 >go 2>err.txt &
+    pid=$!
+    read -r line <go || fail "no go line"
+    sleep 0.3
+    kill -9 $pid
+    wait $pid
+    f=$(files q)
+    m=$(stat_of "$f" malloc)
+    [ "${m:-0}" -ge 150000 ] && [ "${m:-0}" -le 150004 ] ||
+        fail "$m mallocs read back of the 150000 (+ stdio's) made before going quiet"
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    ;;
 unwritable)
     "$TR/tr_usable" >plain.out
     "$ALLOCSIM" record -q -o "$W/no/such/dir/p" -- "$TR/tr_usable" >traced.out 2>err.txt; rc=$?
