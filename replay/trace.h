@@ -183,6 +183,9 @@ typedef struct as_header {
 
 #define AS_OPT_CALLSITE 0x1u
 #define AS_OPT_PYTHON   0x2u
+/* The program's malloc was not glibc's (it linked or preloaded another
+ * allocator): the samples' mallinfo2 fields describe glibc's unused heap. */
+#define AS_OPT_FOREIGN_MALLOC 0x4u
 
 /* ---- Writer (used by the tracer's writer thread and by tests) ------------ */
 typedef struct as_mem {       /* the writer's only source of memory */

@@ -128,8 +128,9 @@ static void scan(info_t *in)
 
 static const char *options_text(uint32_t o, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%s%s", o & AS_OPT_CALLSITE ? "callsite " : "",
-             o & AS_OPT_PYTHON ? "python " : "", o & ~3u ? "other " : "");
+    snprintf(buf, len, "%s%s%s%s", o & AS_OPT_CALLSITE ? "callsite " : "",
+             o & AS_OPT_PYTHON ? "python " : "",
+             o & AS_OPT_FOREIGN_MALLOC ? "foreign-malloc " : "", o & ~7u ? "other " : "");
     size_t n = strlen(buf);
     if (n)
         buf[n - 1] = 0;

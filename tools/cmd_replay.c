@@ -311,6 +311,12 @@ int cmd_replay(int argc, char **argv)
             as_reader_close(r);
             break;
         }
+        if ((h->tracer_options & AS_OPT_FOREIGN_MALLOC) && !eo.no_process_rss) {
+            o.no_process_rss = 1;
+            fprintf(stderr, "allocsim: %s: note: no predicted process RSS: the program ran on "
+                    "its own malloc, not glibc's, and the recorded samples do not show that "
+                    "allocator's heap\n", path);
+        }
         progress_t pg = {.trace = path};
         char skipped[256];
         if (gm && h->malloc_env && !eo.no_process_rss &&

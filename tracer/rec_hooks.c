@@ -13,8 +13,24 @@
  *
  * Argument checks that glibc does in the entry point we bypass are reproduced
  * from glibc 2.36 malloc/malloc.c (__posix_memalign) and malloc/reallocarray.c.
+ *
+ * A program may bring its own allocator: it links libjemalloc, libtcmalloc
+ * or libmimalloc, or preloads one after the tracer. Its malloc then comes
+ * after ours in the lookup order and glibc's __libc_* are not the program's
+ * allocator: calling them gave the program glibc's blocks, which its
+ * allocator's own malloc_usable_size (not interposed) or sdallocx then took
+ * for its own (a program linked with -ljemalloc crashed in
+ * malloc_usable_size). So the first heap call asks dlsym(RTLD_NEXT) for the
+ * next malloc: glibc's (nearly always) keeps the direct __libc_* calls; any
+ * other makes every hook call the next definitions instead (foreign mode:
+ * one predictable branch on the hot path either way), and the trace's header
+ * says so (AS_OPT_FOREIGN_MALLOC: its samples' mallinfo2 fields describe
+ * glibc's unused heap). dlsym may allocate while it answers: those few blocks
+ * are glibc's, kept in a small table, and given back to glibc when freed.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,10 +52,227 @@ extern int __libc_mallopt(int, int);
 
 static inline unsigned failed(const void *p) { return p ? 0 : AS_RECF_FAILED; }
 
+/* ---- The allocator behind the hooks -------------------------------------- */
+enum { NEXT_GLIBC = 0, NEXT_FOREIGN = 1, NEXT_UNKNOWN = 2, NEXT_ASKING = 3 };
+AS_HIDDEN int as_g_next = NEXT_UNKNOWN;
+
+static struct {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    int (*mallopt)(int, int);
+} g_next;
+
+/* glibc's own entry points, from libc.so.6 itself: a foreign allocator may
+ * define __libc_malloc and friends too (gperftools' libtcmalloc does), and
+ * then the __libc_* calls above reach it. */
+static struct {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*memalign)(size_t, size_t);
+} g_libc;
+
+static void *libc_malloc(size_t n) { return g_libc.malloc ? g_libc.malloc(n) : __libc_malloc(n); }
+static void libc_free(void *p)
+{
+    if (g_libc.free)
+        g_libc.free(p);
+    else
+        __libc_free(p);
+}
+static void *libc_calloc(size_t a, size_t b)
+{
+    return g_libc.calloc ? g_libc.calloc(a, b) : __libc_calloc(a, b);
+}
+static void *libc_realloc(void *p, size_t n)
+{
+    return g_libc.realloc ? g_libc.realloc(p, n) : __libc_realloc(p, n);
+}
+static void *libc_memalign(size_t a, size_t n)
+{
+    return g_libc.memalign ? g_libc.memalign(a, n) : __libc_memalign(a, n);
+}
+
+/* glibc blocks handed out while dlsym was asked (NEXT_ASKING), or resized
+ * by glibc after: given back to glibc when freed. */
+#define BOOT_MAX 64
+static void *_Atomic g_boot[BOOT_MAX];
+static _Atomic unsigned g_nboot;
+
+static void *boot_keep(void *p)
+{
+    for (unsigned i = 0; p && i < BOOT_MAX; i++) {
+        void *none = NULL;
+        if (atomic_compare_exchange_strong(&g_boot[i], &none, p)) {
+            atomic_fetch_add(&g_nboot, 1);
+            break;
+        }
+    }
+    return p;
+}
+
+/* 1 (and its entry cleared) if p is one of the boot blocks. */
+static int boot_take(void *p)
+{
+    if (!p || !atomic_load_explicit(&g_nboot, memory_order_acquire))
+        return 0;
+    for (unsigned i = 0; i < BOOT_MAX; i++) {
+        void *q = p;
+        if (atomic_compare_exchange_strong(&g_boot[i], &q, NULL)) {
+            atomic_fetch_sub(&g_nboot, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define NEXT(var, name) (*(void **)&g_next.var = dlsym(RTLD_NEXT, name))
+
+/* Decides the allocator at the first heap call: NEXT_GLIBC, NEXT_FOREIGN,
+ * or NEXT_ASKING while dlsym is being asked (by this or another thread). */
+static __attribute__((noinline)) int next_kind(void)
+{
+    int k = __atomic_load_n(&as_g_next, __ATOMIC_ACQUIRE);
+    if (k != NEXT_UNKNOWN)
+        return k;
+    int unknown = NEXT_UNKNOWN;
+    if (!__atomic_compare_exchange_n(&as_g_next, &unknown, NEXT_ASKING, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return __atomic_load_n(&as_g_next, __ATOMIC_ACQUIRE);
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    /* The next malloc is glibc's if it lies in the object that holds
+     * gnu_get_libc_version (dladdr allocates nothing: the heap the program
+     * sees stays as it would be untraced, tracer.golden). */
+    void *m = dlsym(RTLD_NEXT, "malloc");
+    Dl_info mi, li;
+    int foreign = m && dladdr(m, &mi) && dladdr((void *)gnu_get_libc_version, &li) &&
+                  mi.dli_fbase != li.dli_fbase;
+    if (foreign) {
+        /* glibc's own entry points for the tracer's blocks, looked up in
+         * libc.so.6 itself: the allocator may define __libc_malloc too */
+        void *lc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        void *f[5] = {NULL};
+        if (lc) {
+            f[0] = dlsym(lc, "malloc");
+            f[1] = dlsym(lc, "free");
+            f[2] = dlsym(lc, "calloc");
+            f[3] = dlsym(lc, "realloc");
+            f[4] = dlsym(lc, "memalign");
+            dlclose(lc);
+        }
+        if (f[0] && f[1] && f[2] && f[3] && f[4]) {
+            *(void **)&g_libc.free = f[1];
+            *(void **)&g_libc.calloc = f[2];
+            *(void **)&g_libc.realloc = f[3];
+            *(void **)&g_libc.memalign = f[4];
+            *(void **)&g_libc.malloc = f[0];
+        }
+    }
+    if (foreign) {
+        g_next.malloc = (void *(*)(size_t))m;
+        NEXT(free, "free");
+        NEXT(calloc, "calloc");
+        NEXT(realloc, "realloc");
+        NEXT(memalign, "memalign");
+        NEXT(aligned_alloc, "aligned_alloc");
+        NEXT(posix_memalign, "posix_memalign");
+        NEXT(valloc, "valloc");
+        NEXT(pvalloc, "pvalloc");
+        NEXT(mallopt, "mallopt");
+        /* each name has a next definition, if only glibc's */
+        foreign = g_next.free && g_next.calloc && g_next.realloc && g_next.memalign &&
+                  g_next.aligned_alloc && g_next.posix_memalign && g_next.valloc &&
+                  g_next.pvalloc && g_next.mallopt;
+    }
+    t->guard--;
+    __atomic_store_n(&as_g_next, foreign ? NEXT_FOREIGN : NEXT_GLIBC, __ATOMIC_RELEASE);
+    return foreign ? NEXT_FOREIGN : NEXT_GLIBC;
+}
+
+AS_HIDDEN int as_foreign_malloc(void)
+{
+    return next_kind() == NEXT_FOREIGN;
+}
+
+/* The hooks' one branch: glibc's entry point, or the slow way (the first
+ * call, a foreign allocator). */
+#define GLIBC() AS_LIKELY(__atomic_load_n(&as_g_next, __ATOMIC_RELAXED) == NEXT_GLIBC)
+
+/* Whether this call goes to the foreign allocator. Not while the tracer's own
+ * code runs on this thread (the guard: its init, the writer thread, dlsym,
+ * libunwind): the allocator may be what called the tracer (jemalloc's first
+ * mmap, made under its init lock, started our writer thread, whose TLS
+ * calloc then waited for that lock), so tracer code allocates from glibc,
+ * and such blocks are kept in the boot table in case the program frees
+ * them (dlsym's error string). */
+static inline int to_foreign(int k) { return k == NEXT_FOREIGN && !as_t_thr.guard; }
+
+static __attribute__((noinline)) void *next_malloc(size_t n)
+{
+    int k = next_kind();
+    if (to_foreign(k))
+        return g_next.malloc(n);
+    void *p = libc_malloc(n);
+    return k == NEXT_GLIBC ? p : boot_keep(p);
+}
+
+static __attribute__((noinline)) void next_free(void *p)
+{
+    int k = next_kind();
+    int boot = k != NEXT_GLIBC && boot_take(p);
+    if (to_foreign(k) && !boot)
+        g_next.free(p);
+    else
+        libc_free(p);
+}
+
+static __attribute__((noinline)) void *next_calloc(size_t a, size_t b)
+{
+    int k = next_kind();
+    if (to_foreign(k))
+        return g_next.calloc(a, b);
+    void *p = libc_calloc(a, b);
+    return k == NEXT_GLIBC ? p : boot_keep(p);
+}
+
+static __attribute__((noinline)) void *next_realloc(void *old, size_t n)
+{
+    int k = next_kind();
+    int boot = k != NEXT_GLIBC && boot_take(old);
+    if (to_foreign(k) && !boot)
+        return g_next.realloc(old, n);
+    /* glibc's block, or glibc's turn: glibc resizes it */
+    void *p = libc_realloc(old, n);
+    if (k != NEXT_GLIBC && (boot || !to_foreign(k)))
+        boot_keep(p ? p : (n ? old : NULL));   /* a failed realloc keeps old */
+    return p;
+}
+
+static __attribute__((noinline)) void *next_memalign(size_t align, size_t n)
+{
+    int k = next_kind();
+    if (to_foreign(k))
+        return g_next.memalign(align, n);
+    void *p = libc_memalign(align, n);
+    return k == NEXT_GLIBC ? p : boot_keep(p);
+}
+
+/* The rarely used entry points: the tracer never calls them. */
+static inline int foreign_call(void) { return !GLIBC() && to_foreign(next_kind()); }
+
 AS_EXPORT void *malloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_malloc(n);
+    void *p = GLIBC() ? __libc_malloc(n) : next_malloc(n);
     if (as_tracing(t))
         as_emit(t, AS_OP_MALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
@@ -50,13 +283,16 @@ AS_EXPORT void free(void *p)
     as_thr_t *t = &as_t_thr;
     if (as_tracing(t))
         as_emit(t, AS_OP_FREE, 0, 0, (uintptr_t)p, 0);
-    __libc_free(p);
+    if (GLIBC())
+        __libc_free(p);
+    else
+        next_free(p);
 }
 
 AS_EXPORT void *calloc(size_t nmemb, size_t size)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_calloc(nmemb, size);
+    void *p = GLIBC() ? __libc_calloc(nmemb, size) : next_calloc(nmemb, size);
     if (as_tracing(t)) {
         size_t total;
         if (__builtin_mul_overflow(nmemb, size, &total))
@@ -68,7 +304,7 @@ AS_EXPORT void *calloc(size_t nmemb, size_t size)
 
 static inline void *realloc_common(as_thr_t *t, unsigned op, void *old, size_t n)
 {
-    void *p = __libc_realloc(old, n);
+    void *p = GLIBC() ? __libc_realloc(old, n) : next_realloc(old, n);
     if (as_tracing(t)) {
         unsigned fl = 0;
         if (!p)
@@ -100,7 +336,7 @@ AS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 AS_EXPORT void *memalign(size_t align, size_t n)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_memalign(align, n);
+    void *p = GLIBC() ? __libc_memalign(align, n) : next_memalign(align, n);
     if (as_tracing(t))
         as_emit(t, AS_OP_MEMALIGN, failed(p), (uintptr_t)p, align, n);
     return p;
@@ -111,7 +347,7 @@ AS_EXPORT void *memalign(size_t align, size_t n)
 AS_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_memalign(align, n);
+    void *p = foreign_call() ? g_next.aligned_alloc(align, n) : __libc_memalign(align, n);
     if (as_tracing(t))
         as_emit(t, AS_OP_ALIGNED_ALLOC, failed(p), (uintptr_t)p, align, n);
     return p;
@@ -124,7 +360,13 @@ AS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     as_thr_t *t = &as_t_thr;
     void *p = NULL;
     int rc;
-    if (align % sizeof(void *) != 0 || align == 0 ||
+    if (foreign_call()) {
+        rc = g_next.posix_memalign(&p, align, n);
+        if (rc == 0)
+            *out = p;
+        else
+            p = NULL;
+    } else if (align % sizeof(void *) != 0 || align == 0 ||
         ((align / sizeof(void *)) & (align / sizeof(void *) - 1)) != 0) {
         rc = EINVAL;
     } else {
@@ -141,7 +383,7 @@ AS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 AS_EXPORT void *valloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_valloc(n);
+    void *p = foreign_call() ? g_next.valloc(n) : __libc_valloc(n);
     if (as_tracing(t))
         as_emit(t, AS_OP_VALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
@@ -150,7 +392,7 @@ AS_EXPORT void *valloc(size_t n)
 AS_EXPORT void *pvalloc(size_t n)
 {
     as_thr_t *t = &as_t_thr;
-    void *p = __libc_pvalloc(n);
+    void *p = foreign_call() ? g_next.pvalloc(n) : __libc_pvalloc(n);
     if (as_tracing(t))
         as_emit(t, AS_OP_PVALLOC, failed(p), (uintptr_t)p, 0, n);
     return p;
@@ -172,7 +414,7 @@ AS_EXPORT int malloc_trim(size_t pad)
 AS_EXPORT int mallopt(int param, int value)
 {
     as_thr_t *t = &as_t_thr;
-    int rc = __libc_mallopt(param, value);
+    int rc = foreign_call() ? g_next.mallopt(param, value) : __libc_mallopt(param, value);
     if (as_tracing(t))
         as_emit(t, AS_OP_MALLOPT, rc ? 0 : AS_RECF_FAILED, (uint64_t)(int64_t)rc,
                 (uint64_t)(int64_t)param, (uint64_t)(int64_t)value);

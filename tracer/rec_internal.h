@@ -197,7 +197,8 @@ AS_HIDDEN int as_writer_start(int64_t ppid);   /* open the file, start the threa
 AS_HIDDEN void as_writer_request(int req);     /* synchronous hand-shake */
 AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
 AS_HIDDEN void as_writer_modules_changed(void);
-AS_HIDDEN void as_writer_fd_vacate(int fd);    /* the program dup2s onto our fd */
+AS_HIDDEN void as_writer_fd_vacate(int fd);
+AS_HIDDEN int as_foreign_malloc(void);          /* rec_hooks.c: not glibc's malloc */    /* the program dup2s onto our fd */
 AS_HIDDEN uint64_t as_tracer_resident(void);
 AS_HIDDEN uint64_t as_tracer_lib_resident(void); /* rec_rss.c */
 AS_HIDDEN void as_rss_after_fork(void);           /* rec_rss.c: drop the parent's pagemap */

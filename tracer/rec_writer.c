@@ -266,7 +266,8 @@ static int open_writer(void)
         .version = AS_TRACE_VERSION,
         .page_size = (uint32_t)getpagesize(),
         .ncpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? (uint32_t)CPU_COUNT(&cs) : 0,
-        .tracer_options = as_g_callsite ? AS_OPT_CALLSITE : 0,
+        .tracer_options = (as_g_callsite ? AS_OPT_CALLSITE : 0) |
+                          (as_foreign_malloc() ? AS_OPT_FOREIGN_MALLOC : 0),
         .pid = as_g_pid,
         .ppid = g_ppid,
         .start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec,

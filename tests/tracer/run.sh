@@ -71,6 +71,28 @@ usable)
     [ "$(stat_of "$(files u)" complete)" = 1 ] || fail "trace incomplete"
     [ "$(stat_of "$(files u)" unknown_frees)" = 0 ] || fail "unknown frees"
     ;;
+foreign)
+    # programs linked with jemalloc, tcmalloc or mimalloc (tr_usable_*): the
+    # tracer calls their allocator, not glibc's (it crashed in jemalloc's
+    # malloc_usable_size, and hung in tcmalloc's init), nothing they print
+    # changes, and the header says the samples' heap figures are glibc's
+    n=0
+    for p in "$TR"/tr_usable_*; do
+        [ -x "$p" ] || continue
+        n=$((n + 1)); k=${p##*_}
+        "$p" >plain.out; prc=$?
+        timeout 60 "$ALLOCSIM" record -q -o "f$k" -- "$p" >traced.out; trc=$?
+        [ "$prc" = 5 ] && [ "$trc" = 5 ] || fail "$k: exit $prc untraced, $trc traced (want 5)"
+        cmp plain.out traced.out || fail "$k: malloc_usable_size/layout differs with the tracer"
+        f=$(files "f$k")
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$k: trace incomplete"
+        [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "$k: unknown frees"
+        m=$(stat_of "$f" malloc)
+        [ "${m:-0}" -ge 5000 ] || fail "$k: only $m mallocs traced"
+        "$ALLOCSIM" info "$f" | grep -q "^options *foreign-malloc" || fail "$k: header: $("$ALLOCSIM" info "$f" | grep options)"
+    done
+    [ $n -gt 0 ] || { echo "no allocator package installed (tools/deps.sh): skipped"; exit 77; }
+    ;;
 threads)
     "$ALLOCSIM" record -q -o t -- "$TR/tr_threads" >out.txt || fail "exit status"
     grep -q "consumed 60000" out.txt || fail "program output"
