@@ -314,8 +314,8 @@ int cmd_replay(int argc, char **argv)
         if ((h->tracer_options & AS_OPT_FOREIGN_MALLOC) && !eo.no_process_rss) {
             o.no_process_rss = 1;
             fprintf(stderr, "allocsim: %s: note: no predicted process RSS: the program ran on "
-                    "its own malloc, not glibc's, and the recorded samples do not show that "
-                    "allocator's heap\n", path);
+                    "its own malloc, not glibc's, so the recorded RSS holds a heap that the "
+                    "glibc reference cannot stand in for\n", path);
         }
         progress_t pg = {.trace = path};
         char skipped[256];

@@ -90,6 +90,9 @@ foreign)
         m=$(stat_of "$f" malloc)
         [ "${m:-0}" -ge 5000 ] || fail "$k: only $m mallocs traced"
         "$ALLOCSIM" info "$f" | grep -q "^options *foreign-malloc" || fail "$k: header: $("$ALLOCSIM" info "$f" | grep options)"
+        "$ALLOCSIM" replay --model ideal --format json "$f" >r.json 2>r.err || fail "$k: replay"
+        grep -q '"peak_process_rss": null' r.json || fail "$k: a process RSS predicted: $(cat r.json)"
+        grep -q "its own malloc, not glibc's" r.err || fail "$k: no note: $(cat r.err)"
     done
     [ $n -gt 0 ] || { echo "no allocator package installed (tools/deps.sh): skipped"; exit 77; }
     ;;
