@@ -274,7 +274,7 @@ killidle)
     ;;
 killquiet)
     # the periodic sync pushed out of reach (sync=600000: ten minutes, by
-    # hand-preloading; record sets ALLOCSIM_OPTS itself): killed 0.3 s after
+    # hand-preloading; record sets ALLOCSIM_OPTS itself): killed 0.5 s after
     # its last heap call, the program still loses nothing, because the writer
     # wrote the open chunk out once the program went quiet
     rm -f go && mkfifo go
@@ -282,7 +282,7 @@ killquiet)
         ALLOCSIM_OPTS=sync=600000 "$TR/tr_spin" 150000 >go 2>err.txt &
     pid=$!
     read -r line <go || fail "no go line"
-    sleep 0.3
+    sleep 0.5
     kill -9 $pid
     wait $pid
     f=$(files q)
