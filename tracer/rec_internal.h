@@ -53,7 +53,7 @@ typedef struct as_ring {
     uint64_t limit;            /* cached tail + AS_RING_CAP */
     _Atomic uint64_t commit;   /* slots below are filled (release store) */
     uint32_t thread;           /* thread index written with its records */
-    uint32_t pad0;
+    int32_t tid;               /* the owner's kernel thread id once it runs, else 0 */
     void *(*start_fn)(void *); /* pthread_create trampoline payload */
     void *start_arg;
     uint64_t waits;            /* times the ring was full (read by the writer) */
@@ -61,7 +61,9 @@ typedef struct as_ring {
     /* consumer side: the writer thread */
     _Atomic uint64_t tail;
     uint64_t dead_ns;          /* when the writer first saw it DEAD and empty */
-    char pad2[64 - 16];
+    uint64_t home;             /* slot every owner starts at (rings differ) */
+    uint64_t span;             /* most slots any owner wrote from home, <= CAP */
+    char pad2[64 - 32];
     _Atomic int state;         /* as_ring_state */
     struct as_ring *next;      /* all rings ever made (append-only list) */
     char pad3[64 - 16];

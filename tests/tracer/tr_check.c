@@ -9,7 +9,8 @@
  *                             events' callsites point into ("none" if none)
  *   tr_check stats FILE       key=value lines: events, per-op counts, threads,
  *                             unknown_frees, live_at_end, complete, truncated,
- *                             damaged, stop_reason, pid, ppid, samples, marks
+ *                             damaged, stop_reason, pid, ppid, samples, marks,
+ *                             tracer_rss_max (the samples' largest)
  *   tr_check scan FILE        as_trace_scan's verdict and totals, key=value:
  *                             scan (as_err_t), events, chunks, end
  * Exit 0, or 2 with a message when the file cannot be read at all.
@@ -64,7 +65,7 @@ static int dump(as_reader_t *r)
 static int stats(as_reader_t *r)
 {
     const as_header_t *h = as_reader_header(r);
-    uint64_t count[AS_OP_LIMIT] = {0}, live = 0, maxthread = 0, failed = 0;
+    uint64_t count[AS_OP_LIMIT] = {0}, live = 0, maxthread = 0, failed = 0, tracer_rss = 0;
     as_event_t ev;
     int rc;
     while ((rc = as_reader_next(r, &ev)) > 0) {
@@ -72,6 +73,8 @@ static int stats(as_reader_t *r)
             count[ev.op]++;
         if (ev.thread + 1 > maxthread)
             maxthread = ev.thread + 1;
+        if (ev.op == AS_OP_SAMPLE && ev.sample && ev.sample->tracer_rss > tracer_rss)
+            tracer_rss = ev.sample->tracer_rss;
         if (ev.flags & AS_EVF_FAILED) {
             failed++;
             continue;
@@ -95,9 +98,10 @@ static int stats(as_reader_t *r)
     printf("failed=%" PRIu64 "\nthreads=%" PRIu64 "\nunknown_frees=%" PRIu64
            "\nlive_at_end=%" PRIu64 "\ncomplete=%d\ntruncated=%d\ndamaged=%" PRIu64
            "\nchunks=%" PRIu64 "\nstop_reason=%u\npid=%" PRId64 "\nppid=%" PRId64
-           "\nrepairs=%" PRIu64 "\nread_error=%d\n",
+           "\nrepairs=%" PRIu64 "\nread_error=%d\ntracer_rss_max=%" PRIu64 "\n",
            failed, maxthread, s.unknown_frees, live, s.complete, s.truncated,
-           s.chunks_damaged, s.chunks, h->stop_reason, h->pid, h->ppid, s.repairs, rc < 0);
+           s.chunks_damaged, s.chunks, h->stop_reason, h->pid, h->ppid, s.repairs, rc < 0,
+           tracer_rss);
     return 0;
 }
 
