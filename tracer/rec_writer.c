@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -43,6 +44,7 @@ AS_HIDDEN extern int (*as_real_pthread_create)(pthread_t *, const pthread_attr_t
 static as_writer_t *g_w;
 static int g_fd = -1;               /* the trace file (a tracer descriptor: rec_fd.c) */
 static int g_statm = -1;            /* /proc/self/statm, kept open */
+static int g_stat = -1;             /* /proc/self/stat, kept open (program_gone) */
 static char g_path[4200];
 static int64_t g_ppid;
 static uint64_t g_t0;              /* CLOCK_MONOTONIC at trace start */
@@ -717,6 +719,47 @@ static void ack(void)
 
 #define IDLE_SYNC 25u   /* empty polls (200 us apart) before an early sync */
 
+/* 1 once every thread of the program has ended and only this one is left:
+ * the main thread called pthread_exit (a zombie until the process ends) and
+ * the others returned. glibc ends the process when its last thread exits,
+ * but this thread counts as one, so such a program ran on forever under the
+ * tracer (tracer.mainexit). /proc/self/stat: the leader's state, then
+ * num_threads 17 fields on. */
+static int program_gone(void)
+{
+    char buf[1024];
+    if (g_stat < 0 && as_fd_open(&g_stat, "/proc/self/stat", O_RDONLY, 0) < 0)
+        return 0;
+    ssize_t n = pread(g_stat, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return 0;
+    char state = p[2];
+    p += 2;
+    for (int field = 0; field < 17 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    long threads = p ? atol(p) : 0;
+    return threads == 1 || (threads == 2 && state == 'Z');
+}
+
+/* The program is over but for this thread: finish the file and end the
+ * process as glibc's last thread would have, exit(0) (atexit handlers and
+ * destructors run here, untraced). */
+static void finish_for_program(void)
+{
+    final_drain();
+    close_file();
+    __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    g_running = 0;
+    exit(0);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -762,6 +805,8 @@ static void *writer_main(void *arg)
             stop_tracing(AS_ERR_FDLOST);
             continue;
         }
+        if (now - last_sample >= 10000000u && program_gone())
+            finish_for_program();
         if (now - last_sample >= 10000000u) {
             as_sample_t s;
             uint64_t sc = c;
@@ -886,6 +931,7 @@ void as_writer_abandon(void)
     /* the parent's; statm and pagemap name the parent's /proc entries */
     as_fd_close(&g_fd);
     as_fd_close(&g_statm);
+    as_fd_close(&g_stat);
     as_rss_after_fork();
     for (unsigned i = 0; i < g_nmaps; i++)
         as_sys_munmap(g_maps[i].p, g_maps[i].len);

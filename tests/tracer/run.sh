@@ -96,6 +96,17 @@ foreign)
     done
     [ $n -gt 0 ] || { echo "no allocator package installed (tools/deps.sh): skipped"; exit 77; }
     ;;
+mainexit)
+    # main ends with pthread_exit, the worker returns last: the process ends
+    # (exit 0) as untraced, not kept alive by the writer thread (it was)
+    timeout 60 "$ALLOCSIM" record -q -o m -- "$TR/tr_mainexit" >out.txt; rc=$?
+    [ "$rc" = 0 ] || fail "exit $rc (124: it never ended)"
+    grep -q "worker done" out.txt || fail "no output: $(cat out.txt)"
+    f=$(files m)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "trace incomplete"
+    m=$(stat_of "$f" malloc)
+    [ "${m:-0}" -ge 100000 ] || fail "$m mallocs of the worker's 100000"
+    ;;
 churnthreads)
     # 10000 threads, 100 at a time: every event recorded, and the tracer's
     # own resident memory stays small (dead threads' rings are reused once
