@@ -789,6 +789,12 @@ static void *writer_main(void *arg)
         if (!g_w) {
             if (as_g_state == AS_ST_OFF)
                 discard_all();
+            /* tracing stopped (a full disk): the program must still end */
+            if (now - last_sample >= 10000000u) {
+                last_sample = now;
+                if (program_gone())
+                    finish_for_program();
+            }
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
             continue;
