@@ -69,37 +69,17 @@ static struct {
     int (*mallopt)(int, int);
 } g_next;
 
-/* glibc's own entry points, from libc.so.6 itself: a foreign allocator may
- * define __libc_malloc and friends too (gperftools' libtcmalloc does), and
- * then the __libc_* calls above reach it. */
+/* glibc's entry points for the slow paths: the __libc_* ones, until a
+ * foreign allocator turns up; then glibc's own, looked up in libc.so.6
+ * itself, as the allocator may define __libc_malloc and friends too
+ * (gperftools' libtcmalloc does). */
 static struct {
     void *(*malloc)(size_t);
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
     void *(*memalign)(size_t, size_t);
-} g_libc;
-
-static void *libc_malloc(size_t n) { return g_libc.malloc ? g_libc.malloc(n) : __libc_malloc(n); }
-static void libc_free(void *p)
-{
-    if (g_libc.free)
-        g_libc.free(p);
-    else
-        __libc_free(p);
-}
-static void *libc_calloc(size_t a, size_t b)
-{
-    return g_libc.calloc ? g_libc.calloc(a, b) : __libc_calloc(a, b);
-}
-static void *libc_realloc(void *p, size_t n)
-{
-    return g_libc.realloc ? g_libc.realloc(p, n) : __libc_realloc(p, n);
-}
-static void *libc_memalign(size_t a, size_t n)
-{
-    return g_libc.memalign ? g_libc.memalign(a, n) : __libc_memalign(a, n);
-}
+} g_libc = {__libc_malloc, __libc_free, __libc_calloc, __libc_realloc, __libc_memalign};
 
 /* glibc blocks handed out while dlsym was asked (NEXT_ASKING), or resized
  * by glibc after: given back to glibc when freed. */
@@ -157,8 +137,6 @@ static __attribute__((noinline)) int next_kind(void)
     int foreign = m && dladdr(m, &mi) && dladdr((void *)gnu_get_libc_version, &li) &&
                   mi.dli_fbase != li.dli_fbase;
     if (foreign) {
-        /* glibc's own entry points for the tracer's blocks, looked up in
-         * libc.so.6 itself: the allocator may define __libc_malloc too */
         void *lc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
         void *f[5] = {NULL};
         if (lc) {
@@ -176,8 +154,6 @@ static __attribute__((noinline)) int next_kind(void)
             *(void **)&g_libc.memalign = f[4];
             *(void **)&g_libc.malloc = f[0];
         }
-    }
-    if (foreign) {
         g_next.malloc = (void *(*)(size_t))m;
         NEXT(free, "free");
         NEXT(calloc, "calloc");
@@ -221,7 +197,7 @@ static __attribute__((noinline)) void *next_malloc(size_t n)
     int k = next_kind();
     if (to_foreign(k))
         return g_next.malloc(n);
-    void *p = libc_malloc(n);
+    void *p = g_libc.malloc(n);
     return k == NEXT_GLIBC ? p : boot_keep(p);
 }
 
@@ -232,7 +208,7 @@ static __attribute__((noinline)) void next_free(void *p)
     if (to_foreign(k) && !boot)
         g_next.free(p);
     else
-        libc_free(p);
+        g_libc.free(p);
 }
 
 static __attribute__((noinline)) void *next_calloc(size_t a, size_t b)
@@ -240,7 +216,7 @@ static __attribute__((noinline)) void *next_calloc(size_t a, size_t b)
     int k = next_kind();
     if (to_foreign(k))
         return g_next.calloc(a, b);
-    void *p = libc_calloc(a, b);
+    void *p = g_libc.calloc(a, b);
     return k == NEXT_GLIBC ? p : boot_keep(p);
 }
 
@@ -251,7 +227,7 @@ static __attribute__((noinline)) void *next_realloc(void *old, size_t n)
     if (to_foreign(k) && !boot)
         return g_next.realloc(old, n);
     /* glibc's block, or glibc's turn: glibc resizes it */
-    void *p = libc_realloc(old, n);
+    void *p = g_libc.realloc(old, n);
     if (k != NEXT_GLIBC && (boot || !to_foreign(k)))
         boot_keep(p ? p : (n ? old : NULL));   /* a failed realloc keeps old */
     return p;
@@ -262,7 +238,7 @@ static __attribute__((noinline)) void *next_memalign(size_t align, size_t n)
     int k = next_kind();
     if (to_foreign(k))
         return g_next.memalign(align, n);
-    void *p = libc_memalign(align, n);
+    void *p = g_libc.memalign(align, n);
     return k == NEXT_GLIBC ? p : boot_keep(p);
 }
 
