@@ -9,9 +9,11 @@
  * writer's next chunk went into it (a Python program's output file, found
  * with `allocsim record -- python3` and os.closerange). So:
  *
- * - Every tracer descriptor is moved high when opened (F_DUPFD_CLOEXEC from
- *   just below min(RLIMIT_NOFILE, 1024)), away from the numbers programs pick
- *   by hand, and kept in a registry of the variables that hold them.
+ * - Every tracer descriptor is moved high when opened: above the soft
+ *   RLIMIT_NOFILE where it can be (as_fd_solo), out of the program's range,
+ *   else F_DUPFD_CLOEXEC from just below min(RLIMIT_NOFILE, 1024), away from
+ *   the numbers programs pick by hand; and kept in a registry of the
+ *   variables that hold them.
  * - close, close_range and closefrom leave the tracer's descriptors open; a
  *   close of one fails with EBADF, as it would without the tracer (the
  *   program never opened it). dup2/dup3 from one fail with EBADF too.
@@ -103,6 +105,23 @@ static int high_base(void)
     return top > 3 + 2 * AS_OWN_MAX ? (int)(top - 2 * AS_OWN_MAX) : 0;
 }
 
+/* While the process is single-threaded (init, a fork child before its
+ * writer starts: as_fd_solo), a tracer descriptor goes above the soft
+ * RLIMIT_NOFILE: the soft limit is raised for the one F_DUPFD (towards the
+ * hard limit) and put back. A descriptor keeps working above a lowered
+ * limit, and the program, which cannot open a number at or above it, has
+ * every number below it to itself: a program that opens files until EMFILE
+ * gets as many as without the tracer (tracer.fdlimit). Not past a soft
+ * limit of AS_FD_LIFT_MAX (the kernel's table grows to the highest open
+ * number, and every fork copies it), nor where soft = hard: there, just
+ * below min(soft, 1024) as in other phases. Only while single-threaded: a
+ * program thread's setrlimit between the two calls would be undone. */
+#define AS_FD_LIFT_MAX 4096
+
+static int g_solo;
+
+AS_HIDDEN void as_fd_solo(int on) { g_solo = on; }
+
 /* F_DUPFD_CLOEXEC by syscall: the tracer's own calls must not meet its
  * hooks (fcntl of one of ours is EBADF to the program). */
 static int sys_dupfd(int fd, int min)
@@ -123,6 +142,27 @@ static int move_to(int fd, int min)
     return nfd;
 }
 
+/* fd moved to at least the soft limit (close-on-exec) and closed; -1 if the
+ * limit cannot be lifted or has no room. */
+static int lift(int fd)
+{
+    struct rlimit rl, up;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > AS_FD_LIFT_MAX || rl.rlim_cur < 3 || rl.rlim_max <= rl.rlim_cur)
+        return -1;
+    up = rl;
+    up.rlim_cur = rl.rlim_cur + 2 * AS_OWN_MAX < rl.rlim_max ? rl.rlim_cur + 2 * AS_OWN_MAX
+                                                              : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0)
+        return -1;
+    int nfd = sys_dupfd(fd, (int)rl.rlim_cur);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (nfd < 0)
+        return -1;
+    syscall(SYS_close, fd);
+    return nfd;
+}
+
 AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode)
 {
     int fd = open(path, flags | O_CLOEXEC, mode);
@@ -130,7 +170,9 @@ AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode)
         *var = -1;
         return -1;
     }
-    fd = move_to(fd, high_base());
+    int e = errno, lifted = g_solo ? lift(fd) : -1;
+    errno = e;
+    fd = lifted >= 0 ? lifted : move_to(fd, high_base());
     __atomic_store_n(var, fd, __ATOMIC_RELEASE);
     struct stat st;
     int have = fstat(fd, &st) == 0;

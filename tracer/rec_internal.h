@@ -203,6 +203,7 @@ AS_HIDDEN void as_writer_fd_vacate(int fd);
 AS_HIDDEN int as_foreign_malloc(void);          /* rec_hooks.c: not glibc's malloc */    /* the program dup2s onto our fd */
 AS_HIDDEN uint64_t as_tracer_resident(void);
 AS_HIDDEN uint64_t as_tracer_lib_resident(void); /* rec_rss.c */
+AS_HIDDEN void as_rss_open(void);                  /* rec_rss.c: open pagemap now */
 AS_HIDDEN void as_rss_after_fork(void);           /* rec_rss.c: drop the parent's pagemap */
 
 /* ---- rec_proc.c: the real functions behind the hooks ------------------------ */
@@ -217,6 +218,7 @@ AS_HIDDEN void as_fd_init(void);
 /* open(path, flags | O_CLOEXEC) moved to a high number, kept in *var and
  * registered; -1 (errno set, *var = -1) on failure. */
 AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode);
+AS_HIDDEN void as_fd_solo(int on);           /* 1: single-threaded, open above the limit */
 AS_HIDDEN void as_fd_close(int *var);         /* unregister, close, *var = -1 */
 AS_HIDDEN void as_fd_forget(int *var);        /* unregister without closing */
 AS_HIDDEN void as_fd_close_number(int fd);    /* as_fd_close of the entry holding fd */

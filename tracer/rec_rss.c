@@ -122,6 +122,12 @@ uint64_t as_tracer_lib_resident(void)
     return n * (uint64_t)getpagesize();
 }
 
+void as_rss_open(void)
+{
+    if (g_pagemap < 0)
+        as_fd_open(&g_pagemap, "/proc/self/pagemap", O_RDONLY, 0);
+}
+
 void as_rss_after_fork(void)
 {
     as_fd_close(&g_pagemap);

@@ -873,7 +873,19 @@ int as_writer_start(int64_t ppid)
     atomic_store(&g_req, AS_REQ_NONE);
     g_mhead = g_mcount = 0;
     g_win_ns = 0;
-    if (open_writer() != 0)
+    /* every long-lived descriptor now, while the process is single-threaded:
+     * then they can go above the soft limit (rec_fd.c) */
+    as_fd_solo(1);
+    int rc = open_writer();
+    if (rc == 0) {
+        if (g_statm < 0)
+            as_fd_open(&g_statm, "/proc/self/statm", O_RDONLY, 0);
+        if (g_stat < 0)
+            as_fd_open(&g_stat, "/proc/self/stat", O_RDONLY, 0);
+        as_rss_open();
+    }
+    as_fd_solo(0);
+    if (rc != 0)
         return -1;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -883,7 +895,7 @@ int as_writer_start(int64_t ppid)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t th;
-    int rc = as_real_pthread_create(&th, &attr, writer_main, NULL);
+    rc = as_real_pthread_create(&th, &attr, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {

@@ -43,6 +43,68 @@ spin_kill() {
     wait $rpid; rc=$?
 }
 
+# The fds tests, run by placements: in $W (a fresh directory each time).
+t_fds() {
+    # a program that closes and dup2s over descriptors it never opened
+    # (tracer/rec_fd.c): its files hold only its bytes, the trace is whole
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" libc "$W/d" >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
+    f=$(files p)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "trace incomplete"
+    own=$(sed -n 's/^mallocs \([0-9]*\) .*/\1/p' out.txt)
+    m=$(stat_of "$f" malloc)
+    [ -n "$own" ] && [ "${m:-0}" -ge "$own" ] || fail "$m mallocs traced of the program's $own"
+    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees: events lost"
+}
+t_fdsbash() {
+    # bash redirects onto every number below its soft limit, raised to 2048
+    # where it can be (bash asks fcntl whether the target is open and saves a
+    # copy of it if so): each file gets the shell's bytes only, and the trace
+    # neither stops nor takes the shell's writes
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- bash -c 'ulimit -Sn 2048 2>/dev/null; top=$(ulimit -Sn)
+        [ "$top" = unlimited ] || [ "$top" -gt 2048 ] && top=2048; echo $top
+        for i in $(seq 3 $((top - 1))); do
+        eval "exec $i>d/f$i" && echo $i >&$i; eval "exec $i>&-"; done' >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
+    top=$(head -1 out.txt)
+    for i in $(seq 3 $((top - 1))); do
+        [ "$(cat d/f$i)" = "$i" ] || fail "d/f$i holds $(head -c 40 d/f$i | od -c | head -2)"
+    done
+    for f in $(files p); do   # the shell, and seq's fork and exec
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$f incomplete"
+        [ "$(stat_of "$f" read_error)" = 0 ] || fail "$f: reader error"
+    done
+}
+t_fdsraw() {
+    # descriptors closed by the raw syscall, unseen, then reused by the
+    # program: the writer stops (one line) rather than write into its files
+    mkdir d
+    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" raw "$W/d" >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ "$(grep -c "tracing stopped: .*file descriptor was closed or replaced" err.txt)" = 1 ] ||
+        fail "want one 'tracing stopped' line: $(cat err.txt)"
+    f=$(files p)
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+}
+# placements FN: FN with the tracer's descriptors in each of their places
+# (tracer/rec_fd.c): above a soft RLIMIT_NOFILE of 1024 (hard limit above
+# it), and just below 1024 (soft = hard = 1024). Each in a subshell and a
+# fresh directory.
+placements() {
+    local hard top=$W
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -gt 1024 ]; then
+        (W=$top/lift && mkdir "$W" && cd "$W" && ulimit -Sn 1024 && "$1") || exit 1
+    fi
+    if [ "$hard" = unlimited ] || [ "$hard" -ge 1024 ]; then
+        (W=$top/below && mkdir "$W" && cd "$W" && ulimit -n 1024 && "$1") || exit 1
+    fi
+}
+
 case $name in
 callsite)
     "$ALLOCSIM" record -q --callsite -o g -- "$TR/tr_golden" >traced.out; rc=$?
@@ -232,47 +294,24 @@ ctor)
     f=$(files c)
     [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "the constructor's malloc was not recorded"
     ;;
-fds)
-    # a program that closes and dup2s over descriptors it never opened
-    # (tracer/rec_fd.c): its files hold only its bytes, the trace is whole
-    mkdir d
-    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" libc "$W/d" >out.txt 2>err.txt ||
-        fail "exit status: $(cat err.txt)"
-    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
-    f=$(files p)
-    [ "$(stat_of "$f" complete)" = 1 ] || fail "trace incomplete"
-    own=$(sed -n 's/^mallocs \([0-9]*\) .*/\1/p' out.txt)
-    m=$(stat_of "$f" malloc)
-    [ -n "$own" ] && [ "${m:-0}" -ge "$own" ] || fail "$m mallocs traced of the program's $own"
-    [ "$(stat_of "$f" unknown_frees)" = 0 ] || fail "unknown frees: events lost"
+fds|fdsbash|fdsraw)
+    placements "t_$name"
     ;;
-fdsbash)
-    # bash redirects onto every number (it asks fcntl whether the target is
-    # open and saves a copy of it if so): each file gets the shell's bytes
-    # only, and the trace neither stops nor takes the shell's writes
-    mkdir d
-    "$ALLOCSIM" record -q -o p -- bash -c 'for i in $(seq 3 1023); do
-        eval "exec $i>d/f$i" && echo $i >&$i; eval "exec $i>&-"; done' >out.txt 2>err.txt ||
-        fail "exit status: $(cat err.txt)"
-    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
-    for i in $(seq 3 1023); do
-        [ "$(cat d/f$i)" = "$i" ] || fail "d/f$i holds $(head -c 40 d/f$i | od -c | head -2)"
+fdlimit)
+    # a program that opens files until EMFILE gets as many under the tracer
+    # as without it: the tracer's descriptors sit above the soft limit
+    hard=$(ulimit -Hn)
+    [ "$hard" = unlimited ] || [ "$hard" -gt 64 ] || exit 77
+    for lim in 8 20 64 1024; do
+        [ "$hard" = unlimited ] || [ "$hard" -gt "$lim" ] || continue
+        want=$(ulimit -Sn "$lim" && "$TR/tr_fds" count -) || fail "untraced, limit $lim"
+        got=$(ulimit -Sn "$lim" && "$ALLOCSIM" record -q -f -o p -- "$TR/tr_fds" count - 2>err.txt) ||
+            fail "traced, limit $lim: $(cat err.txt)"
+        [ "$got" = "$want" ] || fail "soft limit $lim: traced '$got', untraced '$want'"
+        [ ! -s err.txt ] || fail "stderr at limit $lim: $(cat err.txt)"
+        [ "$(stat_of "$(files p)" complete)" = 1 ] || fail "limit $lim: trace incomplete"
+        rm -f p.*.ast
     done
-    for f in $(files p); do   # the shell, and seq's fork and exec
-        [ "$(stat_of "$f" complete)" = 1 ] || fail "$f incomplete"
-        [ "$(stat_of "$f" read_error)" = 0 ] || fail "$f: reader error"
-    done
-    ;;
-fdsraw)
-    # descriptors closed by the raw syscall, unseen, then reused by the
-    # program: the writer stops (one line) rather than write into its files
-    mkdir d
-    "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" raw "$W/d" >out.txt 2>err.txt ||
-        fail "exit status: $(cat err.txt)"
-    [ "$(grep -c "tracing stopped: .*file descriptor was closed or replaced" err.txt)" = 1 ] ||
-        fail "want one 'tracing stopped' line: $(cat err.txt)"
-    f=$(files p)
-    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
     ;;
 sigkill)
     spin_kill k err.txt -q

@@ -14,19 +14,27 @@
  *
  * Either way it then reads every file back and exits 1 if any does not hold
  * exactly its text: the tracer must never write into the program's files.
+ * Both first raise the soft RLIMIT_NOFILE to TOP_MAX if the hard limit lets
+ * them and sweep every number below it: the tracer's descriptors sit above
+ * the soft limit it started with, or just below min(limit, 1024).
+ *
+ *   count opens /dev/null until it fails and prints "opened N": under the
+ *         tracer, N must be what it is without (DIR is not used).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define TOP 1024   /* sweep 3 .. TOP - 1: the default soft RLIMIT_NOFILE */
+#define TOP_MAX 2048   /* sweep 3 .. top - 1, top = the soft limit, at most this */
 #define PAIRS 1000
 
 static const char *dir;
+static int top;
 static long mallocs;
 
 static void text_of(unsigned n, char *buf, size_t len)
@@ -87,18 +95,35 @@ static void sleep_ms(long ms)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "libc") && strcmp(argv[1], "raw"))) {
-        fprintf(stderr, "usage: tr_fds libc|raw DIR\n");
+    if (argc != 3 || (strcmp(argv[1], "libc") && strcmp(argv[1], "raw") &&
+                      strcmp(argv[1], "count"))) {
+        fprintf(stderr, "usage: tr_fds libc|raw|count DIR\n");
         return 2;
     }
     dir = argv[2];
     unsigned nfiles = 0;
     churn(PAIRS);
+    if (!strcmp(argv[1], "count")) {
+        int n = 0;
+        while (open("/dev/null", O_RDONLY) >= 0)
+            n++;
+        printf("opened %d\n", n);
+        return 0;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 4;
+    if (rl.rlim_cur < TOP_MAX && rl.rlim_max > rl.rlim_cur) {
+        rl.rlim_cur = rl.rlim_max < TOP_MAX ? rl.rlim_max : TOP_MAX;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return 4;
+    }
+    top = rl.rlim_cur < TOP_MAX ? (int)rl.rlim_cur : TOP_MAX;
     sleep_ms(30);   /* a sample or two: the writer's /proc descriptors are open */
     if (!strcmp(argv[1], "libc")) {
         for (int way = 0; way < 5; way++) {
             int null = way >= 3 ? open("/dev/null", O_RDWR) : -1;
-            for (int fd = 3; fd < TOP; fd++) {
+            for (int fd = 3; fd < top; fd++) {
                 if (way == 0)
                     close(fd);
                 else if (way == 3 && fd != null && dup2(null, fd) == fd)
@@ -117,13 +142,13 @@ int main(int argc, char **argv)
             sleep_ms(30);
         }
     } else {
-        for (int fd = 3; fd < TOP; fd++)
+        for (int fd = 3; fd < top; fd++)
             syscall(SYS_close, fd);
-        int fds[TOP];
+        int fds[TOP_MAX];
         for (;;) {
             int fd = make_file(nfiles);
             fds[nfiles++] = fd;
-            if (fd >= TOP - 1 || nfiles == TOP)
+            if (fd >= top - 1 || nfiles == (unsigned)top)
                 break;
         }
         churn(100000);
