@@ -341,7 +341,8 @@ int cmd_record(int argc, char **argv)
     char **cmd = argv + i;
     char exe[PATH_MAX];
     if (resolve_cmd(cmd[0], exe, sizeof exe) != 0)
-        return as_cli_error(cmd[0], "command not found");
+        return strchr(cmd[0], '/') ? as_cli_error(cmd[0], "cannot run it: %s", strerror(errno))
+                                   : as_cli_error(cmd[0], "command not found");
     if (check_traceable(exe, 0) != 0)
         return AS_EXIT_USAGE;
     char lib[PATH_MAX];

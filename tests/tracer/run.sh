@@ -414,6 +414,17 @@ refuse)
     cp "$TR/tr_usable" ./suid && chmod u+s ./suid
     "$ALLOCSIM" record -q -o r -- ./suid 2>err.txt; rc=$?
     [ "$rc" = 2 ] && grep -q "set-uid" err.txt || fail "setuid: exit $rc, $(cat err.txt)"
+    # a command that cannot run says why, naming it, in one line
+    printf '#!/bin/sh\ntrue\n' >noexec.sh
+    "$ALLOCSIM" record -q -o r -- ./noexec.sh 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && [ "$(cat err.txt)" = "allocsim: ./noexec.sh: cannot run it: Permission denied" ] ||
+        fail "not executable: exit $rc, $(cat err.txt)"
+    "$ALLOCSIM" record -q -o r -- ./missing 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && [ "$(cat err.txt)" = "allocsim: ./missing: cannot run it: No such file or directory" ] ||
+        fail "missing: exit $rc, $(cat err.txt)"
+    "$ALLOCSIM" record -q -o r -- no-such-command-here 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && [ "$(cat err.txt)" = "allocsim: no-such-command-here: command not found" ] ||
+        fail "not on PATH: exit $rc, $(cat err.txt)"
     [ "$(nfiles r)" = 0 ] || fail "files written for a refused program"
     ;;
 force)
