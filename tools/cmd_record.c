@@ -55,7 +55,10 @@ static const char usage_text[] =
     "every ~10 ms a sample: RSS, mallinfo2 and the tracer's own resident bytes.\n"
     "A process killed by SIGKILL loses at most its last ~100 ms, and nothing\n"
     "if it had made no heap call for its last ~25 ms (waiting, as killed\n"
-    "processes mostly are: the open chunk is written out then too). If the disk\n"
+    "processes mostly are: the open chunk is written out then too). One ended\n"
+    "by a signal it leaves at the default action (SIGTERM, SIGINT, SIGHUP,\n"
+    "SIGPIPE, SIGSEGV, SIGABRT, ...) loses nothing: the trace is finished\n"
+    "first, then the process dies of that signal as it would have. If the disk\n"
     "fills up or the directory is not writable, the program runs on unchanged,\n"
     "one line on stderr says tracing stopped, and the file is marked incomplete.\n"
     "\n"
@@ -64,7 +67,9 @@ static const char usage_text[] =
     "ALLOCSIM_PREFIX (the prefix, absolute), ALLOCSIM_OPTS (comma list:\n"
     "callsite, nofollow, level=N for the zstd level, default 3; chunks\n"
     "written while the program waits for the writer use level 1; sync=MS,\n"
-    "how often the open chunk is written out, default 100).\n"
+    "how often the open chunk is written out, default 100; signals=0 leaves\n"
+    "the program's signal dispositions alone, without the above). An\n"
+    "ALLOCSIM_OPTS already set is kept; --callsite and --no-follow add theirs.\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
     "traced (static, set-uid/set-gid, not found) or on a usage error.\n";
@@ -401,18 +406,24 @@ int cmd_record(int argc, char **argv)
     if (!pre)
         return as_cli_error(NULL, "out of memory");
     snprintf(pre, pl, "%s%s%s", lib, prev && *prev ? ":" : "", prev ? prev : "");
-    char opts[64] = "";
-    if (callsite)
-        strcat(opts, "callsite,");
-    if (nofollow)
-        strcat(opts, "nofollow,");
-    if (opts[0])
-        opts[strlen(opts) - 1] = 0;
+    /* ALLOCSIM_OPTS: the user's (level=, sync=, signals=0...), then ours */
+    const char *uopts = getenv("ALLOCSIM_OPTS");
+    size_t ol = (uopts ? strlen(uopts) : 0) + sizeof ",callsite,nofollow";
+    char *opts = malloc(ol);
+    if (!opts) {
+        free(pre);
+        return as_cli_error(NULL, "out of memory");
+    }
+    snprintf(opts, ol, "%s%s%s", uopts ? uopts : "", callsite ? ",callsite" : "",
+             nofollow ? ",nofollow" : "");
+    if (opts[0] == ',')
+        memmove(opts, opts + 1, strlen(opts));
 
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         free(pre);
+        free(opts);
         return as_cli_error(NULL, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
@@ -427,6 +438,7 @@ int cmd_record(int argc, char **argv)
         _exit(127);
     }
     free(pre);
+    free(opts);
     /* Like time(1): the terminal's ^C goes to CMD; we stay to summarize. */
     struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
     sigaction(SIGINT, &ign, &oint);

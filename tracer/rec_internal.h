@@ -197,6 +197,8 @@ enum as_req { AS_REQ_NONE = 0, AS_REQ_FLUSH, AS_REQ_CLOSE, AS_REQ_RESUME,
               AS_REQ_VACATE /* | fd << 8 */ };
 AS_HIDDEN int as_writer_start(int64_t ppid);   /* open the file, start the thread */
 AS_HIDDEN void as_writer_request(int req);     /* synchronous hand-shake */
+AS_HIDDEN int as_writer_request_within(int req, unsigned ms);   /* 0, or -1 after ~ms */
+AS_HIDDEN int as_writer_close_at(uint64_t seq, unsigned ms); /* close; records < seq only */
 AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
 AS_HIDDEN void as_writer_modules_changed(void);
 AS_HIDDEN void as_writer_fd_vacate(int fd);
@@ -214,6 +216,8 @@ AS_HIDDEN void *as_resolve(const char *name);
 #define AS_REAL(var, name) (var ? var : (*(void **)&var = as_resolve(name), var))
 
 /* ---- rec_fd.c: the tracer's descriptors, out of the program's reach ------- */
+AS_HIDDEN void as_sig_init(void);          /* rec_sig.c: fatal signals finish the trace */
+AS_HIDDEN void as_fini_within(unsigned ms); /* rec_proc.c: finish the trace, bounded wait */
 AS_HIDDEN void as_fd_init(void);
 /* open(path, flags | O_CLOEXEC) moved to a high number, kept in *var and
  * registered; -1 (errno set, *var = -1) on failure. */
@@ -241,5 +245,6 @@ extern int as_g_nofollow AS_HIDDEN;
 extern int as_g_level AS_HIDDEN;
 extern uint64_t as_g_sync_ns AS_HIDDEN;   /* sync=MS: the open chunk's write-out interval */
 extern int as_g_discard AS_HIDDEN;
+extern int as_g_signals AS_HIDDEN;        /* 0: signals=0, dispositions left alone */
 
 #endif /* AS_REC_INTERNAL_H */

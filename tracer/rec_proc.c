@@ -415,6 +415,20 @@ static void as_fini(void)
     t->guard--;
 }
 
+/* as_fini from a signal handler (rec_sig.c): the interrupted thread may be
+ * inside a hook; the writer gets ms milliseconds and writes the records
+ * made before the signal (other threads go on allocating meanwhile). */
+void as_fini_within(unsigned ms)
+{
+    if (as_g_state != AS_ST_ON || getpid() != as_g_pid)
+        return;
+    as_thr_t *t = &as_t_thr;
+    t->guard++;
+    as_writer_close_at(__atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE), ms);
+    __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    t->guard--;
+}
+
 /* exit(): our destructor runs after the program's own (it was initialised
  * before the executable, so it is finalised after it). */
 __attribute__((destructor)) static void as_dtor(void) { as_fini(); }

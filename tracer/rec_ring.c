@@ -43,6 +43,7 @@ int as_g_nofollow;
 int as_g_level = 3;
 uint64_t as_g_sync_ns = 100000000u;
 int as_g_discard;
+int as_g_signals = 1;
 
 /* ---- Small system helpers (no libc state, usable anywhere) ---------------- */
 void *as_sys_mmap(size_t len)
@@ -278,6 +279,8 @@ static void parse_opts(const char *s)
             as_g_discard = 1;
         else if (n > 6 && !strncmp(s, "level=", 6))
             as_g_level = atoi(s + 6);
+        else if (n == 9 && !strncmp(s, "signals=0", 9))
+            as_g_signals = 0;
         else if (n > 5 && !strncmp(s, "sync=", 5) && atol(s + 5) > 0)
             as_g_sync_ns = (uint64_t)atol(s + 5) * 1000000u;
         s = e ? e + 1 : NULL;
@@ -374,6 +377,8 @@ void as_init(void)
         return;
     }
     __atomic_store_n(&as_g_state, AS_ST_ON, __ATOMIC_RELEASE);
+    if (as_g_signals)
+        as_sig_init();
     t->guard--;
 }
 

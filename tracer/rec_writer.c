@@ -663,11 +663,17 @@ static void recycle_rings(uint64_t now)
 
 /* Everything published so far, then the chunk: before exec, posix_spawn,
  * exit. */
+/* Records at or past this seq are not written by the final drain: set by
+ * as_writer_close_at (a signal ends the process; the other threads' later
+ * calls, made while it finishes the trace, are not the program's story and
+ * could keep a drain going for as long as they run). */
+static _Atomic uint64_t g_end_seq = UINT64_MAX;
+
 static void final_drain(void)
 {
     if (!g_w)
         return;
-    if (drain(UINT64_MAX) < 0)
+    if (drain(atomic_load(&g_end_seq)) < 0)
         return;
     as_err_t e = flush_marks(UINT64_MAX);
     if (!e)
@@ -910,25 +916,44 @@ int as_writer_start(int64_t ppid)
 }
 
 /* Synchronous hand-shake with the writer thread (exec, posix_spawn, exit). */
-void as_writer_request(int req)
+void as_writer_request(int req) { (void)as_writer_request_within(req, 0); }
+
+/* The same, giving up after about ms milliseconds (0: never): -1 then. Only
+ * nanosleep and atomics: a signal handler may call it (rec_sig.c). */
+int as_writer_request_within(int req, unsigned ms)
 {
     if (!g_running)
-        return;
+        return 0;
     int e = errno;
+    const struct timespec ts = {0, 50000};
+    unsigned long polls = 0, limit = ms ? (unsigned long)ms * 20 : ~0ul;   /* 50 us each */
     int none = AS_REQ_NONE;
     while (!atomic_compare_exchange_weak(&g_req, &none, req)) {
         none = AS_REQ_NONE;
-        struct timespec ts = {0, 50000};
+        if (++polls > limit) {
+            errno = e;
+            return -1;
+        }
         nanosleep(&ts, NULL);
     }
     unsigned a = atomic_load(&g_ack);
     /* the writer may already have acked between the CAS and this load only if
      * it handled our request: then g_req is NONE again */
     while (atomic_load(&g_ack) == a && atomic_load(&g_req) == req) {
-        struct timespec ts = {0, 50000};
+        if (++polls > limit) {   /* left posted: the writer may still get to it */
+            errno = e;
+            return -1;
+        }
         nanosleep(&ts, NULL);
     }
     errno = e;
+    return 0;
+}
+
+int as_writer_close_at(uint64_t seq, unsigned ms)
+{
+    atomic_store(&g_end_seq, seq);
+    return as_writer_request_within(AS_REQ_CLOSE, ms);
 }
 
 void as_writer_fd_vacate(int fd)

@@ -297,6 +297,35 @@ ctor)
 fds|fdsbash|fdsraw)
     placements "t_$name"
     ;;
+sigend)
+    # ended by a signal right after its last heap call (no quiet time for the
+    # writer's sync): the trace is finished in the signal's path, whole and
+    # complete, and the process still dies of that signal
+    ulimit -c 0
+    for how in term segv abort pipe usr1; do
+        "$TR/tr_sigend" $how 1000 >/dev/null 2>&1; want=$?
+        "$ALLOCSIM" record -q -o s$how -- "$TR/tr_sigend" $how 200000 >out.txt 2>err.txt; rc=$?
+        [ "$rc" = "$want" ] && [ "$rc" -gt 128 ] || fail "$how: exit $rc traced, $want untraced"
+        f=$(files s$how)
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$how: trace not finished"
+        m=$(stat_of "$f" malloc)
+        [ "${m:-0}" -ge 200000 ] || fail "$how: $m mallocs traced of 200000"
+        [ "$(stat_of "$f" read_error)" = 0 ] || fail "$how: reader error"
+    done
+    ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
+    [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
+    ;;
+sigquery)
+    # the program sees the dispositions it would without the tracer, and its
+    # own handler runs; one it inherited as ignored stays ignored
+    "$TR/tr_sigend" query >plain.out; prc=$?
+    "$ALLOCSIM" record -q -o q -- "$TR/tr_sigend" query >traced.out; trc=$?
+    [ "$prc" = 0 ] && [ "$trc" = 0 ] || fail "exit $prc untraced, $trc traced"
+    diff plain.out traced.out || fail "the program sees other dispositions under the tracer"
+    (trap '' HUP; "$TR/tr_sigend" query >plain.out; "$ALLOCSIM" record -q -f -o q -- "$TR/tr_sigend" query >traced.out)
+    grep -q "sighup ignored" traced.out || fail "SIGHUP no longer ignored: $(cat traced.out)"
+    diff plain.out traced.out || fail "with SIGHUP ignored, the program sees other dispositions"
+    ;;
 fdlimit)
     # a program that opens files until EMFILE gets as many under the tracer
     # as without it: the tracer's descriptors sit above the soft limit

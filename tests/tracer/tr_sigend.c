@@ -1,0 +1,77 @@
+/*
+ * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
+ * Usage: tr_sigend term|segv|abort|pipe|usr1 N  |  tr_sigend query
+ *
+ * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
+ * a write through a null pointer, abort(), a write to a pipe with no reader,
+ * raise(SIGUSR1). No pause in between, so the tracer's quiet-time sync cannot
+ * have written the last events: only finishing the trace in the signal's
+ * path keeps them. Prints "mallocs N" first.
+ *
+ * query: prints the disposition of SIGTERM as the program sees it, by
+ * sigaction, signal() and sigset() (each "dfl" or "other"), then sets its own
+ * SIGTERM handler, raises SIGTERM and exits 0 from it; with SIGHUP ignored
+ * by the caller, prints whether it is still ignored.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void mine(int sig)
+{
+    (void)sig;
+    static const char m[] = "own handler\n";
+    if (write(1, m, sizeof m - 1) < 0)
+        _exit(4);
+    _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "query")) {
+        struct sigaction old;
+        sigaction(SIGTERM, NULL, &old);
+        printf("sigaction %s\n", !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL ? "dfl" : "other");
+        sighandler_t h = signal(SIGTERM, SIG_DFL);
+        printf("signal %s\n", h == SIG_DFL ? "dfl" : "other");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        h = sigset(SIGTERM, SIG_DFL);
+#pragma GCC diagnostic pop
+        printf("sigset %s\n", h == SIG_DFL ? "dfl" : "other");
+        sigaction(SIGHUP, NULL, &old);
+        printf("sighup %s\n", old.sa_handler == SIG_IGN ? "ignored" : "not ignored");
+        fflush(stdout);
+        signal(SIGTERM, mine);
+        raise(SIGTERM);
+        return 3;
+    }
+    if (argc != 3)
+        return 2;
+    long n = atol(argv[2]);
+    int fds[2];
+    if (!strcmp(argv[1], "pipe") && (pipe(fds) != 0 || close(fds[0]) != 0))
+        return 2;
+    printf("mallocs %ld\n", n);
+    fflush(stdout);
+    for (long i = 0; i < n; i++) {
+        char *volatile p = malloc(16 + (size_t)i % 500);
+        p[0] = 1;
+        free(p);
+    }
+    if (!strcmp(argv[1], "term"))
+        raise(SIGTERM);
+    else if (!strcmp(argv[1], "usr1"))
+        raise(SIGUSR1);
+    else if (!strcmp(argv[1], "segv")) {
+        volatile int *volatile z = NULL;   /* a real store, not one the compiler drops */
+        *z = 1;
+    }
+    else if (!strcmp(argv[1], "abort"))
+        abort();
+    else if (!strcmp(argv[1], "pipe"))
+        (void)!write(fds[1], "x", 1);
+    return 3;
+}

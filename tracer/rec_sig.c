@@ -1,0 +1,161 @@
+/*
+ * tracer/rec_sig.c — a program ended by a signal keeps its last events.
+ *
+ * The writer syncs the open chunk every ~100 ms and once the program is
+ * quiet (rec_writer.c), so a killed process loses at most the events since.
+ * That was everything a short-lived process made: `with Pool() as p:` ends
+ * with terminate(), which SIGTERMs every worker right after the last task,
+ * and under `allocsim record -- python3` a pool's workers' traces came back
+ * empty. SIGKILL cannot be caught, but the signals whose default action ends
+ * the process can, where the program leaves them at SIG_DFL:
+ *
+ * - at start (single-threaded), each signal of g_sigs whose disposition is
+ *   SIG_DFL gets on_signal, with every signal of g_sigs blocked while it
+ *   runs;
+ * - on_signal finishes the trace as exit does (the writer drains every ring
+ *   and closes the file as complete; at most 2 s, in case the writer is
+ *   stuck behind a lock the interrupted thread holds), puts SIG_DFL back,
+ *   unblocks the signal and raises it again: the process ends as it would
+ *   have, by the same signal (a core where the default dumps one);
+ * - the program never sees on_signal: sigaction, signal, bsd_signal,
+ *   sysv_signal and sigset report SIG_DFL where the disposition is ours.
+ *   Whatever the program sets replaces ours for good (SIG_DFL included).
+ *
+ * Handlers run on program threads only (the writer blocks every signal).
+ * A signal taken inside a hook is fine: the drain stops at each ring's
+ * published records, and the writer takes no lock a hook holds (the arena
+ * lock of a sample's mallinfo2 is the exception the 2 s bound is for).
+ * A vfork child, or a process whose tracing is off, re-raises at once.
+ * ALLOCSIM_OPTS `signals=0` leaves every disposition alone.
+ * Raw rt_sigaction syscalls (Go's runtime, static code) see on_signal.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tracer/rec_internal.h"
+
+#define AS_EXPORT __attribute__((visibility("default")))
+#define AS_SIG_WAIT_MS 2000
+
+/* Default action: end the process (some with a core). Not SIGXFSZ (the
+ * writer's own writes past RLIMIT_FSIZE raise it) nor SIGTRAP/SIGSYS
+ * (debuggers, seccomp); never SIGKILL/SIGSTOP. */
+static const int g_sigs[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGILL,  SIGABRT, SIGBUS, SIGFPE,
+                             SIGSEGV, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2};
+
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*real___sigaction)(int, const struct sigaction *, struct sigaction *);
+static sighandler_t (*real_signal)(int, sighandler_t);
+static sighandler_t (*real_bsd_signal)(int, sighandler_t);
+static sighandler_t (*real_sysv_signal)(int, sighandler_t);
+static sighandler_t (*real___sysv_signal)(int, sighandler_t);
+static sighandler_t (*real_sigset)(int, sighandler_t);
+
+#define REAL AS_REAL
+
+/* glibc's sigaction, past the hook below */
+static int sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return REAL(real_sigaction, "sigaction")(sig, act, old);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    int e = errno;
+    as_fini_within(AS_SIG_WAIT_MS);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sys_sigaction(sig, &dfl, NULL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+    /* still here: the signal is blocked or ignored now (another thread
+     * changed it); go on as a handled signal would */
+    errno = e;
+}
+
+static int is_ours(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_signal;
+}
+
+AS_HIDDEN void as_sig_init(void)
+{
+    struct sigaction mine;
+    memset(&mine, 0, sizeof mine);
+    mine.sa_sigaction = on_signal;
+    mine.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&mine.sa_mask);
+    for (unsigned i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++)
+        sigaddset(&mine.sa_mask, g_sigs[i]);
+    for (unsigned i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++) {
+        struct sigaction old;
+        if (sys_sigaction(g_sigs[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+            old.sa_handler == SIG_DFL)
+            sys_sigaction(g_sigs[i], &mine, NULL);
+    }
+}
+
+/* ---- Hooks: the program sees SIG_DFL where the disposition is ours ---------- */
+
+static void as_default(struct sigaction *old)
+{
+    if (old && is_ours(old)) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = SIG_DFL;
+    }
+}
+
+AS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int rc = REAL(real_sigaction, "sigaction")(sig, act, old);
+    if (rc == 0)
+        as_default(old);
+    return rc;
+}
+
+AS_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int rc = REAL(real___sigaction, "__sigaction")(sig, act, old);
+    if (rc == 0)
+        as_default(old);
+    return rc;
+}
+
+static sighandler_t as_default_handler(sighandler_t h)
+{
+    return h == (sighandler_t)(void (*)(void))on_signal ? SIG_DFL : h;
+}
+
+AS_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+    return as_default_handler(REAL(real_signal, "signal")(sig, h));
+}
+
+AS_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+    return as_default_handler(REAL(real_bsd_signal, "bsd_signal")(sig, h));
+}
+
+AS_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+    return as_default_handler(REAL(real_sysv_signal, "sysv_signal")(sig, h));
+}
+
+AS_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
+{
+    return as_default_handler(REAL(real___sysv_signal, "__sysv_signal")(sig, h));
+}
+
+AS_EXPORT sighandler_t sigset(int sig, sighandler_t h)
+{
+    return as_default_handler(REAL(real_sigset, "sigset")(sig, h));
+}
