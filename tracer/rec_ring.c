@@ -157,7 +157,9 @@ as_ring_t *as_ring_attach(as_thr_t *t)
 
 /* The ring is full: wait for the writer (never drop, never change what the
  * program does). If tracing has stopped nobody reads the ring any more, so the
- * slot may simply be overwritten. */
+ * slot may simply be overwritten. The sleep is the raw syscall: glibc's
+ * nanosleep is a cancellation point, and malloc is not: a thread with a
+ * cancel pending was cancelled inside malloc (tracer.cancel). */
 void as_ring_wait(as_ring_t *r, uint64_t h)
 {
     int e = errno;
@@ -174,7 +176,7 @@ void as_ring_wait(as_ring_t *r, uint64_t h)
             sched_yield();
         } else {
             struct timespec ts = {0, 20000};
-            nanosleep(&ts, NULL);
+            syscall(SYS_nanosleep, &ts, NULL);
         }
     }
     errno = e;

@@ -879,6 +879,10 @@ int as_writer_start(int64_t ppid)
     atomic_store(&g_req, AS_REQ_NONE);
     g_mhead = g_mcount = 0;
     g_win_ns = 0;
+    /* open and read are cancellation points: a cancel pending on the thread
+     * that forked must not act inside fork */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
     /* every long-lived descriptor now, while the process is single-threaded:
      * then they can go above the soft limit (rec_fd.c) */
     as_fd_solo(1);
@@ -891,8 +895,10 @@ int as_writer_start(int64_t ppid)
         as_rss_open();
     }
     as_fd_solo(0);
-    if (rc != 0)
+    if (rc != 0) {
+        pthread_setcancelstate(cs, NULL);
         return -1;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -909,9 +915,11 @@ int as_writer_start(int64_t ppid)
                ": cannot start the writer thread");
         release_fd(as_writer_close(g_w, AS_ERR_NOMEM));
         g_w = NULL;
+        pthread_setcancelstate(cs, NULL);
         return -1;
     }
     g_running = 1;
+    pthread_setcancelstate(cs, NULL);
     return 0;
 }
 
@@ -919,7 +927,9 @@ int as_writer_start(int64_t ppid)
 void as_writer_request(int req) { (void)as_writer_request_within(req, 0); }
 
 /* The same, giving up after about ms milliseconds (0: never): -1 then. Only
- * nanosleep and atomics: a signal handler may call it (rec_sig.c). */
+ * the nanosleep syscall and atomics: a signal handler may call it
+ * (rec_sig.c), and it runs in exit, exec and posix_spawn, which a pending
+ * cancel must not end there (glibc's nanosleep is a cancellation point). */
 int as_writer_request_within(int req, unsigned ms)
 {
     if (!g_running)
@@ -934,7 +944,7 @@ int as_writer_request_within(int req, unsigned ms)
             errno = e;
             return -1;
         }
-        nanosleep(&ts, NULL);
+        syscall(SYS_nanosleep, &ts, NULL);
     }
     unsigned a = atomic_load(&g_ack);
     /* the writer may already have acked between the CAS and this load only if
@@ -944,7 +954,7 @@ int as_writer_request_within(int req, unsigned ms)
             errno = e;
             return -1;
         }
-        nanosleep(&ts, NULL);
+        syscall(SYS_nanosleep, &ts, NULL);
     }
     errno = e;
     return 0;

@@ -297,6 +297,15 @@ ctor)
 fds|fdsbash|fdsraw)
     placements "t_$name"
     ;;
+cancel)
+    # a thread with a cancel pending makes 5M malloc/free pairs while two
+    # others churn: the writer falls behind, the hook waits for ring space,
+    # and that wait must not be a cancellation point (malloc is not one)
+    "$ALLOCSIM" record -q -o c -- "$TR/tr_cancel" 5000000 2 >out.txt 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    [ "$(cat out.txt)" = "cancelled after 5000000" ] || fail "$(cat out.txt)"
+    [ "$(stat_of "$(files c)" complete)" = 1 ] || fail "trace incomplete"
+    ;;
 sigend)
     # ended by a signal right after its last heap call (no quiet time for the
     # writer's sync): the trace is finished in the signal's path, whole and
