@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,9 +63,33 @@ uint64_t as_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The file on descriptor 2 when tracing started (no descriptor is held: a
+ * copy would keep a pipe open after the program closed its stderr, and a
+ * reader waiting for its end, a shell's $(...) around a daemon, would wait
+ * on). A program that closed 2 and opened a file of its own that landed on
+ * it must not find our line there: if 2 names another file now, the line is
+ * not written (the trace file says why it stopped, allocsim info shows it). */
+static uint64_t g_err_dev, g_err_ino;
+static int g_err_ok;
+
+static void note_stderr(void)
+{
+    struct stat st;
+    g_err_ok = fstat(2, &st) == 0;
+    g_err_dev = g_err_ok ? (uint64_t)st.st_dev : 0;
+    g_err_ino = g_err_ok ? (uint64_t)st.st_ino : 0;
+}
+
 /* One line on stderr with write(2): "allocsim: a b c". */
 void as_say(const char *a, const char *b, const char *c)
 {
+    int e = errno;
+    struct stat st;
+    if (!g_err_ok || fstat(2, &st) != 0 || (uint64_t)st.st_dev != g_err_dev ||
+        (uint64_t)st.st_ino != g_err_ino) {
+        errno = e;
+        return;
+    }
     char buf[1024];
     size_t n = 0;
     const char *parts[] = {"allocsim: ", a, b, c, "\n"};
@@ -73,7 +98,6 @@ void as_say(const char *a, const char *b, const char *c)
             buf[n++] = *p;
     if (buf[n - 1] != '\n')
         buf[n++] = '\n';
-    int e = errno;
     ssize_t w = write(2, buf, n);
     (void)w;
     errno = e;
@@ -360,6 +384,7 @@ void as_init(void)
     else
         default_prefix();
     parse_opts(getenv("ALLOCSIM_OPTS"));
+    note_stderr();
     if (as_g_nofollow)
         drop_self_from_preload();
     as_g_pid = getpid();

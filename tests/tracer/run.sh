@@ -89,6 +89,15 @@ t_fdsraw() {
         fail "want one 'tracing stopped' line: $(cat err.txt)"
     f=$(files p)
     [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    # the same after the program closed 2 and opened its first file on it:
+    # the line would have gone into that file; it is not written at all
+    mkdir d2
+    "$ALLOCSIM" record -q -o p2 -- "$TR/tr_fds" raw2 "$W/d2" >out.txt 2>err.txt ||
+        fail "raw2: exit status (a file holds other bytes than the program's)"
+    [ ! -s err.txt ] || fail "raw2: stderr: $(cat err.txt)"
+    f=$(files p2)   # the writer lost its file: it could not mark it
+    [ "$(stat_of "$f" complete)" = 0 ] && [ "$(stat_of "$f" read_error)" = 0 ] ||
+        fail "raw2: the trace reads as complete, or not at all"
 }
 # placements FN: FN with the tracer's descriptors in each of their places
 # (tracer/rec_fd.c): above a soft RLIMIT_NOFILE of 1024 (hard limit above

@@ -11,6 +11,8 @@
  *         sees it), opens files in DIR until one takes every number the
  *         tracer held, writes a known text into each, allocates so that the
  *         writer has records to write, and waits for its 100 ms sync.
+ *   raw2  raw, after closing descriptor 2 so that the first file lands on
+ *         it: the tracer's "tracing stopped" line must not go into it.
  *
  * Either way it then reads every file back and exits 1 if any does not hold
  * exactly its text: the tracer must never write into the program's files.
@@ -96,8 +98,8 @@ static void sleep_ms(long ms)
 int main(int argc, char **argv)
 {
     if (argc != 3 || (strcmp(argv[1], "libc") && strcmp(argv[1], "raw") &&
-                      strcmp(argv[1], "count"))) {
-        fprintf(stderr, "usage: tr_fds libc|raw|count DIR\n");
+                      strcmp(argv[1], "raw2") && strcmp(argv[1], "count"))) {
+        fprintf(stderr, "usage: tr_fds libc|raw|raw2|count DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -145,6 +147,10 @@ int main(int argc, char **argv)
         for (int fd = 3; fd < top; fd++)
             syscall(SYS_close, fd);
         int fds[TOP_MAX];
+        if (!strcmp(argv[1], "raw2")) {
+            close(2);
+            fds[nfiles++] = make_file(0);   /* on 2 */
+        }
         for (;;) {
             int fd = make_file(nfiles);
             fds[nfiles++] = fd;
