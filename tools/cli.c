@@ -2,11 +2,13 @@
 #include "tools/cli.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int as_cli_error(const char *file, const char *fmt, ...)
@@ -111,4 +113,27 @@ int as_cli_self_dir(char *buf, size_t len)
         return -1;
     *slash = '\0';
     return 0;
+}
+
+int as_cli_writing(const char *path, int64_t pid)
+{
+    struct stat want;
+    char dir[64];
+    if (pid <= 0 || stat(path, &want) != 0)
+        return 0;
+    snprintf(dir, sizeof dir, "/proc/%lld/fd", (long long)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char p[320];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        found = e->d_name[0] != '.' && stat(p, &st) == 0 && st.st_dev == want.st_dev &&
+                st.st_ino == want.st_ino;
+    }
+    closedir(d);
+    return found;
 }

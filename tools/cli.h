@@ -32,6 +32,8 @@ int as_cli_parse_size(const char *s, uint64_t *out);
 void as_cli_json_str(FILE *f, const char *s);
 /* True if stderr is a terminal (progress bars are drawn only then). */
 int as_cli_stderr_tty(void);
+/* 1 if process pid has path open (a trace still being written), else 0. */
+int as_cli_writing(const char *path, int64_t pid);
 /* Directory that holds the running allocsim binary (for the preload library). */
 int as_cli_self_dir(char *buf, size_t len);
 

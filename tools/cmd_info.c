@@ -35,6 +35,7 @@ typedef struct info {
     uint64_t ops[AS_OP_LIMIT];
     uint64_t threads, duration_ns, file_bytes;
     uint64_t peak_live, peak_rss;
+    int writing;                /* its process is running and has it open */
 } info_t;
 
 static void usage(FILE *f)
@@ -124,6 +125,8 @@ static void scan(info_t *in)
     free(seen);
     as_reader_stats(in->r, &in->st);
     in->problem = as_reader_problem(in->r, in->detail, sizeof in->detail);
+    in->writing = !(in->hdr.flags & (AS_HDRF_COMPLETE | AS_HDRF_INCOMPLETE)) &&
+                  as_cli_writing(in->path, in->hdr.pid);
 }
 
 static const char *options_text(uint32_t o, char *buf, size_t len)
@@ -173,6 +176,9 @@ static const char *status_text(const info_t *in, char *buf, size_t len)
     else if (in->hdr.flags & AS_HDRF_INCOMPLETE)
         snprintf(buf, len, "incomplete (tracing stopped early: %s)",
                  as_strerror((as_err_t)in->hdr.stop_reason));
+    else if (in->writing)
+        snprintf(buf, len, "incomplete: being written (process %" PRId64 " is running)",
+                 in->hdr.pid);
     else
         snprintf(buf, len, "incomplete (the writer did not finish)");
     return buf;
@@ -312,8 +318,8 @@ static void print_json_file(FILE *f, const info_t *in)
     json_str_or_null(f, h->python_version);
     fprintf(f, ", \"page_size\": %u, \"ncpus\": %u, \"options\": ", h->page_size, h->ncpus);
     as_cli_json_str(f, options_text(h->tracer_options, b, sizeof b));
-    fprintf(f, ",\n     \"complete\": %s, \"stop_reason\": ",
-            h->flags & AS_HDRF_COMPLETE ? "true" : "false");
+    fprintf(f, ",\n     \"complete\": %s, \"writing\": %s, \"stop_reason\": ",
+            h->flags & AS_HDRF_COMPLETE ? "true" : "false", in->writing ? "true" : "false");
     json_str_or_null(f, h->flags & AS_HDRF_INCOMPLETE ? as_strerror((as_err_t)h->stop_reason)
                                                       : NULL);
     fprintf(f, ", \"events\": %" PRIu64 ", \"threads\": %" PRIu64 ", \"duration_s\": %.6f"
@@ -474,7 +480,8 @@ int cmd_info(int argc, char **argv)
         else if (in[i].read_err)
             as_cli_error(in[i].path, "%s", as_strerror((as_err_t)-in[i].read_err));
         else if (in[i].problem)
-            as_cli_error(in[i].path, "%s: %s", as_strerror(in[i].problem), in[i].detail);
+            as_cli_error(in[i].path, "%s: %s%s", as_strerror(in[i].problem), in[i].detail,
+                         in[i].writing ? "; process still running: read up to now" : "");
         as_reader_close(in[i].r);
     }
     free(in);

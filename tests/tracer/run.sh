@@ -371,6 +371,26 @@ sigkill)
     [ "$rc" = 2 ] || fail "allocsim info exit $rc on a killed trace (want 2)"
     grep -q truncated info.err || fail "info does not report the truncation: $(cat info.err)"
     ;;
+live)
+    # info on a trace whose process still runs says so and reads it up to
+    # now; once the process is gone (killed), the writer did not finish
+    rm -f go && mkfifo go
+    "$ALLOCSIM" record -q -o l -- "$TR/tr_spin" 150000 >go 2>err.txt &
+    rpid=$!
+    read -r line <go || fail "no go line"
+    sleep 0.3
+    f=$(files l)
+    pid=$(stat_of "$f" pid)
+    "$ALLOCSIM" info "$f" >info.out 2>info.err
+    grep -q "being written (process $pid is running)" info.out || fail "status: $(grep status info.out)"
+    grep -q "process still running: read up to now" info.err || fail "stderr: $(cat info.err)"
+    "$ALLOCSIM" info --format json "$f" 2>/dev/null | grep -q '"writing": true' || fail "JSON writing"
+    kill -9 "$pid"
+    wait $rpid
+    "$ALLOCSIM" info "$f" >info.out 2>&1
+    grep -q "incomplete (the writer did not finish)" info.out && ! grep -q "being written" info.out ||
+        fail "after the kill: $(cat info.out)"
+    ;;
 killidle)
     # killed 0.5 s after its last heap call: the writer synced the open
     # chunk within ~100 ms of it, so every event is read back (FORMAT.md
