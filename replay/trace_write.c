@@ -29,6 +29,12 @@
 #define STREAM_SLACK   (64u << 10)    /* room past the target: ROOM_EVERY items */
 #define ROOM_EVERY     32u            /* size checked every this many items */
 #define STREAM_CAP     (ASF_CHUNK_TARGET + STREAM_SLACK)
+#define STREAM_INIT    (256u << 10)   /* a stream's first buffer (> STREAM_SLACK) */
+/* The streams of one segment hold at most the chunk target plus what is
+ * written between two room() checks (STREAM_SLACK): the compressed segment
+ * needs no more room than that; a margin of another slack. */
+#define OUT_CAP        (ASF_CHUNK_HDR + ZSTD_COMPRESSBOUND(ASF_CHUNK_TARGET + 2 * STREAM_SLACK + \
+                                                           4 * ASF_NSTREAMS))
 #define NORPHAN        64u
 #define NPEND_TIME     8u
 #define NPEND_SAMPLE   8u
@@ -77,6 +83,7 @@ struct as_writer {
 
     uint8_t *s[ASF_NSTREAMS];  /* stream bases */
     uint8_t *p[ASF_NSTREAMS];  /* stream write cursors */
+    size_t cap[ASF_NSTREAMS];  /* stream buffer sizes: grown by room(), up to STREAM_CAP */
     ZSTD_CCtx *cctx;
     int level, level_next;     /* zstd level of the last chunk, of the next */
     uint8_t *out;
@@ -570,6 +577,39 @@ static as_err_t chunk_flush(as_writer_t *w)
     return AS_OK;
 }
 
+/* Every stream with at least STREAM_SLACK bytes free: a buffer that has
+ * less is doubled (up to STREAM_CAP, which a chunk never outgrows). Streams
+ * start small and grow to what the program's traffic asks of each: six
+ * buffers of STREAM_CAP were 18 MiB of address space in every traced
+ * process, which a program under RLIMIT_AS (ulimit -v, a batch system's
+ * memory limit) lost to the tracer. */
+static __attribute__((noinline)) as_err_t stream_grow(as_writer_t *w)
+{
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
+        size_t used = (size_t)(w->p[i] - w->s[i]);
+        if (w->cap[i] - used >= STREAM_SLACK || w->cap[i] >= STREAM_CAP)
+            continue;
+        size_t cap = w->cap[i] * 2 < STREAM_CAP ? w->cap[i] * 2 : STREAM_CAP;
+        uint8_t *n = m_alloc(w, cap);
+        if (!n)
+            return w->err = AS_ERR_NOMEM;
+        memcpy(n, w->s[i], used);
+        m_free(w, w->s[i], w->cap[i]);
+        w->s[i] = n;
+        w->p[i] = n + used;
+        w->cap[i] = cap;
+    }
+    return AS_OK;
+}
+
+static inline int stream_short(const as_writer_t *w)
+{
+    for (unsigned i = 0; i < ASF_NSTREAMS; i++)
+        if (w->cap[i] - (size_t)(w->p[i] - w->s[i]) < STREAM_SLACK)
+            return 1;
+    return 0;
+}
+
 /* Makes room for one more item, opening a chunk (at seq) if none is open. */
 static inline as_err_t room(as_writer_t *w, uint64_t seq)
 {
@@ -580,7 +620,7 @@ static inline as_err_t room(as_writer_t *w, uint64_t seq)
         w->room_tick = 0;
         w->room_now = 0;
         if (chunk_used(w) < w->chunk_target)
-            return AS_OK;
+            return stream_short(w) ? stream_grow(w) : AS_OK;
         as_err_t e = chunk_write(w);
         if (e)
             return e;
@@ -1033,11 +1073,12 @@ as_writer_t *as_writer_create(int fd, const as_header_t *hdr, const as_mem_t *me
     w->ino = w->have_id ? (uint64_t)st.st_ino : 0;
     w->chunk_target = ASF_CHUNK_TARGET;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++) {
-        w->s[i] = w->p[i] = m_alloc(w, STREAM_CAP);
+        w->s[i] = w->p[i] = m_alloc(w, STREAM_INIT);
+        w->cap[i] = STREAM_INIT;
         if (!w->s[i])
             goto nomem;
     }
-    w->out_cap = ASF_CHUNK_HDR + ZSTD_compressBound(ASF_NSTREAMS * STREAM_CAP + 64);
+    w->out_cap = OUT_CAP;
     w->out = m_alloc(w, w->out_cap);
     ZSTD_customMem zm = {z_alloc, z_free, &w->mem};
     w->cctx = ZSTD_createCCtx_advanced(zm);
@@ -1108,7 +1149,7 @@ nomem:
     *err = AS_ERR_NOMEM;
     w->err = AS_ERR_NOMEM;
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-        m_free(w, w->s[i], STREAM_CAP);
+        m_free(w, w->s[i], w->cap[i]);
     m_free(w, w->out, w->out_cap);
     ZSTD_freeCCtx(w->cctx);
     m_free(w, w->map, w->map_cap * sizeof *w->map);
@@ -1338,7 +1379,7 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
     asf_put32(fl + 4, (uint32_t)stop);
     as_err_t pe = rewrite(w, fl, sizeof fl, ASF_OFF_FLAGS);
     for (unsigned i = 0; i < ASF_NSTREAMS; i++)
-        m_free(w, w->s[i], STREAM_CAP);
+        m_free(w, w->s[i], w->cap[i]);
     m_free(w, w->out, w->out_cap);
     ZSTD_freeCCtx(w->cctx);
     m_free(w, w->map, w->map_cap * sizeof *w->map);

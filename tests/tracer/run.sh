@@ -371,6 +371,21 @@ sigkill)
     [ "$rc" = 2 ] || fail "allocsim info exit $rc on a killed trace (want 2)"
     grep -q truncated info.err || fail "info does not report the truncation: $(cat info.err)"
     ;;
+vmem)
+    # under RLIMIT_AS the tracer's address space is the program's loss: at
+    # most 16 MiB of 300 (libraries, a 1 MiB ring, the writer's buffers,
+    # which start small and grow: six 3 MiB streams and an 18 MiB output
+    # buffer took 42 MiB before)
+    # (the limit is set inside: allocsim itself may be an ASan build)
+    want=$(ulimit -v 300000 && "$TR/tr_vmem") || fail "untraced run"
+    got=$("$ALLOCSIM" record -q -o v -- bash -c 'ulimit -v 300000 && exec "$0"' "$TR/tr_vmem" \
+        2>err.txt) || fail "traced run: $(cat err.txt)"
+    w=${want#got }; w=${w% MiB}; g=${got#got }; g=${g% MiB}
+    [ "$g" -ge $((w - 16)) ] || fail "traced: $got, untraced: $want"
+    for f in $(files v); do
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$f incomplete: $(cat err.txt)"
+    done
+    ;;
 live)
     # info on a trace whose process still runs says so and reads it up to
     # now; once the process is gone (killed), the writer did not finish
