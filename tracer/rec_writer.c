@@ -661,14 +661,14 @@ static void recycle_rings(uint64_t now)
     }
 }
 
-/* Everything published so far, then the chunk: before exec, posix_spawn,
- * exit. */
 /* Records at or past this seq are not written by the final drain: set by
  * as_writer_close_at (a signal ends the process; the other threads' later
  * calls, made while it finishes the trace, are not the program's story and
  * could keep a drain going for as long as they run). */
 static _Atomic uint64_t g_end_seq = UINT64_MAX;
 
+/* Everything published so far, then the chunk: before exec, posix_spawn,
+ * exit. */
 static void final_drain(void)
 {
     if (!g_w)
@@ -877,6 +877,7 @@ int as_writer_start(int64_t ppid)
     g_ppid = ppid;
     g_running = 0;
     atomic_store(&g_req, AS_REQ_NONE);
+    atomic_store(&g_end_seq, UINT64_MAX);
     g_mhead = g_mcount = 0;
     g_win_ns = 0;
     /* open and read are cancellation points: a cancel pending on the thread
