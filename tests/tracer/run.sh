@@ -330,6 +330,19 @@ sigend)
         [ "${m:-0}" -ge 200000 ] || fail "$how: $m mallocs traced of 200000"
         [ "$(stat_of "$f" read_error)" = 0 ] || fail "$how: reader error"
     done
+    # SIGTERM from outside while six threads allocate flat out: the trace
+    # is finished, complete, while they go on
+    rm -f go && mkfifo go
+    "$ALLOCSIM" record -q -o spin -- "$TR/tr_sigend" spin >go 2>err.txt &
+    rpid=$!
+    read -r line <go || fail "spin: no go line"
+    sleep 0.3
+    f=$(files spin)
+    kill -TERM "$(stat_of "$f" pid)"
+    wait $rpid; rc=$?
+    [ "$rc" = 143 ] || fail "spin: exit $rc"
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "spin: trace not finished"
+    [ "$(stat_of "$f" read_error)" = 0 ] || fail "spin: reader error"
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;

@@ -1,6 +1,6 @@
 /*
  * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
- * Usage: tr_sigend term|segv|abort|pipe|usr1 N  |  tr_sigend query
+ * Usage: tr_sigend term|segv|abort|pipe|usr1 N  |  tr_sigend spin|query
  *
  * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
  * a write through a null pointer, abort(), a write to a pipe with no reader,
@@ -8,11 +8,15 @@
  * have written the last events: only finishing the trace in the signal's
  * path keeps them. Prints "mallocs N" first.
  *
+ * spin: six threads allocate flat out; main prints "go" and waits for
+ * a signal from outside (the trace must be finished while they go on).
+ *
  * query: prints the disposition of SIGTERM as the program sees it, by
  * sigaction, signal() and sigset() (each "dfl" or "other"), then sets its own
  * SIGTERM handler, raises SIGTERM and exits 0 from it; with SIGHUP ignored
  * by the caller, prints whether it is still ignored.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +32,27 @@ static void mine(int sig)
     _exit(0);
 }
 
+static void *churn(void *arg)
+{
+    for (size_t i = (size_t)arg;; i++) {
+        char *volatile p = malloc(16 + i % 500);
+        free(p);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "spin")) {
+        pthread_t t;
+        for (size_t i = 0; i < 6; i++)
+            if (pthread_create(&t, NULL, churn, (void *)i) != 0)
+                return 2;
+        printf("go\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
     if (argc == 2 && !strcmp(argv[1], "query")) {
         struct sigaction old;
         sigaction(SIGTERM, NULL, &old);
