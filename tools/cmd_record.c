@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,7 +48,11 @@ static const char usage_text[] =
     "Files: one per process. PREFIX.<pid>.ast for each process; a forked child\n"
     "writes its own file with its parent's pid in the header. exec flushes and\n"
     "closes the file; the new image of the same pid writes PREFIX.<pid>.1.ast\n"
-    "(then .2, ...). Files are created O_EXCL|O_NOFOLLOW, mode 0600.\n"
+    "(then .2, ...). Files are created O_EXCL|O_NOFOLLOW, mode 0600. When CMD\n"
+    "exits, record waits up to 2 s for the processes it left running (they are\n"
+    "traced too, and come to record as their subreaper), so that their files\n"
+    "are finished when it returns; one still running then is named in the\n"
+    "summary as still being written, and runs on.\n"
     "\n"
     "Recorded: malloc, calloc, realloc, free, memalign, posix_memalign,\n"
     "aligned_alloc, valloc, pvalloc, reallocarray (failed calls flagged),\n"
@@ -263,6 +269,43 @@ static void free_list(char **v, int n)
     free(v);
 }
 
+/* The process that writes path (its header's pid) if it is running and has
+ * the file open, else 0. */
+static int64_t writer_of(const char *path)
+{
+    as_err_t err;
+    as_reader_t *r = as_reader_open(path, &err);
+    if (!r)
+        return 0;
+    int64_t pid = as_reader_header(r)->pid;
+    as_reader_close(r);
+    return as_cli_writing(path, pid) ? pid : 0;
+}
+
+/* Processes that outlive CMD (multiprocessing's resource tracker, which ends
+ * when CMD's end closes its pipe; a forkserver; a shell's `cmd &`) are still
+ * writing when CMD has exited, or have not even opened their file yet: an
+ * `allocsim info` run at once found their files unfinished or missing.
+ * record is their subreaper (PR_SET_CHILD_SUBREAPER: orphans come to it, not
+ * to init), so once it has no child left, no descendant is writing. It waits
+ * for that at most SETTLE_MS; a daemon that runs on is named in the summary
+ * and keeps running. */
+#define SETTLE_MS 2000
+
+static void settle(void)
+{
+    for (int waited = 0; waited < SETTLE_MS; waited += 10) {
+        int st;
+        pid_t p;
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+            ;
+        if (p < 0 && errno == ECHILD)
+            return;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void summarize(const char *path)
 {
     as_err_t err;
@@ -290,15 +333,18 @@ static void summarize(const char *path)
         as_reader_stats(r, &s);
     }
     char hb[32];
-    fprintf(stderr, "allocsim: %s: pid %lld, %llu events, %s (%.2f B/event)%s%s%s\n", path,
+    int live = !s.complete && !h->stop_reason && writer_of(path);
+    fprintf(stderr, "allocsim: %s: pid %lld, %llu events, %s (%.2f B/event)%s%s%s%s\n", path,
             (long long)h->pid, (unsigned long long)s.events, as_cli_human(hb, sizeof hb, bytes),
             s.events ? (double)bytes / (double)s.events : 0.0,
-            s.complete ? "" : ", incomplete",
+            s.complete ? "" : live ? ", still being written (the process is running)"
+                                   : ", incomplete",
             h->stop_reason ? " (tracing stopped: " : "",
-            h->stop_reason ? as_strerror((as_err_t)h->stop_reason) : "");
-    if (h->stop_reason)
-        fputs(")", stderr);
-    if (s.truncated || s.chunks_damaged || rc < 0)
+            h->stop_reason ? as_strerror((as_err_t)h->stop_reason) : "",
+            h->stop_reason ? ")" : "");
+    if (live)
+        ;   /* read up to now: its damage report would only say so */
+    else if (s.truncated || s.chunks_damaged || rc < 0)
         fprintf(stderr, "allocsim: %s: %llu chunks damaged, %llu bytes lost%s\n", path,
                 (unsigned long long)s.chunks_damaged, (unsigned long long)s.bytes_lost,
                 s.truncated ? ", the file ends inside a chunk" : "");
@@ -420,6 +466,7 @@ int cmd_record(int argc, char **argv)
         memmove(opts, opts + 1, strlen(opts));
 
     fflush(NULL);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);   /* CMD's orphans come to us: settle() */
     pid_t pid = fork();
     if (pid < 0) {
         free(pre);
@@ -450,6 +497,7 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGQUIT, &oquit, NULL);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status)
            : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : AS_EXIT_USAGE;
+    settle();
 
     if (!quiet) {
         char **files = NULL;

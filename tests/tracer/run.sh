@@ -399,6 +399,24 @@ vmem)
         [ "$(stat_of "$f" complete)" = 1 ] || fail "$f incomplete: $(cat err.txt)"
     done
     ;;
+outlive)
+    # a process that outlives CMD (multiprocessing's resource tracker does):
+    # record waits for it, up to 2 s, so its file is final when record ends;
+    # one that runs on past that is named as still being written
+    "$ALLOCSIM" record -o o -- bash -c '( sleep 0.3; exec "$0" ) & exit 0' "$TR/tr_ctor" \
+        >/dev/null 2>err.txt || fail "exit status: $(cat err.txt)"
+    # bash, the subshell (forked) and its tr_ctor image, sleep (forked) and
+    # its image: five files, all there and finished
+    [ "$(nfiles o)" = 5 ] || fail "want 5 files when record returned: $(files o)"
+    for f in $(files o); do
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "$f unfinished when record returned"
+    done
+    grep -q "still being written" err.txt && fail "summary: $(cat err.txt)"
+    "$ALLOCSIM" record -o d -- bash -c '( sleep 2.5; exec "$0" ) & exit 0' "$TR/tr_ctor" \
+        >/dev/null 2>err.txt || fail "exit status: $(cat err.txt)"
+    grep -q "still being written (the process is running)" err.txt ||
+        fail "no 'still being written' line: $(cat err.txt)"
+    ;;
 live)
     # info on a trace whose process still runs says so and reads it up to
     # now; once the process is gone (killed), the writer did not finish
