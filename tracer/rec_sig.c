@@ -19,7 +19,11 @@
  *   have, by the same signal (a core where the default dumps one);
  * - the program never sees on_signal: sigaction, signal, bsd_signal,
  *   sysv_signal and sigset report SIG_DFL where the disposition is ours.
- *   Whatever the program sets replaces ours for good (SIG_DFL included).
+ *   A handler the program sets replaces ours; SIG_DFL it sets (back) gets
+ *   ours again. Python's faulthandler (pytest turns it on) keeps the handler
+ *   it found, ours shown as SIG_DFL, and on a crash puts it back and raises
+ *   again: that SIG_DFL would have ended the process with the trace
+ *   unfinished.
  *
  * Handlers run on program threads only (the writer blocks every signal).
  * A signal taken inside a hook is fine: the drain stops at each ring's
@@ -87,21 +91,39 @@ static int is_ours(const struct sigaction *a)
     return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_signal;
 }
 
+static struct sigaction g_mine;   /* on_signal's disposition, once as_sig_init ran */
+static int g_mine_ok;
+
+static int handled(int sig)
+{
+    for (unsigned i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++)
+        if (g_sigs[i] == sig)
+            return 1;
+    return 0;
+}
+
 AS_HIDDEN void as_sig_init(void)
 {
-    struct sigaction mine;
-    memset(&mine, 0, sizeof mine);
-    mine.sa_sigaction = on_signal;
-    mine.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-    sigemptyset(&mine.sa_mask);
+    memset(&g_mine, 0, sizeof g_mine);
+    g_mine.sa_sigaction = on_signal;
+    g_mine.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&g_mine.sa_mask);
     for (unsigned i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++)
-        sigaddset(&mine.sa_mask, g_sigs[i]);
+        sigaddset(&g_mine.sa_mask, g_sigs[i]);
     for (unsigned i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++) {
         struct sigaction old;
         if (sys_sigaction(g_sigs[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
             old.sa_handler == SIG_DFL)
-            sys_sigaction(g_sigs[i], &mine, NULL);
+            sys_sigaction(g_sigs[i], &g_mine, NULL);
     }
+    g_mine_ok = 1;
+}
+
+/* The program just set sig to SIG_DFL (the real call did): ours again. */
+static void redefault(int sig, sighandler_t set)
+{
+    if (set == SIG_DFL && g_mine_ok && handled(sig))
+        sys_sigaction(sig, &g_mine, NULL);
 }
 
 /* ---- Hooks: the program sees SIG_DFL where the disposition is ours ---------- */
@@ -114,48 +136,61 @@ static void as_default(struct sigaction *old)
     }
 }
 
+static sighandler_t handler_of(const struct sigaction *act)
+{
+    return !act || (act->sa_flags & SA_SIGINFO) ? SIG_ERR : act->sa_handler;
+}
+
 AS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int rc = REAL(real_sigaction, "sigaction")(sig, act, old);
-    if (rc == 0)
+    if (rc == 0) {
         as_default(old);
+        redefault(sig, handler_of(act));
+    }
     return rc;
 }
 
 AS_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int rc = REAL(real___sigaction, "__sigaction")(sig, act, old);
-    if (rc == 0)
+    if (rc == 0) {
         as_default(old);
+        redefault(sig, handler_of(act));
+    }
     return rc;
 }
 
-static sighandler_t as_default_handler(sighandler_t h)
+/* After signal(sig, h) and its kin returned r (the previous handler). */
+static sighandler_t after_set(int sig, sighandler_t h, sighandler_t r)
 {
-    return h == (sighandler_t)(void (*)(void))on_signal ? SIG_DFL : h;
+    if (r == SIG_ERR)
+        return r;
+    redefault(sig, h);
+    return r == (sighandler_t)(void (*)(void))on_signal ? SIG_DFL : r;
 }
 
 AS_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
-    return as_default_handler(REAL(real_signal, "signal")(sig, h));
+    return after_set(sig, h, REAL(real_signal, "signal")(sig, h));
 }
 
 AS_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
 {
-    return as_default_handler(REAL(real_bsd_signal, "bsd_signal")(sig, h));
+    return after_set(sig, h, REAL(real_bsd_signal, "bsd_signal")(sig, h));
 }
 
 AS_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
-    return as_default_handler(REAL(real_sysv_signal, "sysv_signal")(sig, h));
+    return after_set(sig, h, REAL(real_sysv_signal, "sysv_signal")(sig, h));
 }
 
 AS_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
 {
-    return as_default_handler(REAL(real___sysv_signal, "__sysv_signal")(sig, h));
+    return after_set(sig, h, REAL(real___sysv_signal, "__sysv_signal")(sig, h));
 }
 
 AS_EXPORT sighandler_t sigset(int sig, sighandler_t h)
 {
-    return as_default_handler(REAL(real_sigset, "sigset")(sig, h));
+    return after_set(sig, h, REAL(real_sigset, "sigset")(sig, h));
 }

@@ -320,7 +320,7 @@ sigend)
     # writer's sync): the trace is finished in the signal's path, whole and
     # complete, and the process still dies of that signal
     ulimit -c 0
-    for how in term segv abort pipe usr1; do
+    for how in term segv abort pipe usr1 restore; do
         "$TR/tr_sigend" $how 1000 >/dev/null 2>&1; want=$?
         "$ALLOCSIM" record -q -o s$how -- "$TR/tr_sigend" $how 200000 >out.txt 2>err.txt; rc=$?
         [ "$rc" = "$want" ] && [ "$rc" -gt 128 ] || fail "$how: exit $rc traced, $want untraced"
@@ -343,6 +343,14 @@ sigend)
     [ "$rc" = 143 ] || fail "spin: exit $rc"
     [ "$(stat_of "$f" complete)" = 1 ] || fail "spin: trace not finished"
     [ "$(stat_of "$f" read_error)" = 0 ] || fail "spin: reader error"
+    # Python's faulthandler (pytest turns it on): on a crash it puts back the
+    # handler it found (ours, shown as SIG_DFL) and raises again
+    if [ -x /usr/bin/python3 ]; then
+        "$ALLOCSIM" record -q -o py -- /usr/bin/python3 -X faulthandler \
+            -c 'import ctypes; ctypes.string_at(0)' >/dev/null 2>&1; rc=$?
+        [ "$rc" = 139 ] || fail "python faulthandler: exit $rc"
+        [ "$(stat_of "$(files py)" complete)" = 1 ] || fail "python faulthandler: not finished"
+    fi
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;

@@ -1,12 +1,16 @@
 /*
  * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
- * Usage: tr_sigend term|segv|abort|pipe|usr1 N  |  tr_sigend spin|query
+ * Usage: tr_sigend term|segv|abort|pipe|usr1|restore N  |  tr_sigend spin|query
  *
  * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
  * a write through a null pointer, abort(), a write to a pipe with no reader,
  * raise(SIGUSR1). No pause in between, so the tracer's quiet-time sync cannot
  * have written the last events: only finishing the trace in the signal's
  * path keeps them. Prints "mallocs N" first.
+ *
+ * restore: as term, after setting its own SIGTERM handler and then SIG_DFL
+ * back (as Python's faulthandler does on a crash): the default it set must
+ * still finish the trace.
  *
  * spin: six threads allocate flat out; main prints "go" and waits for
  * a signal from outside (the trace must be finished while they go on).
@@ -84,7 +88,14 @@ int main(int argc, char **argv)
         p[0] = 1;
         free(p);
     }
-    if (!strcmp(argv[1], "term"))
+    if (!strcmp(argv[1], "restore")) {
+        struct sigaction d;
+        memset(&d, 0, sizeof d);
+        d.sa_handler = SIG_DFL;
+        signal(SIGTERM, mine);
+        sigaction(SIGTERM, &d, NULL);
+    }
+    if (!strcmp(argv[1], "term") || !strcmp(argv[1], "restore"))
         raise(SIGTERM);
     else if (!strcmp(argv[1], "usr1"))
         raise(SIGUSR1);
