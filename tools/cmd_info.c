@@ -44,7 +44,9 @@ static void usage(FILE *f)
           "Summarize trace files: header, event counts per op, threads, duration,\n"
           "compressed bytes per event, peak live requested bytes (exact), recorded\n"
           "peak RSS, repairs, late events, unknown frees, damaged or lost chunks.\n"
-          "Several files (one per process) are summarized each, then in total.\n\n"
+          "Several files (one per process) are summarized each, then in a table\n"
+          "of one line per process (pid, parent, events, peak live, peak RSS,\n"
+          "status, command line), then in total.\n\n"
           "  --format text|json   output format (default text; JSON keys: doc/FORMAT.md)\n"
           "  -h, --help           this help\n\n"
           "Exit status: 0 ok; 2 usage error, unreadable, damaged or truncated trace\n"
@@ -204,6 +206,39 @@ static void print_ops_text(FILE *f, const uint64_t *ops)
     }
     if (col)
         fputc('\n', f);
+}
+
+/* One line per file, for runs of many processes (a build, a pool, a
+ * shell's helpers): which one holds the memory. The command line is cut at
+ * 60 bytes; exe when the header has no argv. */
+static void print_process_table(FILE *f, const info_t *in, int nfiles)
+{
+    fprintf(f, "\nprocesses\n  %-8s %-8s %12s %10s %10s  %-10s %s\n", "PID", "PPID", "EVENTS",
+            "PEAK LIVE", "PEAK RSS", "STATUS", "COMMAND");
+    for (int i = 0; i < nfiles; i++) {
+        const info_t *x = &in[i];
+        if (!x->r) {
+            fprintf(f, "  %-8s %-8s %12s %10s %10s  %-10s %s\n", "-", "-", "-", "-", "-",
+                    "unreadable", x->path);
+            continue;
+        }
+        const as_header_t *h = &x->hdr;
+        char cmd[61], b1[32], b2[32];
+        size_t n = 0;
+        const char *a = h->argv && h->argv_len ? h->argv : h->exe ? h->exe : "?";
+        size_t alen = h->argv && h->argv_len ? h->argv_len : strlen(a);
+        for (size_t k = 0; k < alen && n < sizeof cmd - 1; k++)
+            cmd[n++] = a[k] ? a[k] : ' ';
+        while (n && cmd[n - 1] == ' ')
+            n--;
+        cmd[n] = 0;
+        const char *st = x->problem || x->read_err ? "damaged"
+                       : h->flags & AS_HDRF_COMPLETE ? "complete"
+                       : x->writing ? "writing" : "incomplete";
+        fprintf(f, "  %-8lld %-8lld %12" PRIu64 " %10s %10s  %-10s %s\n", (long long)h->pid,
+                (long long)h->ppid, x->st.events, as_cli_human(b1, sizeof b1, x->peak_live),
+                x->ops[AS_OP_SAMPLE] ? as_cli_human(b2, sizeof b2, x->peak_rss) : "-", st, cmd);
+    }
 }
 
 static void print_text(FILE *f, const info_t *in)
@@ -455,6 +490,7 @@ int cmd_info(int argc, char **argv)
         }
         if (nfiles > 1) {
             char b1[64], b2[64];
+            print_process_table(f, in, nfiles);
             fprintf(f, "\ntotal         %d files, %d processes, %s\n", nfiles, processes,
                     complete ? "all complete" : "not all complete");
             fprintf(f, "events        %" PRIu64 " in %" PRIu64 " chunks, %s, %.2f bytes/event\n",

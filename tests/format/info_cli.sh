@@ -120,4 +120,6 @@ PY
 "$AS" info "$T/small.ast" "$T/text.ast" > "$T/mixed.txt" 2> /dev/null; rc=$?
 check "good + bad: exit 2" test $rc -eq 2
 check "good + bad: total printed" grep -q "^total" "$T/mixed.txt"
+check "good + bad: a table row per file" test "$(sed -n '/^processes/,/^$/p' "$T/mixed.txt" | grep -c -E ' (complete|unreadable) ')" -eq 2
+check "good + bad: the bad one named" grep -q "unreadable .*text.ast" "$T/mixed.txt"
 exit $fail
