@@ -78,7 +78,8 @@ static const char usage_text[] =
     "ALLOCSIM_OPTS already set is kept; --callsite and --no-follow add theirs.\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
-    "traced (static, set-uid/set-gid, not found) or on a usage error.\n";
+    "traced (static, set-uid/set-gid, built with a sanitizer's allocator: ASan,\n"
+    "TSan, MSan, HWASan, LSan; not found) or on a usage error.\n";
 
 /* Finds CMD on PATH like execvp. */
 static int resolve_cmd(const char *cmd, char *out, size_t len)
@@ -103,6 +104,46 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
     }
     errno = ENOENT;
     return -1;
+}
+
+/* The sanitizer whose runtime a 64-bit ELF file uses ("AddressSanitizer"
+ * ...), from its .dynstr: gcc's programs name libasan.so & co. and reference
+ * __asan_init, clang's export __asan_init from a runtime linked in. NULL if
+ * none (or no section headers to tell). Such a runtime replaces malloc and,
+ * for ASan, aborts when a preloaded library comes before it ("ASan runtime
+ * does not come first in initial library list"). */
+static const char *sanitizer_of(int fd, const Elf64_Ehdr *eh)
+{
+    static const struct {
+        const char *sym, *name;
+    } san[] = {{"__asan_init", "AddressSanitizer"}, {"__hwasan_init", "HWAddressSanitizer"},
+               {"__tsan_init", "ThreadSanitizer"},  {"__msan_init", "MemorySanitizer"},
+               {"liblsan.so", "LeakSanitizer"}};
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 || eh->e_shnum > 4096)
+        return NULL;
+    const char *found = NULL;
+    for (unsigned i = 0; i < eh->e_shnum && !found; i++) {
+        Elf64_Shdr sh, link;
+        if (pread(fd, &sh, sizeof sh, (off_t)(eh->e_shoff + (uint64_t)i * sizeof sh)) !=
+                (ssize_t)sizeof sh ||
+            sh.sh_type != SHT_DYNSYM || sh.sh_link >= eh->e_shnum ||
+            pread(fd, &link, sizeof link, (off_t)(eh->e_shoff + (uint64_t)sh.sh_link * sizeof sh)) !=
+                (ssize_t)sizeof link ||
+            link.sh_size == 0 || link.sh_size > (64u << 20))
+            continue;
+        char *str = malloc(link.sh_size + 1);
+        if (!str)
+            return NULL;
+        if (pread(fd, str, link.sh_size, (off_t)link.sh_offset) == (ssize_t)link.sh_size) {
+            str[link.sh_size] = 0;
+            for (const char *p = str; p < str + link.sh_size && !found; p += strlen(p) + 1)
+                for (unsigned k = 0; k < sizeof san / sizeof *san && !found; k++)
+                    if (!strncmp(p, san[k].sym, strlen(san[k].sym)))
+                        found = san[k].name;
+        }
+        free(str);
+    }
+    return found;
 }
 
 /* 0 if the program can be traced by LD_PRELOAD; else prints why, returns -1. */
@@ -144,9 +185,11 @@ static int check_traceable(const char *path, int depth)
         return 0;   /* not ELF: let exec say what it thinks of it */
     }
     int dynamic = 0;
+    const char *san = NULL;
     if (buf[EI_CLASS] == ELFCLASS64) {
         Elf64_Ehdr eh;
         memcpy(&eh, buf, sizeof eh);
+        san = sanitizer_of(fd, &eh);
         for (unsigned i = 0; i < eh.e_phnum; i++) {
             Elf64_Phdr ph;
             if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
@@ -171,6 +214,12 @@ static int check_traceable(const char *path, int depth)
     if (!dynamic) {
         as_cli_error(path, "is statically linked: LD_PRELOAD cannot interpose its "
                      "allocator, so it cannot be traced");
+        return -1;
+    }
+    if (san) {
+        as_cli_error(path, "is built with %s: its allocator is the sanitizer's, whose runtime "
+                     "must come first in the process, so it cannot be traced (record a "
+                     "build without -fsanitize)", san);
         return -1;
     }
     return 0;

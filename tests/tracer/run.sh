@@ -535,6 +535,9 @@ refuse)
     cp "$TR/tr_usable" ./suid && chmod u+s ./suid
     "$ALLOCSIM" record -q -o r -- ./suid 2>err.txt; rc=$?
     [ "$rc" = 2 ] && grep -q "set-uid" err.txt || fail "setuid: exit $rc, $(cat err.txt)"
+    "$ALLOCSIM" record -q -o r -- "$TR/tr_asan" 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && grep -q "is built with AddressSanitizer" err.txt ||
+        fail "asan: exit $rc, $(cat err.txt)"
     # a command that cannot run says why, naming it, in one line
     printf '#!/bin/sh\ntrue\n' >noexec.sh
     "$ALLOCSIM" record -q -o r -- ./noexec.sh 2>err.txt; rc=$?
