@@ -81,6 +81,13 @@ extern __thread as_thr_t as_t_thr __attribute__((tls_model("initial-exec"))) AS_
 extern int as_g_state AS_HIDDEN;
 extern int as_g_multi AS_HIDDEN;       /* a second thread was ever created */
 extern int as_g_callsite AS_HIDDEN;    /* --callsite */
+/* Read by every as_emit, one load for both: AS_SLOW_CALLSITE (--callsite:
+ * every event takes as_emit_callsite), AS_SLOW_NAP (the writer sleeps until
+ * woken, after a quiet spell: the first record wakes it, rec_writer.c). */
+#define AS_SLOW_CALLSITE 1
+#define AS_SLOW_NAP 2
+extern int as_g_slow AS_HIDDEN;
+AS_HIDDEN void as_writer_wake(void);   /* rec_writer.c: end the writer's nap */
 extern uint64_t as_g_seq AS_HIDDEN;    /* next global sequence number */
 extern as_ring_t *_Atomic as_g_rings AS_HIDDEN;
 extern _Atomic uint32_t as_g_nthreads AS_HIDDEN;
@@ -174,9 +181,14 @@ static inline void as_emit(as_thr_t *t, unsigned op, unsigned fl, uint64_t a,
         if (!r)
             return;
     }
-    if (AS_UNLIKELY(as_g_callsite)) {
-        as_emit_callsite(t, r, op, fl, a, b, size);
-        return;
+    int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
+    if (AS_UNLIKELY(slow)) {
+        if (slow & AS_SLOW_NAP)
+            as_writer_wake();
+        if (slow & AS_SLOW_CALLSITE) {
+            as_emit_callsite(t, r, op, fl, a, b, size);
+            return;
+        }
     }
     t->depth++;
     uint64_t h = as_local_xadd(&r->reserve, 1);

@@ -11,6 +11,8 @@
  *                             unknown_frees, live_at_end, complete, truncated,
  *                             damaged, stop_reason, pid, ppid, samples, marks,
  *                             tracer_rss_max (the samples' largest)
+ *   tr_check times FILE       "<size> <ms>" per malloc: its time in the trace
+ *                             (ms since the trace's start)
  *   tr_check scan FILE        as_trace_scan's verdict and totals, key=value:
  *                             scan (as_err_t), events, chunks, end
  * Exit 0, or 2 with a message when the file cannot be read at all.
@@ -59,6 +61,16 @@ static int dump(as_reader_t *r)
             printf(" name=%s", ev.name ? ev.name : "");
         printf("%s\n", f);
     }
+    return rc < 0 ? 2 : 0;
+}
+
+static int times(as_reader_t *r)
+{
+    as_event_t ev;
+    int rc;
+    while ((rc = as_reader_next(r, &ev)) > 0)
+        if (ev.op == AS_OP_MALLOC)
+            printf("%" PRIu64 " %.3f\n", ev.size, (double)ev.time_ns / 1e6);
     return rc < 0 ? 2 : 0;
 }
 
@@ -142,7 +154,7 @@ static int callsites(as_reader_t *r)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tr_check dump|stats|callsites|scan FILE\n");
+        fprintf(stderr, "usage: tr_check dump|stats|times|callsites|scan FILE\n");
         return 2;
     }
     if (!strcmp(argv[1], "scan")) {
@@ -159,6 +171,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = !strcmp(argv[1], "dump") ? dump(r)
+           : !strcmp(argv[1], "times") ? times(r)
            : !strcmp(argv[1], "callsites") ? callsites(r) : stats(r);
     as_reader_close(r);
     return rc;
