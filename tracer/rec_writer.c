@@ -1011,8 +1011,8 @@ int as_writer_start(int64_t ppid)
 /* Synchronous hand-shake with the writer thread (exec, posix_spawn, exit). */
 void as_writer_request(int req) { (void)as_writer_request_within(req, 0); }
 
-/* The same, giving up after about ms milliseconds (0: never): -1 then. Only
- * the nanosleep syscall and atomics: a signal handler may call it
+/* The same, giving up after ms milliseconds (0: never): -1 then. Only the
+ * nanosleep syscall, the vDSO clock and atomics: a signal handler may call it
  * (rec_sig.c), and it runs in exit, exec and posix_spawn, which a pending
  * cancel must not end there (glibc's nanosleep is a cancellation point). */
 int as_writer_request_within(int req, unsigned ms)
@@ -1021,11 +1021,11 @@ int as_writer_request_within(int req, unsigned ms)
         return 0;
     int e = errno;
     const struct timespec ts = {0, 50000};
-    unsigned long polls = 0, limit = ms ? (unsigned long)ms * 20 : ~0ul;   /* 50 us each */
+    uint64_t deadline = ms ? as_now_ns() + (uint64_t)ms * 1000000u : UINT64_MAX;
     int none = AS_REQ_NONE;
     while (!atomic_compare_exchange_weak(&g_req, &none, req)) {
         none = AS_REQ_NONE;
-        if (++polls > limit) {
+        if (ms && as_now_ns() > deadline) {
             errno = e;
             return -1;
         }
@@ -1036,7 +1036,7 @@ int as_writer_request_within(int req, unsigned ms)
     /* the writer may already have acked between the CAS and this load only if
      * it handled our request: then g_req is NONE again */
     while (atomic_load(&g_ack) == a && atomic_load(&g_req) == req) {
-        if (++polls > limit) {   /* left posted: the writer may still get to it */
+        if (ms && as_now_ns() > deadline) {   /* left posted: the writer may still get to it */
             errno = e;
             return -1;
         }
