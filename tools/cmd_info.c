@@ -232,9 +232,9 @@ static void print_process_table(FILE *f, const info_t *in, int nfiles)
         while (n && cmd[n - 1] == ' ')
             n--;
         cmd[n] = 0;
-        const char *st = x->problem || x->read_err ? "damaged"
-                       : h->flags & AS_HDRF_COMPLETE ? "complete"
-                       : x->writing ? "writing" : "incomplete";
+        const char *st = x->writing ? "writing"
+                       : x->st.chunks_damaged || x->read_err ? "damaged"
+                       : h->flags & AS_HDRF_COMPLETE ? "complete" : "incomplete";
         fprintf(f, "  %-8lld %-8lld %12" PRIu64 " %10s %10s  %-10s %s\n", (long long)h->pid,
                 (long long)h->ppid, x->st.events, as_cli_human(b1, sizeof b1, x->peak_live),
                 x->ops[AS_OP_SAMPLE] ? as_cli_human(b2, sizeof b2, x->peak_rss) : "-", st, cmd);
