@@ -68,7 +68,6 @@ static int sys_sigaction(int sig, const struct sigaction *act, struct sigaction 
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    (void)si;
     (void)uc;
     int e = errno;
     as_fini_within(AS_SIG_WAIT_MS);
@@ -76,6 +75,13 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sys_sigaction(sig, &dfl, NULL);
+    /* a fault (not a kill): returning runs the faulting instruction again,
+     * which now ends the process, its core showing the fault itself */
+    if (si && si->si_code > 0 &&
+        (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)) {
+        errno = e;
+        return;
+    }
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, sig);
