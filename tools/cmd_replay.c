@@ -99,8 +99,10 @@ static void usage(FILE *f)
         }
     }
     fputs("\nJSON schema and how each metric is computed: doc/REPLAY.md.\n"
-          "Exit status: 0 ok, 2 usage or input error (damaged traces: results are\n"
-          "printed for what could be read, then the error).\n", f);
+          "Exit status: 0 ok, 2 usage or input error. A file that cannot be opened,\n"
+          "or is damaged or cut short, does not stop the others: each is replayed\n"
+          "as far as it reads, the results are printed, then one line per file\n"
+          "with a problem, and the exit status is 2.\n", f);
 }
 
 /* Expands one --sweep into instances. */
@@ -260,19 +262,30 @@ int cmd_replay(int argc, char **argv)
     if (!tr || !rows || !kv || !eng)
         return as_cli_error(NULL, "out of memory");
     int status = AS_EXIT_OK;
-    const char *fail_file = NULL;
-    char fail_msg[1100] = "";
-    size_t done = 0;
-    uint64_t t0 = 0;                              /* earliest trace start */
-    for (size_t t = 0; t < ntr && !fail_file; t++) {
-        const char *path = argv[optind + (int)t];
+    /* A file that cannot be opened, or is damaged or cut short, does not
+     * stop the others (a pool's worker killed, a daemon still writing):
+     * each is replayed as far as it reads, and every problem is told, one
+     * line a file, after the results. */
+    struct fail {
+        const char *path;
+        char msg[1100];
+    } *fails = calloc(ntr, sizeof *fails);
+    size_t nfail = 0, done = 0;   /* done: traces replayed, tr[0..done) */
+    uint64_t t0 = 0;              /* earliest trace start */
+    int stop = 0;                 /* a problem of the models', not of a file */
+    if (!fails)
+        return as_cli_error(NULL, "out of memory");
+    for (size_t k = 0; k < ntr && !stop; k++) {
+        const char *path = argv[optind + (int)k];
+        size_t t = done;
         as_err_t oe;
         /* The models place blocks themselves: the trace's addresses are
          * never looked at, so the reader does not rebuild them. */
         as_reader_t *r = as_reader_open_flags(path, AS_READ_NO_ADDR, &oe);
         if (!r) {
-            status = as_cli_error(path, "%s", as_strerror(oe));
-            break;
+            fails[nfail].path = path;
+            snprintf(fails[nfail++].msg, sizeof fails->msg, "%s", as_strerror(oe));
+            continue;
         }
         const as_header_t *h = as_reader_header(r);
         as_model_ctx_t ctx = {.page_size = h->page_size ? h->page_size : 4096, .ncpus = h->ncpus};
@@ -309,6 +322,7 @@ int cmd_replay(int argc, char **argv)
                                   "available: use fewer --model/--sweep values",
                                   n, as_cli_human(a, sizeof a, need), as_cli_human(b, sizeof b, avail));
             as_reader_close(r);
+            stop = 1;
             break;
         }
         if ((h->tracer_options & AS_OPT_FOREIGN_MALLOC) && !eo.no_process_rss) {
@@ -327,7 +341,7 @@ int cmd_replay(int argc, char **argv)
         if (ntr > 1) {
             o.tick_ns = TICK_NS;
             o.time_base_ns = h->start_time_ns;
-            if (!t || h->start_time_ns < t0)
+            if (!done || h->start_time_ns < t0)
                 t0 = h->start_time_ns;
         }
         if (as_cli_stderr_tty()) {
@@ -338,6 +352,7 @@ int cmd_replay(int argc, char **argv)
         if (!eng[t]) {
             status = as_cli_error(path, "%s", err);
             as_reader_close(r);
+            stop = 1;
             break;
         }
         int rc = as_engine_run(eng[t], as_engine_reader_next, r, err, sizeof err);
@@ -345,11 +360,13 @@ int cmd_replay(int argc, char **argv)
             fputs("\r\033[K", stderr);
         char detail[512] = "";
         if (rc < 0) {
-            fail_file = path;
-            snprintf(fail_msg, sizeof fail_msg, "%s", err);
+            fails[nfail].path = path;
+            snprintf(fails[nfail++].msg, sizeof fails->msg, "%s", err);
         } else if (as_reader_problem(r, detail, sizeof detail) != AS_OK) {
-            fail_file = path;
-            snprintf(fail_msg, sizeof fail_msg, "%s", detail);
+            fails[nfail].path = path;
+            snprintf(fails[nfail++].msg, sizeof fails->msg, "%s%s", detail,
+                     as_cli_writing(path, h->pid) ? "; process still running: read up to now"
+                                                 : "");
         }
         as_reader_close(r);
         tr[t].trace = path;
@@ -370,16 +387,17 @@ int cmd_replay(int argc, char **argv)
         }
         done = t + 1;
     }
-    /* Several processes, all read: their sum on the shared time axis. */
+    /* Several processes: their sum on the shared time axis (of those read,
+     * as far as they read: the problem lines below say what is missing). */
     as_report_sum_t sum = {.tick_ns = TICK_NS, .rows = rows, .n = n};
     uint64_t *speak = calloc(n, sizeof *speak);
     double *stime = calloc(n, sizeof *stime);
-    int with_sum = ntr > 1 && done == ntr && !fail_file && speak && stime;
+    int with_sum = ntr > 1 && done > 1 && !stop && speak && stime;
     if (with_sum) {
-        for (size_t t = 0; t < ntr; t++)
+        for (size_t t = 0; t < done; t++)
             sum.events += tr[t].events;
         for (size_t i = 0; i < n; i++)
-            sum_peak(eng, ntr, i, t0 / TICK_NS, &speak[i], &stime[i]);
+            sum_peak(eng, done, i, t0 / TICK_NS, &speak[i], &stime[i]);
         sum.peak_rss = speak;
         sum.peak_time = stime;
     }
@@ -389,8 +407,9 @@ int cmd_replay(int argc, char **argv)
     free(speak);
     free(stime);
     fflush(stdout);
-    if (fail_file)
-        status = as_cli_error(fail_file, "%s", fail_msg);
+    for (size_t k = 0; k < nfail; k++)
+        status = as_cli_error(fails[k].path, "%s", fails[k].msg);
+    free(fails);
     if (sf && fclose(sf))
         status = as_cli_error(series, "%s", strerror(errno));
     for (size_t t = 0; t < ntr; t++)

@@ -89,6 +89,21 @@ fi
 expect 0 "" -- "$tmp/t.ast" "$tmp/u.ast" --model ideal
 grep -q "sum of 2 processes" "$tmp/out" || fail "text lacks the sum table"
 
+# A cut file and a missing one among several: the others are replayed all
+# the same (the loop stopped at the first problem), the cut one as far as it
+# reads, and each problem is told after the results, one line a file.
+expect 2 "$tmp/cut.ast: " -- "$tmp/t.ast" "$tmp/cut.ast" "$tmp/missing.ast" "$tmp/u.ast" --model ideal --format json
+grep -qF "$tmp/missing.ast: " "$tmp/err" || fail "several files: the missing one is not named"
+[ "$(wc -l <"$tmp/err")" = 2 ] || fail "several files: want 2 problem lines: $(cat "$tmp/err")"
+if command -v python3 >/dev/null; then
+  python3 - "$tmp/out" "$tmp/u.ast" <<'PY' || fail "several files with problems"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 4 and d[2]["trace"] == sys.argv[2] and d[3]["sum_of"], d
+assert d[3]["events"] == d[0]["events"] + d[1]["events"] + d[2]["events"]
+PY
+fi
+
 # Threads and windows change nothing: 400k events span two 16-batch
 # windows; -j1, -j2 and -j3 must print the same table.
 "$b/as-gen-trace" "$tmp/big.ast" churn 400000 5 || fail "as-gen-trace big"
