@@ -52,7 +52,7 @@ static const char usage_text[] =
     "exits, record waits up to 2 s for the processes it left running (they are\n"
     "traced too, and come to record as their subreaper), so that their files\n"
     "are finished when it returns; one still running then is named in the\n"
-    "summary as still being written, and runs on.\n"
+    "summary as still being written, and runs on (not with --no-follow).\n"
     "\n"
     "Recorded: malloc, calloc, realloc, free, memalign, posix_memalign,\n"
     "aligned_alloc, valloc, pvalloc, reallocarray (failed calls flagged),\n"
@@ -546,7 +546,8 @@ int cmd_record(int argc, char **argv)
     sigaction(SIGQUIT, &oquit, NULL);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status)
            : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : AS_EXIT_USAGE;
-    settle();
+    if (!nofollow)   /* with --no-follow, nothing else writes a trace */
+        settle();
 
     if (!quiet) {
         char **files = NULL;
