@@ -539,9 +539,20 @@ int cmd_record(int argc, char **argv)
     struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
+    /* CMD's orphans come to us meanwhile (subreaper): reap them as they
+     * end, or a long run that leaves many (double forks) would pile up
+     * zombies under us */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, 0);
+        if (p == pid) {
+            status = st;
+            break;
+        }
+        if (p < 0 && errno != EINTR)
+            break;
+    }
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status)
