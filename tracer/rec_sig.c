@@ -142,29 +142,25 @@ static void as_default(struct sigaction *old)
     }
 }
 
-static sighandler_t handler_of(const struct sigaction *act)
+/* After sigaction(sig, act, old) returned rc. */
+static int after_action(int sig, const struct sigaction *act, struct sigaction *old, int rc)
 {
-    return !act || (act->sa_flags & SA_SIGINFO) ? SIG_ERR : act->sa_handler;
+    if (rc == 0) {
+        as_default(old);
+        if (act && !(act->sa_flags & SA_SIGINFO))
+            redefault(sig, act->sa_handler);
+    }
+    return rc;
 }
 
 AS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    int rc = REAL(real_sigaction, "sigaction")(sig, act, old);
-    if (rc == 0) {
-        as_default(old);
-        redefault(sig, handler_of(act));
-    }
-    return rc;
+    return after_action(sig, act, old, REAL(real_sigaction, "sigaction")(sig, act, old));
 }
 
 AS_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    int rc = REAL(real___sigaction, "__sigaction")(sig, act, old);
-    if (rc == 0) {
-        as_default(old);
-        redefault(sig, handler_of(act));
-    }
-    return rc;
+    return after_action(sig, act, old, REAL(real___sigaction, "__sigaction")(sig, act, old));
 }
 
 /* After signal(sig, h) and its kin returned r (the previous handler). */
