@@ -409,14 +409,15 @@ vmem)
     ;;
 tstamp)
     # a malloc after a 100 ms quiet spell is timed when it was made (within
-    # 20 ms here, for a busy machine; typically 0.3 ms): the first call after
-    # a spell kept the time marker from before it, 100 ms early
+    # 50 ms here: the writer may wait for a core on a machine busy with other
+    # tests; typically 0.3 ms): the first call after a spell kept the time
+    # marker from before it, 100 ms early
     "$ALLOCSIM" record -q -o t -- "$TR/tr_tstamp" >own.txt 2>err.txt || fail "exit: $(cat err.txt)"
     "$TR/tr_check" times "$(files t)" >trace.txt || fail "tr_check times"
     awk 'NR == FNR { own[$1] = $2; next }
          $1 == 1 && !have { base = $2; have = 1; next }
          ($1 in own) { d = $2 - base - own[$1]; if (d < 0) d = -d; n++
-                       if (d > 20) { printf "size %s: trace %.3f ms, program %.3f ms\n", $1, $2 - base, own[$1]; bad = 1 } }
+                       if (d > 50) { printf "size %s: trace %.3f ms, program %.3f ms\n", $1, $2 - base, own[$1]; bad = 1 } }
          END { if (!have || n != 5) { print "found " n " of 5 mallocs"; bad = 1 }; exit bad }' \
         own.txt trace.txt || fail "times off"
     ;;
