@@ -144,13 +144,13 @@ int main(int argc, char **argv)
             sleep_ms(30);
         }
     } else {
-        for (int fd = 3; fd < top; fd++)
-            syscall(SYS_close, fd);
         int fds[TOP_MAX];
-        if (!strcmp(argv[1], "raw2")) {
+        if (!strcmp(argv[1], "raw2")) {   /* before the tracer can notice anything */
             close(2);
             fds[nfiles++] = make_file(0);   /* on 2 */
         }
+        for (int fd = 3; fd < top; fd++)
+            syscall(SYS_close, fd);
         for (;;) {
             int fd = make_file(nfiles);
             fds[nfiles++] = fd;
