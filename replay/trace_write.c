@@ -117,14 +117,21 @@ struct as_writer {
      * an entry keep the table at 512 KiB. */
     uint32_t *ftab;
 
-    /* time markers and samples wait for the first record they apply to */
+    /* time markers and samples wait for the first record they apply to;
+     * ord keeps the order they were given in across the two queues: a
+     * quiet program's samples and time markers all wait for the same seq
+     * (the next call), and each sample must keep the time it was taken at */
     uint64_t tq_seq[NPEND_TIME], tq_ns[NPEND_TIME];
+    uint32_t tq_ord[NPEND_TIME];
     unsigned ntq;
     int have_time;
+    int time_dirty;            /* cur_time changed, not yet in the stream */
     uint64_t cur_time;
     uint64_t sq_seq[NPEND_SAMPLE];
+    uint32_t sq_ord[NPEND_SAMPLE];
     as_sample_t sq[NPEND_SAMPLE];
     unsigned nsq;
+    uint32_t qord;
 
     /* ids */
     went_t *map;
@@ -398,6 +405,7 @@ static void chunk_open(as_writer_t *w, uint64_t seq)
         w->p[i] = w->s[i];
     if (w->have_time)          /* so the chunk's first events have a time alone */
         emit_time(w, w->cur_time);
+    w->time_dirty = 0;
 }
 
 /* Writes n bytes at the end of the file; on an error the file is cut back
@@ -646,30 +654,51 @@ static void emit_sample(as_writer_t *w, uint64_t seq, const as_sample_t *s)
     w->events++;
 }
 
-/* Emits the queued markers and samples that apply at or before seq. */
+/* The oldest queued time marker applies from now on; it goes into the
+ * stream before the next sample or event (q_time_out), or at chunk_open. */
+static void q_time(as_writer_t *w)
+{
+    w->cur_time = w->tq_ns[0];
+    w->have_time = 1;
+    w->time_dirty = 1;
+    w->ntq--;
+    memmove(w->tq_seq, w->tq_seq + 1, w->ntq * sizeof w->tq_seq[0]);
+    memmove(w->tq_ns, w->tq_ns + 1, w->ntq * sizeof w->tq_ns[0]);
+    memmove(w->tq_ord, w->tq_ord + 1, w->ntq * sizeof w->tq_ord[0]);
+}
+
+static void q_time_out(as_writer_t *w)
+{
+    if (w->time_dirty && w->open) {
+        emit_time(w, w->cur_time);
+        w->time_dirty = 0;
+    }
+}
+
+/* The oldest queued sample into the stream (the chunk is open), after the
+ * time markers given before it. */
+static void q_sample(as_writer_t *w)
+{
+    while (w->ntq && w->tq_ord[0] < w->sq_ord[0])
+        q_time(w);
+    q_time_out(w);
+    emit_sample(w, w->sq_seq[0], &w->sq[0]);
+    w->nsq--;
+    memmove(w->sq_seq, w->sq_seq + 1, w->nsq * sizeof w->sq_seq[0]);
+    memmove(w->sq, w->sq + 1, w->nsq * sizeof w->sq[0]);
+    memmove(w->sq_ord, w->sq_ord + 1, w->nsq * sizeof w->sq_ord[0]);
+}
+
+/* Emits the queued markers and samples that apply at or before seq, in the
+ * order they were given: a sample keeps the time current when it was taken
+ * (consecutive markers with no sample between come out as the last one). */
 static void emit_due(as_writer_t *w, uint64_t seq)
 {
-    unsigned k = 0;
-    while (k < w->ntq && w->tq_seq[k] <= seq)
-        k++;
-    if (k) {
-        w->cur_time = w->tq_ns[k - 1];
-        w->have_time = 1;
-        emit_time(w, w->cur_time);
-        w->ntq -= k;
-        memmove(w->tq_seq, w->tq_seq + k, w->ntq * sizeof w->tq_seq[0]);
-        memmove(w->tq_ns, w->tq_ns + k, w->ntq * sizeof w->tq_ns[0]);
-    }
-    k = 0;
-    while (k < w->nsq && w->sq_seq[k] <= seq) {
-        emit_sample(w, w->sq_seq[k], &w->sq[k]);
-        k++;
-    }
-    if (k) {
-        w->nsq -= k;
-        memmove(w->sq_seq, w->sq_seq + k, w->nsq * sizeof w->sq_seq[0]);
-        memmove(w->sq, w->sq + k, w->nsq * sizeof w->sq[0]);
-    }
+    while (w->nsq && w->sq_seq[0] <= seq)
+        q_sample(w);
+    while (w->ntq && w->tq_seq[0] <= seq)
+        q_time(w);
+    q_time_out(w);
 }
 
 /* ---- callsites ---------------------------------------------------------------- */
@@ -1255,15 +1284,20 @@ as_err_t as_writer_time(as_writer_t *w, uint64_t seq, uint64_t t_ns)
     if (w->err)
         return w->err;
     if (w->ntq == NPEND_TIME) {   /* the oldest applies now: harmlessly early */
-        w->cur_time = w->tq_ns[0];
-        w->have_time = 1;
-        if (w->open)
-            emit_time(w, w->cur_time);
-        w->ntq--;
-        memmove(w->tq_seq, w->tq_seq + 1, w->ntq * sizeof w->tq_seq[0]);
-        memmove(w->tq_ns, w->tq_ns + 1, w->ntq * sizeof w->tq_ns[0]);
+        if (w->nsq && w->sq_ord[0] < w->tq_ord[0]) {   /* samples given before it first */
+            as_err_t e = emit_pending(w);
+            if (!e)
+                e = room(w, w->sq_seq[0]);
+            if (e)
+                return e;
+            while (w->nsq && w->sq_ord[0] < w->tq_ord[0])
+                q_sample(w);
+        }
+        q_time(w);
+        q_time_out(w);
     }
     w->tq_seq[w->ntq] = seq;
+    w->tq_ord[w->ntq] = w->qord++;
     w->tq_ns[w->ntq++] = t_ns;
     return AS_OK;
 }
@@ -1280,12 +1314,10 @@ as_err_t as_writer_sample(as_writer_t *w, uint64_t seq, const as_sample_t *s)
             e = room(w, w->sq_seq[0]);
         if (e)
             return e;
-        emit_sample(w, w->sq_seq[0], &w->sq[0]);
-        w->nsq--;
-        memmove(w->sq_seq, w->sq_seq + 1, w->nsq * sizeof w->sq_seq[0]);
-        memmove(w->sq, w->sq + 1, w->nsq * sizeof w->sq[0]);
+        q_sample(w);
     }
     w->sq_seq[w->nsq] = seq;
+    w->sq_ord[w->nsq] = w->qord++;
     w->sq[w->nsq++] = *s;
     return AS_OK;
 }
@@ -1351,11 +1383,11 @@ as_err_t as_writer_close(as_writer_t *w, as_err_t stop)
         e = emit_pending(w);
     if (!e && w->nsq) {          /* samples taken after the last event */
         e = room(w, w->sq_seq[0]);
-        for (unsigned i = 0; !e && i < w->nsq; i++) {
-            emit_sample(w, w->sq_seq[i], &w->sq[i]);
+        while (!e && w->nsq) {
+            q_sample(w);
             e = chunk_used(w) >= w->chunk_target ? chunk_write(w) : AS_OK;
-            if (!e && !w->open && i + 1 < w->nsq)
-                chunk_open(w, w->sq_seq[i + 1]);
+            if (!e && !w->open && w->nsq)
+                chunk_open(w, w->sq_seq[0]);
         }
         w->nsq = 0;
     }

@@ -901,6 +901,16 @@ static void *writer_main(void *arg)
             as_sample_t s;
             uint64_t sc = c;
             take_sample(&s, &sc);
+            /* a sample has no time of its own: it reads the last marker's.
+             * While the program is quiet no call brings a new marker, and
+             * every sample of the spell read as taken at its start (an
+             * idle server's trace ended at its last request; replay's sum
+             * of processes took it for gone). So one goes with it. */
+            if (now - g_tm.last >= 1000000u && sc >= g_tm.last_seq) {
+                push_mark(sc, 0, now - g_t0, NULL);
+                g_tm.last = now;
+                g_tm.last_seq = sc;
+            }
             push_mark(sc, 1, 0, &s);
             last_sample = now;
             recycle_rings(now);

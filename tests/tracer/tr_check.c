@@ -11,8 +11,8 @@
  *                             unknown_frees, live_at_end, complete, truncated,
  *                             damaged, stop_reason, pid, ppid, samples, marks,
  *                             tracer_rss_max (the samples' largest)
- *   tr_check times FILE       "<size> <ms>" per malloc: its time in the trace
- *                             (ms since the trace's start)
+ *   tr_check times FILE       "<size> <ms>" per malloc, "sample <ms>" per
+ *                             sample: its time in the trace (ms since start)
  *   tr_check scan FILE        as_trace_scan's verdict and totals, key=value:
  *                             scan (as_err_t), events, chunks, end
  * Exit 0, or 2 with a message when the file cannot be read at all.
@@ -71,6 +71,8 @@ static int times(as_reader_t *r)
     while ((rc = as_reader_next(r, &ev)) > 0)
         if (ev.op == AS_OP_MALLOC)
             printf("%" PRIu64 " %.3f\n", ev.size, (double)ev.time_ns / 1e6);
+        else if (ev.op == AS_OP_SAMPLE)
+            printf("sample %.3f\n", (double)ev.time_ns / 1e6);
     return rc < 0 ? 2 : 0;
 }
 
