@@ -56,12 +56,17 @@ static inline unsigned failed(const void *p) { return p ? 0 : AS_RECF_FAILED; }
 enum { NEXT_GLIBC = 0, NEXT_FOREIGN = 1, NEXT_UNKNOWN = 2, NEXT_ASKING = 3 };
 AS_HIDDEN int as_g_next = NEXT_UNKNOWN;
 
-static struct {
+/* The entry points the slow paths call, in glibc and in the next allocator */
+typedef struct {
     void *(*malloc)(size_t);
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
     void *(*memalign)(size_t, size_t);
+} core_fns_t;
+
+static struct {
+    core_fns_t c;
     void *(*aligned_alloc)(size_t, size_t);
     int (*posix_memalign)(void **, size_t, size_t);
     void *(*valloc)(size_t);
@@ -73,13 +78,8 @@ static struct {
  * foreign allocator turns up; then glibc's own, looked up in libc.so.6
  * itself, as the allocator may define __libc_malloc and friends too
  * (gperftools' libtcmalloc does). */
-static struct {
-    void *(*malloc)(size_t);
-    void (*free)(void *);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    void *(*memalign)(size_t, size_t);
-} g_libc = {__libc_malloc, __libc_free, __libc_calloc, __libc_realloc, __libc_memalign};
+static core_fns_t g_libc = {__libc_malloc, __libc_free, __libc_calloc, __libc_realloc,
+                            __libc_memalign};
 
 /* glibc blocks handed out while dlsym was asked (NEXT_ASKING), or resized
  * by glibc after: given back to glibc when freed. */
@@ -154,18 +154,18 @@ static __attribute__((noinline)) int next_kind(void)
             *(void **)&g_libc.memalign = f[4];
             *(void **)&g_libc.malloc = f[0];
         }
-        g_next.malloc = (void *(*)(size_t))m;
-        NEXT(free, "free");
-        NEXT(calloc, "calloc");
-        NEXT(realloc, "realloc");
-        NEXT(memalign, "memalign");
+        g_next.c.malloc = (void *(*)(size_t))m;
+        NEXT(c.free, "free");
+        NEXT(c.calloc, "calloc");
+        NEXT(c.realloc, "realloc");
+        NEXT(c.memalign, "memalign");
         NEXT(aligned_alloc, "aligned_alloc");
         NEXT(posix_memalign, "posix_memalign");
         NEXT(valloc, "valloc");
         NEXT(pvalloc, "pvalloc");
         NEXT(mallopt, "mallopt");
         /* each name has a next definition, if only glibc's */
-        foreign = g_next.free && g_next.calloc && g_next.realloc && g_next.memalign &&
+        foreign = g_next.c.free && g_next.c.calloc && g_next.c.realloc && g_next.c.memalign &&
                   g_next.aligned_alloc && g_next.posix_memalign && g_next.valloc &&
                   g_next.pvalloc && g_next.mallopt;
     }
@@ -192,13 +192,14 @@ AS_HIDDEN int as_foreign_malloc(void)
  * them (dlsym's error string). */
 static inline int to_foreign(int k) { return k == NEXT_FOREIGN && !as_t_thr.guard; }
 
+/* A block glibc just gave: kept in the boot table while another allocator
+ * is the program's (the program may free it through that one's free). */
+static inline void *from_glibc(int k, void *p) { return k == NEXT_GLIBC ? p : boot_keep(p); }
+
 static __attribute__((noinline)) void *next_malloc(size_t n)
 {
     int k = next_kind();
-    if (to_foreign(k))
-        return g_next.malloc(n);
-    void *p = g_libc.malloc(n);
-    return k == NEXT_GLIBC ? p : boot_keep(p);
+    return to_foreign(k) ? g_next.c.malloc(n) : from_glibc(k, g_libc.malloc(n));
 }
 
 static __attribute__((noinline)) void next_free(void *p)
@@ -206,7 +207,7 @@ static __attribute__((noinline)) void next_free(void *p)
     int k = next_kind();
     int boot = k != NEXT_GLIBC && boot_take(p);
     if (to_foreign(k) && !boot)
-        g_next.free(p);
+        g_next.c.free(p);
     else
         g_libc.free(p);
 }
@@ -214,10 +215,7 @@ static __attribute__((noinline)) void next_free(void *p)
 static __attribute__((noinline)) void *next_calloc(size_t a, size_t b)
 {
     int k = next_kind();
-    if (to_foreign(k))
-        return g_next.calloc(a, b);
-    void *p = g_libc.calloc(a, b);
-    return k == NEXT_GLIBC ? p : boot_keep(p);
+    return to_foreign(k) ? g_next.c.calloc(a, b) : from_glibc(k, g_libc.calloc(a, b));
 }
 
 static __attribute__((noinline)) void *next_realloc(void *old, size_t n)
@@ -225,7 +223,7 @@ static __attribute__((noinline)) void *next_realloc(void *old, size_t n)
     int k = next_kind();
     int boot = k != NEXT_GLIBC && boot_take(old);
     if (to_foreign(k) && !boot)
-        return g_next.realloc(old, n);
+        return g_next.c.realloc(old, n);
     /* glibc's block, or glibc's turn: glibc resizes it */
     void *p = g_libc.realloc(old, n);
     if (k != NEXT_GLIBC && (boot || !to_foreign(k)))
@@ -236,10 +234,7 @@ static __attribute__((noinline)) void *next_realloc(void *old, size_t n)
 static __attribute__((noinline)) void *next_memalign(size_t align, size_t n)
 {
     int k = next_kind();
-    if (to_foreign(k))
-        return g_next.memalign(align, n);
-    void *p = g_libc.memalign(align, n);
-    return k == NEXT_GLIBC ? p : boot_keep(p);
+    return to_foreign(k) ? g_next.c.memalign(align, n) : from_glibc(k, g_libc.memalign(align, n));
 }
 
 /* The rarely used entry points: the tracer never calls them. */
