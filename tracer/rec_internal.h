@@ -80,13 +80,17 @@ typedef struct as_thr {
 extern __thread as_thr_t as_t_thr __attribute__((tls_model("initial-exec"))) AS_HIDDEN;
 extern int as_g_state AS_HIDDEN;
 extern int as_g_multi AS_HIDDEN;       /* a second thread was ever created */
-extern int as_g_callsite AS_HIDDEN;    /* --callsite */
 /* Read by every as_emit, one load for both: AS_SLOW_CALLSITE (--callsite:
  * every event takes as_emit_callsite), AS_SLOW_NAP (the writer sleeps until
  * woken, after a quiet spell: the first record wakes it, rec_writer.c). */
 #define AS_SLOW_CALLSITE 1
 #define AS_SLOW_NAP 2
 extern int as_g_slow AS_HIDDEN;
+/* --callsite (set at init, never changed) */
+static inline int as_callsite_on(void)
+{
+    return __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED) & AS_SLOW_CALLSITE;
+}
 AS_HIDDEN void as_writer_wake(void);   /* rec_writer.c: end the writer's nap */
 extern uint64_t as_g_seq AS_HIDDEN;    /* next global sequence number */
 extern as_ring_t *_Atomic as_g_rings AS_HIDDEN;

@@ -453,7 +453,7 @@ AS_EXPORT void *dlopen(const char *file, int mode)
     if (!REAL(real_dlopen, "dlopen"))
         return NULL;
     void *h = real_dlopen(file, mode);
-    if (h && as_g_callsite && as_g_state == AS_ST_ON && !as_t_thr.guard) {
+    if (h && as_callsite_on() && as_g_state == AS_ST_ON && !as_t_thr.guard) {
         as_thr_t *t = &as_t_thr;
         t->guard++;
         as_callsite_init();          /* wrappers may live in the new object */

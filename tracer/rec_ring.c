@@ -34,7 +34,6 @@
 __thread as_thr_t as_t_thr __attribute__((tls_model("initial-exec")));
 int as_g_state;
 int as_g_multi;
-int as_g_callsite;
 int as_g_slow;
 uint64_t as_g_seq = 1;            /* seq 0 is never used: a 0 seq_op means "empty" */
 as_ring_t *_Atomic as_g_rings;
@@ -262,9 +261,10 @@ void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
         return;
     uint64_t cs = 0;
     unsigned n = 2;
-    if (AS_UNLIKELY(__atomic_load_n(&as_g_slow, __ATOMIC_RELAXED) & AS_SLOW_NAP))
+    int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
+    if (AS_UNLIKELY(slow & AS_SLOW_NAP))
         as_writer_wake();
-    if (as_g_callsite) {
+    if (slow & AS_SLOW_CALLSITE) {
         t->guard++;
         cs = as_callsite_find();
         t->guard--;
@@ -300,10 +300,8 @@ static void parse_opts(const char *s)
     while (s && *s) {
         const char *e = strchr(s, ',');
         size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 8 && !strncmp(s, "callsite", 8)) {
-            as_g_callsite = 1;
+        if (n == 8 && !strncmp(s, "callsite", 8))
             as_g_slow |= AS_SLOW_CALLSITE;
-        }
         else if (n == 8 && !strncmp(s, "nofollow", 8))
             as_g_nofollow = 1;
         else if (n == 7 && !strncmp(s, "discard", 7))
@@ -396,7 +394,7 @@ void as_init(void)
     g_key_ok = pthread_key_create(&g_key, thread_dtor) == 0;
     as_proc_init();
     as_fd_init();
-    if (as_g_callsite)
+    if (as_callsite_on())
         as_callsite_init();
     t->ring = as_ring_new();
     if (t->ring)

@@ -295,7 +295,7 @@ static int open_writer(void)
         .version = AS_TRACE_VERSION,
         .page_size = (uint32_t)getpagesize(),
         .ncpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? (uint32_t)CPU_COUNT(&cs) : 0,
-        .tracer_options = (as_g_callsite ? AS_OPT_CALLSITE : 0) |
+        .tracer_options = (as_callsite_on() ? AS_OPT_CALLSITE : 0) |
                           (as_foreign_malloc() ? AS_OPT_FOREIGN_MALLOC : 0),
         .pid = as_g_pid,
         .ppid = g_ppid,
@@ -319,7 +319,7 @@ static int open_writer(void)
     g_t0 = as_now_ns();
     g_last_seq = 0;
     g_added = 0;
-    if (as_g_callsite)
+    if (as_callsite_on())
         as_callsite_emit_modules(g_w);
     return 0;
 }
