@@ -827,21 +827,22 @@ static struct {
     int quiet;                 /* that pass found no new calls */
 } g_tm;
 
+static void time_mark(uint64_t seq, uint64_t now)
+{
+    push_mark(seq, 0, now - g_t0, NULL);
+    g_tm.last = now;
+    g_tm.last_seq = seq;
+}
+
 static void time_pass(uint64_t now)
 {
     uint64_t c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
-    if (c != g_tm.seen && g_tm.quiet && g_tm.seen >= g_tm.last_seq) {
-        push_mark(g_tm.seen, 0, now - g_t0, NULL);
-        g_tm.last = now;
-        g_tm.last_seq = g_tm.seen;
-    }
+    if (c != g_tm.seen && g_tm.quiet && g_tm.seen >= g_tm.last_seq)
+        time_mark(g_tm.seen, now);
     g_tm.quiet = c == g_tm.seen;
     g_tm.seen = c;
-    if (now - g_tm.last >= 1000000u && c != g_tm.last_seq) {
-        push_mark(c, 0, now - g_t0, NULL);
-        g_tm.last = now;
-        g_tm.last_seq = c;
-    }
+    if (now - g_tm.last >= 1000000u && c != g_tm.last_seq)
+        time_mark(c, now);
 }
 
 static void *writer_main(void *arg)
@@ -906,11 +907,8 @@ static void *writer_main(void *arg)
              * every sample of the spell read as taken at its start (an
              * idle server's trace ended at its last request; replay's sum
              * of processes took it for gone). So one goes with it. */
-            if (now - g_tm.last >= 1000000u && sc >= g_tm.last_seq) {
-                push_mark(sc, 0, now - g_t0, NULL);
-                g_tm.last = now;
-                g_tm.last_seq = sc;
-            }
+            if (now - g_tm.last >= 1000000u && sc >= g_tm.last_seq)
+                time_mark(sc, now);
             push_mark(sc, 1, 0, &s);
             last_sample = now;
             recycle_rings(now);
