@@ -34,6 +34,8 @@ void as_cli_json_str(FILE *f, const char *s);
 int as_cli_stderr_tty(void);
 /* 1 if process pid has path open (a trace still being written), else 0. */
 int as_cli_writing(const char *path, int64_t pid);
+/* Appended to a reader's problem for such a trace. */
+#define AS_CLI_WRITING_NOTE "; process still running: read up to now"
 /* Directory that holds the running allocsim binary (for the preload library). */
 int as_cli_self_dir(char *buf, size_t len);
 

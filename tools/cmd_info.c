@@ -517,7 +517,7 @@ int cmd_info(int argc, char **argv)
             as_cli_error(in[i].path, "%s", as_strerror((as_err_t)-in[i].read_err));
         else if (in[i].problem)
             as_cli_error(in[i].path, "%s: %s%s", as_strerror(in[i].problem), in[i].detail,
-                         in[i].writing ? "; process still running: read up to now" : "");
+                         in[i].writing ? AS_CLI_WRITING_NOTE : "");
         as_reader_close(in[i].r);
     }
     free(in);

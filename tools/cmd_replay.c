@@ -365,7 +365,7 @@ int cmd_replay(int argc, char **argv)
         } else if (as_reader_problem(r, detail, sizeof detail) != AS_OK) {
             fails[nfail].path = path;
             snprintf(fails[nfail++].msg, sizeof fails->msg, "%s%s", detail,
-                     as_cli_writing(path, h->pid) ? "; process still running: read up to now"
+                     as_cli_writing(path, h->pid) ? AS_CLI_WRITING_NOTE
                                                  : "");
         }
         as_reader_close(r);
