@@ -217,8 +217,8 @@ AS_HIDDEN int as_writer_request_within(int req, unsigned ms);   /* 0, or -1 afte
 AS_HIDDEN int as_writer_close_at(uint64_t seq, unsigned ms); /* close; records < seq only */
 AS_HIDDEN void as_writer_abandon(void);        /* in a fork child: drop parent's */
 AS_HIDDEN void as_writer_modules_changed(void);
-AS_HIDDEN void as_writer_fd_vacate(int fd);
-AS_HIDDEN int as_foreign_malloc(void);          /* rec_hooks.c: not glibc's malloc */    /* the program dup2s onto our fd */
+AS_HIDDEN void as_writer_fd_vacate(int fd);    /* the program dup2s onto our fd */
+AS_HIDDEN int as_foreign_malloc(void);          /* rec_hooks.c: not glibc's malloc */
 AS_HIDDEN uint64_t as_tracer_resident(void);
 AS_HIDDEN uint64_t as_tracer_lib_resident(void); /* rec_rss.c */
 AS_HIDDEN void as_rss_open(void);                  /* rec_rss.c: open pagemap now */
