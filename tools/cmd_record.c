@@ -318,19 +318,6 @@ static void free_list(char **v, int n)
     free(v);
 }
 
-/* The process that writes path (its header's pid) if it is running and has
- * the file open, else 0. */
-static int64_t writer_of(const char *path)
-{
-    as_err_t err;
-    as_reader_t *r = as_reader_open(path, &err);
-    if (!r)
-        return 0;
-    int64_t pid = as_reader_header(r)->pid;
-    as_reader_close(r);
-    return as_cli_writing(path, pid) ? pid : 0;
-}
-
 /* Processes that outlive CMD (multiprocessing's resource tracker, which ends
  * when CMD's end closes its pipe; a forkserver; a shell's `cmd &`) are still
  * writing when CMD has exited, or have not even opened their file yet: an
@@ -382,7 +369,7 @@ static void summarize(const char *path)
         as_reader_stats(r, &s);
     }
     char hb[32];
-    int live = !s.complete && !h->stop_reason && writer_of(path);
+    int live = !s.complete && !h->stop_reason && as_cli_writing(path, h->pid);
     fprintf(stderr, "allocsim: %s: pid %lld, %llu events, %s (%.2f B/event)%s%s%s%s\n", path,
             (long long)h->pid, (unsigned long long)s.events, as_cli_human(hb, sizeof hb, bytes),
             s.events ? (double)bytes / (double)s.events : 0.0,
