@@ -68,6 +68,11 @@ static const char usage_text[] =
     "fills up or the directory is not writable, the program runs on unchanged,\n"
     "one line on stderr says tracing stopped, and the file is marked incomplete.\n"
     "\n"
+    "Signals sent to record (kill, timeout(1)) while CMD runs: HUP, INT, QUIT,\n"
+    "TERM, USR1, USR2 and ALRM are passed on to CMD, and record waits for it as\n"
+    "usual. The terminal's ^C and ^\\ reach CMD directly and are not passed a\n"
+    "second time.\n"
+    "\n"
     "Environment passed to CMD (set by this command; the library also reads\n"
     "them when preloaded by hand): LD_PRELOAD (the library is prepended),\n"
     "ALLOCSIM_PREFIX (the prefix, absolute), ALLOCSIM_OPTS (comma list:\n"
@@ -328,6 +333,28 @@ static void free_list(char **v, int n)
  * and keeps running. */
 #define SETTLE_MS 2000
 
+/* Signals that would end record while CMD runs: record passes each on to CMD
+ * and waits, so CMD ends (or not) as it would have without us, its files get
+ * finished and summarized, and record exits with CMD's status. Without this,
+ * `kill` or `timeout` ended record alone and CMD ran on, orphaned, with no
+ * summary. A signal the kernel sent to the whole foreground process group
+ * (the terminal's ^C, ^\, a hangup: si_code SI_KERNEL) has reached CMD
+ * already, as time(1) assumes for SIGINT and SIGQUIT; one from CMD itself
+ * is dropped (passing it back would loop). */
+static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+static volatile sig_atomic_t g_cmd;   /* CMD's pid while it runs, else 0 */
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    pid_t cmd = (pid_t)g_cmd;
+    if (cmd > 0 && si->si_code != SI_KERNEL && si->si_pid != cmd) {
+        int e = errno;
+        kill(cmd, sig);
+        errno = e;
+    }
+}
+
 static void settle(void)
 {
     for (int waited = 0; waited < SETTLE_MS; waited += 10) {
@@ -503,13 +530,23 @@ int cmd_record(int argc, char **argv)
 
     fflush(NULL);
     prctl(PR_SET_CHILD_SUBREAPER, 1);   /* CMD's orphans come to us: settle() */
+    /* Held from before the fork until the handlers are in place, so a
+     * signal meant for a run that has just begun is passed on, not lost
+     * with record. */
+    sigset_t fwd, omask;
+    sigemptyset(&fwd);
+    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+        sigaddset(&fwd, forwarded[k]);
+    sigprocmask(SIG_BLOCK, &fwd, &omask);
     pid_t pid = fork();
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &omask, NULL);
         free(pre);
         free(opts);
         return as_cli_error(NULL, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &omask, NULL);
         setenv("LD_PRELOAD", pre, 1);
         setenv("ALLOCSIM_PREFIX", pfx, 1);
         if (opts[0])
@@ -522,10 +559,13 @@ int cmd_record(int argc, char **argv)
     }
     free(pre);
     free(opts);
-    /* Like time(1): the terminal's ^C goes to CMD; we stay to summarize. */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
-    sigaction(SIGINT, &ign, &oint);
-    sigaction(SIGQUIT, &ign, &oquit);
+    g_cmd = pid;
+    struct sigaction fa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART},
+                     ofa[sizeof forwarded / sizeof forwarded[0]];
+    sigfillset(&fa.sa_mask);
+    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+        sigaction(forwarded[k], &fa, &ofa[k]);
+    sigprocmask(SIG_SETMASK, &omask, NULL);
     /* CMD's orphans come to us meanwhile (subreaper): reap them as they
      * end, or a long run that leaves many (double forks) would pile up
      * zombies under us */
@@ -540,8 +580,9 @@ int cmd_record(int argc, char **argv)
         if (p < 0 && errno != EINTR)
             break;
     }
-    sigaction(SIGINT, &oint, NULL);
-    sigaction(SIGQUIT, &oquit, NULL);
+    g_cmd = 0;
+    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+        sigaction(forwarded[k], &ofa[k], NULL);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status)
            : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : AS_EXIT_USAGE;
     if (!nofollow)   /* with --no-follow, nothing else writes a trace */

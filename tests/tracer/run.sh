@@ -354,6 +354,74 @@ sigend)
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;
+forward)
+    # a signal sent to record (kill, timeout) is passed on to CMD, which
+    # ends or not as it would have; record waits, summarizes and exits with
+    # CMD's status. The terminal's ^C, which the kernel sends to CMD as
+    # well, is not passed on a second time.
+    cat >cnt.py <<'PY'
+import signal, sys, time
+n = {}
+def h(s, f): n[s] = n.get(s, 0) + 1
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+    signal.signal(s, h)
+print("ready", flush=True)
+t = time.time()
+while time.time() - t < float(sys.argv[1]): time.sleep(0.02)
+print("got", ",".join("%d:%d" % kv for kv in sorted(n.items())), flush=True)
+PY
+    rm -f go && mkfifo go
+    "$ALLOCSIM" record -o h -- /usr/bin/python3 cnt.py 1 >go 2>err.txt &
+    rpid=$!
+    read -r line <go || fail "no ready line"
+    kill -INT $rpid; kill -USR1 $rpid; kill -TERM $rpid
+    read -r line <go
+    wait $rpid; rc=$?
+    [ "$rc" = 0 ] || fail "handled signals: exit $rc: $(cat err.txt)"
+    [ "$line" = "got 2:1,10:1,15:1" ] || fail "CMD saw '$line', want each signal once"
+    grep -q "allocsim: .*h\.[0-9]*\.ast: pid" err.txt || fail "no summary: $(cat err.txt)"
+    [ "$(stat_of "$(files h)" complete)" = 1 ] || fail "handled signals: trace unfinished"
+    # a SIGTERM CMD leaves at the default ends it, and record with its status
+    "$ALLOCSIM" record -o t -- /usr/bin/python3 -c 'import time; print("ready", flush=True); time.sleep(5)' \
+        >go 2>err.txt &
+    rpid=$!
+    read -r line <go || fail "no ready line (default)"
+    kill -TERM $rpid
+    wait $rpid; rc=$?
+    [ "$rc" = 143 ] || fail "default SIGTERM: exit $rc: $(cat err.txt)"
+    pid=$(stat_of "$(files t)" pid)
+    ! kill -0 "$pid" 2>/dev/null || fail "CMD ($pid) still running after record ended"
+    [ "$(stat_of "$(files t)" complete)" = 1 ] || fail "default SIGTERM: trace unfinished"
+    grep -q "allocsim: .*t\.[0-9]*\.ast: pid" err.txt || fail "no summary: $(cat err.txt)"
+    # ^C on record's terminal: CMD gets it once, from the kernel
+    cat >onterm.py <<'PY'
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "record", "-q", "-o", "p", "--"] + sys.argv[2:])
+out = b""
+while b"ready" not in out:
+    b = os.read(fd, 1024)
+    if not b:
+        break
+    out += b
+time.sleep(0.2)
+os.write(fd, b"\x03")
+while True:
+    try:
+        b = os.read(fd, 1024)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+PY
+    /usr/bin/python3 onterm.py "$ALLOCSIM" /usr/bin/python3 cnt.py 1 >pty.out 2>&1 ||
+        fail "pty: $(cat pty.out)"
+    grep -q "got 2:1$" pty.out || fail "^C on the terminal: $(cat pty.out)"
+    ;;
 sigquery)
     # the program sees the dispositions it would without the tracer, and its
     # own handler runs; one it inherited as ignored stays ignored
