@@ -24,6 +24,8 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -66,6 +68,7 @@ void *as_resolve(const char *name)
 #define REAL AS_REAL
 
 static void child_after_fork(void);
+static void keep_env_init(void);
 
 AS_HIDDEN void as_proc_init(void)
 {
@@ -86,6 +89,7 @@ AS_HIDDEN void as_proc_init(void)
     (void)REAL(real_brk, "brk");
     (void)REAL(real_sbrk, "sbrk");
     pthread_atfork(NULL, NULL, child_after_fork);
+    keep_env_init();
 }
 
 
@@ -96,6 +100,11 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         return real_mmap(addr, len, prot, flags, fd, off);
     long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     return (void *)r;
+}
+
+static int do_munmap(void *addr, size_t len)
+{
+    return real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
 }
 
 AS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -251,6 +260,118 @@ AS_EXPORT pid_t fork(void)
     return r;
 }
 
+/* ---- The environment an exec'd program gets ------------------------------------
+ * Following children means the programs they exec load us too. Programs that
+ * build a child's environment themselves drop us: `env -i`, Python's
+ * `subprocess.run(..., env={...})`, a shell's `env -u`, sudo. Like Bear, which
+ * faces the same with build tools, the exec and posix_spawn hooks put back
+ * what the child needs (not with --no-follow): our library first in
+ * LD_PRELOAD, and ALLOCSIM_PREFIX and ALLOCSIM_OPTS as this process got
+ * them, where the environment passed lacks them. An environment that has them
+ * is passed as it is. The copy lives in its own mapping (no malloc in a
+ * vfork child, which shares our heap), unmapped if the exec fails. */
+#define ENV_MAX 4096
+static char g_self[ENV_MAX];          /* our library's path, "" if unknown */
+static char g_env_pfx[ENV_MAX + 20];  /* "ALLOCSIM_PREFIX=...", "" if unset */
+static char g_env_opts[ENV_MAX + 20]; /* "ALLOCSIM_OPTS=...", "" if unset */
+
+static int copy_var(char *out, size_t cap, const char *name)
+{
+    const char *v = getenv(name);
+    size_t n = strlen(name), l = v ? strlen(v) : 0;
+    if (!v || n + 1 + l + 1 > cap)
+        return v == NULL;   /* too long to keep: no injection (below) */
+    memcpy(out, name, n);
+    out[n] = '=';
+    memcpy(out + n + 1, v, l + 1);
+    return 1;
+}
+
+static void keep_env_init(void)
+{
+    Dl_info di;
+    if (as_g_nofollow || !dladdr((void *)keep_env_init, &di) || !di.dli_fname
+        || strlen(di.dli_fname) >= sizeof g_self || !strstr(di.dli_fname, "liballocsim-record"))
+        return;
+    if (!copy_var(g_env_pfx, sizeof g_env_pfx, "ALLOCSIM_PREFIX")
+        || !copy_var(g_env_opts, sizeof g_env_opts, "ALLOCSIM_OPTS"))
+        return;
+    strcpy(g_self, di.dli_fname);
+}
+
+static int env_is(const char *e, const char *name, size_t n)
+{
+    return !strncmp(e, name, n) && e[n] == '=';
+}
+
+typedef struct env_copy {
+    void *map;
+    size_t len;
+} env_copy_t;
+
+/* envp as the exec'd program gets it (see above); c->map is set when it is
+ * a copy. */
+static char *const *keep_env(char *const envp[], env_copy_t *c)
+{
+    c->map = NULL;
+    if (!g_self[0])
+        return envp;
+    size_t n = 0;
+    long pre = -1;
+    int has_pfx = !g_env_pfx[0], has_opts = !g_env_opts[0];
+    for (; envp && envp[n]; n++) {
+        if (env_is(envp[n], "LD_PRELOAD", 10))
+            pre = (long)n;
+        else if (env_is(envp[n], "ALLOCSIM_PREFIX", 15))
+            has_pfx = 1;
+        else if (env_is(envp[n], "ALLOCSIM_OPTS", 13))
+            has_opts = 1;
+    }
+    int has_self = pre >= 0 && strstr(envp[pre], "liballocsim-record");
+    if (has_self && has_pfx && has_opts)
+        return envp;
+    const char *theirs = pre >= 0 ? envp[pre] + 11 : "";
+    size_t slen = 11 + strlen(g_self) + 1 + strlen(theirs) + 1;
+    c->len = (n + 4) * sizeof(char *) + slen;
+    c->map = do_mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c->map == MAP_FAILED) {
+        c->map = NULL;
+        return envp;
+    }
+    char **v = c->map, *str = (char *)(v + n + 4);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((long)i != pre || has_self)
+            v[k++] = envp[i];
+    if (!has_self) {
+        /* ours first, as record sets it; theirs after */
+        char *w = str;
+        memcpy(w, "LD_PRELOAD=", 11);
+        w += 11;
+        w = stpcpy(w, g_self);
+        if (*theirs) {
+            *w++ = ':';
+            strcpy(w, theirs);
+        }
+        v[k++] = str;
+    }
+    if (!has_pfx)
+        v[k++] = g_env_pfx;
+    if (!has_opts)
+        v[k++] = g_env_opts;
+    v[k] = NULL;
+    return v;
+}
+
+static void env_done(env_copy_t *c)
+{
+    if (c->map) {
+        int e = errno;
+        do_munmap(c->map, c->len);
+        errno = e;
+    }
+}
+
 /* Our own process (not a vfork child sharing our memory) and traced. */
 static int own_and_on(void)
 {
@@ -289,7 +410,10 @@ AS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
     /* A shell searching PATH calls execve on every candidate: only a file
      * that can be executed is worth closing the trace for. */
     int f = access(path, X_OK) == 0 ? before_exec() : 0;
-    int rc = REAL(real_execve, "execve") ? real_execve(path, argv, envp) : -1;
+    env_copy_t c;
+    char *const *env = keep_env(envp, &c);
+    int rc = REAL(real_execve, "execve") ? real_execve(path, argv, env) : -1;
+    env_done(&c);
     after_failed_exec(f);
     return rc;
 }
@@ -302,7 +426,10 @@ AS_EXPORT int execv(const char *path, char *const argv[])
 AS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     int f = before_exec();
-    int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, envp) : -1;
+    env_copy_t c;
+    char *const *env = keep_env(envp, &c);
+    int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, env) : -1;
+    env_done(&c);
     after_failed_exec(f);
     return rc;
 }
@@ -310,7 +437,10 @@ AS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 AS_EXPORT int execvp(const char *file, char *const argv[])
 {
     int f = before_exec();
-    int rc = REAL(real_execvp, "execvp") ? real_execvp(file, argv) : -1;
+    env_copy_t c;
+    char *const *env = keep_env(environ, &c);
+    int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, env) : -1;
+    env_done(&c);
     after_failed_exec(f);
     return rc;
 }
@@ -318,7 +448,10 @@ AS_EXPORT int execvp(const char *file, char *const argv[])
 AS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     int f = before_exec();
-    int rc = REAL(real_fexecve, "fexecve") ? real_fexecve(fd, argv, envp) : -1;
+    env_copy_t c;
+    char *const *env = keep_env(envp, &c);
+    int rc = REAL(real_fexecve, "fexecve") ? real_fexecve(fd, argv, env) : -1;
+    env_done(&c);
     after_failed_exec(f);
     return rc;
 }
@@ -329,7 +462,10 @@ AS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
                        int flags)
 {
     int f = before_exec();
-    int rc = REAL(real_execveat, "execveat") ? real_execveat(dirfd, path, argv, envp, flags) : -1;
+    env_copy_t c;
+    char *const *env = keep_env(envp, &c);
+    int rc = REAL(real_execveat, "execveat") ? real_execveat(dirfd, path, argv, env, flags) : -1;
+    env_done(&c);
     after_failed_exec(f);
     return rc;
 }
@@ -389,7 +525,10 @@ AS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     before_spawn();
     if (!REAL(real_posix_spawn, "posix_spawn"))
         return ENOSYS;
-    return real_posix_spawn(pid, path, fa, at, argv, envp);
+    env_copy_t c;
+    int rc = real_posix_spawn(pid, path, fa, at, argv, keep_env(envp, &c));
+    env_done(&c);
+    return rc;
 }
 
 AS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
@@ -398,7 +537,10 @@ AS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     before_spawn();
     if (!REAL(real_posix_spawnp, "posix_spawnp"))
         return ENOSYS;
-    return real_posix_spawnp(pid, file, fa, at, argv, envp);
+    env_copy_t c;
+    int rc = real_posix_spawnp(pid, file, fa, at, argv, keep_env(envp, &c));
+    env_done(&c);
+    return rc;
 }
 
 /* Ends tracing for good: everything published is written and the file closed

@@ -354,6 +354,38 @@ sigend)
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;
+keepenv)
+    # programs that build a child's environment themselves (env -i, env -u,
+    # Python's subprocess with env=) drop the preload: the exec and
+    # posix_spawn hooks put it back, so the child is traced all the same,
+    # into the same prefix; not with --no-follow
+    "$ALLOCSIM" record -q -o e -- env -i "$TR/tr_ctor" >/dev/null 2>err.txt ||
+        fail "env -i: exit status: $(cat err.txt)"
+    [ "$(nfiles e)" = 2 ] || fail "env -i: want env's file and tr_ctor's, got: $(files e)"
+    for f in $(files e); do
+        [ "$(stat_of "$f" complete)" = 1 ] || fail "env -i: $f unfinished"
+    done
+    "$ALLOCSIM" record -q -o u -- env -u LD_PRELOAD -u ALLOCSIM_PREFIX "$TR/tr_ctor" \
+        >/dev/null 2>err.txt || fail "env -u: exit status: $(cat err.txt)"
+    [ "$(nfiles u)" = 2 ] || fail "env -u (execvp of a changed environ): got: $(files u)"
+    # theirs stays after ours; a variable the child has is left as it is
+    out=$("$ALLOCSIM" record -q -o l -- env -i LD_PRELOAD=libm.so.6 ALLOCSIM_OPTS=level=1 \
+        /bin/sh -c 'echo "$LD_PRELOAD $ALLOCSIM_OPTS"' 2>err.txt) || fail "exit status: $(cat err.txt)"
+    case $out in
+    */liballocsim-record.so:libm.so.6" level=1") ;;
+    *) fail "child's LD_PRELOAD and ALLOCSIM_OPTS: '$out'" ;;
+    esac
+    # Python: execve after fork (env=) and posix_spawn (close_fds=False)
+    "$ALLOCSIM" record -q -o py -- /usr/bin/python3 -c '
+import subprocess, sys
+for cf in (True, False):
+    subprocess.run([sys.argv[1]], env={"PATH": "/usr/bin"}, close_fds=cf, check=True)
+' "$TR/tr_ctor" >/dev/null 2>err.txt || fail "python: exit status: $(cat err.txt)"
+    [ "$(nfiles py)" = 3 ] || fail "python subprocess env=: want 3 files, got: $(files py)"
+    "$ALLOCSIM" record -q --no-follow -o n -- env -i "$TR/tr_ctor" >/dev/null 2>err.txt ||
+        fail "--no-follow: exit status: $(cat err.txt)"
+    [ "$(nfiles n)" = 1 ] || fail "--no-follow: want env's file only, got: $(files n)"
+    ;;
 forward)
     # a signal sent to record (kill, timeout) is passed on to CMD, which
     # ends or not as it would have; record waits, summarizes and exits with
