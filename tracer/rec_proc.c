@@ -69,6 +69,7 @@ void *as_resolve(const char *name)
 
 static void child_after_fork(void);
 static void keep_env_init(void);
+static void as_fini(void);
 
 AS_HIDDEN void as_proc_init(void)
 {
@@ -89,6 +90,10 @@ AS_HIDDEN void as_proc_init(void)
     (void)REAL(real_brk, "brk");
     (void)REAL(real_sbrk, "sbrk");
     pthread_atfork(NULL, NULL, child_after_fork);
+    /* quick_exit runs no destructor and ends through glibc's internal _exit,
+     * not ours: at_quick_exit handlers run last-registered first, so this
+     * one, registered before main, finishes the trace after the program's. */
+    at_quick_exit(as_fini);
     keep_env_init();
 }
 

@@ -354,6 +354,17 @@ sigend)
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;
+quickexit)
+    # quick_exit runs no destructor and ends through glibc's internal _exit:
+    # the at_quick_exit handler the tracer registers first (so it runs last)
+    # finishes the trace, with every event
+    "$ALLOCSIM" record -q -o q -- "$TR/tr_sigend" quick 200000 >out.txt 2>err.txt; rc=$?
+    [ "$rc" = 3 ] || fail "exit $rc, want 3: $(cat err.txt)"
+    f=$(files q)
+    [ "$(stat_of "$f" complete)" = 1 ] || fail "trace not finished"
+    m=$(stat_of "$f" malloc)
+    [ "${m:-0}" -ge 200000 ] || fail "$m mallocs traced of 200000"
+    ;;
 keepenv)
     # programs that build a child's environment themselves (env -i, env -u,
     # Python's subprocess with env=) drop the preload: the exec and

@@ -1,12 +1,15 @@
 /*
  * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
- * Usage: tr_sigend term|segv|abort|pipe|usr1|restore N  |  tr_sigend spin|query
+ * Usage: tr_sigend term|segv|abort|pipe|usr1|restore|quick N  |  tr_sigend spin|query
  *
  * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
  * a write through a null pointer, abort(), a write to a pipe with no reader,
  * raise(SIGUSR1). No pause in between, so the tracer's quiet-time sync cannot
  * have written the last events: only finishing the trace in the signal's
  * path keeps them. Prints "mallocs N" first.
+ *
+ * quick: as term, but ends with quick_exit(3): no destructor runs, glibc
+ * calls its internal _exit (not ours) after the at_quick_exit handlers.
  *
  * restore: as term, after setting its own SIGTERM handler and then SIG_DFL
  * back (as Python's faulthandler does on a crash): the default it set must
@@ -103,6 +106,8 @@ int main(int argc, char **argv)
         volatile int *volatile z = NULL;   /* a real store, not one the compiler drops */
         *z = 1;
     }
+    else if (!strcmp(argv[1], "quick"))
+        quick_exit(3);
     else if (!strcmp(argv[1], "abort"))
         abort();
     else if (!strcmp(argv[1], "pipe"))
