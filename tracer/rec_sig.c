@@ -20,7 +20,8 @@
  * - the program never sees on_signal: sigaction, signal, bsd_signal,
  *   sysv_signal and sigset report SIG_DFL where the disposition is ours.
  *   A handler the program sets replaces ours; SIG_DFL it sets (back) gets
- *   ours again. Python's faulthandler (pytest turns it on) keeps the handler
+ *   ours again; a one-shot handler (SA_RESETHAND, sysv_signal, `signal` in
+ *   strict C) is wrapped so that its reset gets ours too (below). Python's faulthandler (pytest turns it on) keeps the handler
  *   it found, ours shown as SIG_DFL, and on a crash puts it back and raises
  *   again: that SIG_DFL would have ended the process with the trace
  *   unfinished.
@@ -125,6 +126,69 @@ AS_HIDDEN void as_sig_init(void)
     g_mine_ok = 1;
 }
 
+/* ---- One-shot handlers (SA_RESETHAND, sysv_signal) --------------------------
+ * The kernel resets such a disposition to the real SIG_DFL when it delivers
+ * the signal, not to ours, so the usual crash handler (print a backtrace,
+ * raise the signal again, die by the default) ended the process with the
+ * trace unfinished. For the signals of g_sigs, the program's one-shot action
+ * is installed as `oneshot` with the same mask and flags but SA_RESETHAND;
+ * oneshot does the reset itself, to ours, and then calls the program's
+ * handler. sigaction reports the program's action as it set it. When several
+ * threads take the signal at once, only the first gets the handler (the
+ * kernel's reset is atomic too); the others take the default. */
+static struct sigaction g_prog[65];   /* the program's one-shot action, by signal */
+static int g_armed[65];               /* 1: g_prog[sig] is installed as oneshot */
+
+static void oneshot(int sig, siginfo_t *si, void *uc)
+{
+    if (sig <= 0 || sig > 64 || !__atomic_exchange_n(&g_armed[sig], 0, __ATOMIC_ACQ_REL)) {
+        on_signal(sig, si, uc);
+        return;
+    }
+    struct sigaction p = g_prog[sig];
+    int e = errno;
+    sys_sigaction(sig, &g_mine, NULL);
+    errno = e;
+    if (p.sa_flags & SA_SIGINFO)
+        p.sa_sigaction(sig, si, uc);
+    else
+        p.sa_handler(sig);
+}
+
+static int is_oneshot(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == oneshot;
+}
+
+/* sigaction(sig, act, old) through real (glibc's sigaction or
+ * __sigaction), with one-shot handlers of g_sigs wrapped. */
+static int set_action(int (*real)(int, const struct sigaction *, struct sigaction *), int sig,
+                      const struct sigaction *act, struct sigaction *old)
+{
+    int wrap = act && g_mine_ok && handled(sig) && (act->sa_flags & SA_RESETHAND) &&
+               ((act->sa_flags & SA_SIGINFO) ||
+                (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN));
+    struct sigaction prev = g_prog[sig > 0 && sig <= 64 ? sig : 0], w;
+    if (wrap) {
+        w = *act;
+        w.sa_flags = (act->sa_flags & ~SA_RESETHAND) | SA_SIGINFO;
+        w.sa_sigaction = oneshot;
+        g_prog[sig] = *act;
+        __atomic_store_n(&g_armed[sig], 1, __ATOMIC_RELEASE);
+    }
+    int rc = real(sig, wrap ? &w : act, old);
+    if (rc != 0) {
+        if (wrap)
+            g_prog[sig] = prev;
+        return rc;
+    }
+    if (old && is_oneshot(old))
+        *old = prev;
+    if (act && !wrap && sig > 0 && sig <= 64)
+        __atomic_store_n(&g_armed[sig], 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
 /* The program just set sig to SIG_DFL (the real call did): ours again. */
 static void redefault(int sig, sighandler_t set)
 {
@@ -155,12 +219,20 @@ static int after_action(int sig, const struct sigaction *act, struct sigaction *
 
 AS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    return after_action(sig, act, old, REAL(real_sigaction, "sigaction")(sig, act, old));
+    if (!REAL(real_sigaction, "sigaction")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return after_action(sig, act, old, set_action(real_sigaction, sig, act, old));
 }
 
 AS_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    return after_action(sig, act, old, REAL(real___sigaction, "__sigaction")(sig, act, old));
+    if (!REAL(real___sigaction, "__sigaction")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return after_action(sig, act, old, set_action(real___sigaction, sig, act, old));
 }
 
 /* After signal(sig, h) and its kin returned r (the previous handler). */
@@ -169,6 +241,13 @@ static sighandler_t after_set(int sig, sighandler_t h, sighandler_t r)
     if (r == SIG_ERR)
         return r;
     redefault(sig, h);
+    if (r == (sighandler_t)(void (*)(void))oneshot && sig > 0 && sig <= 64) {
+        /* replaced the program's one-shot action: it is what was there */
+        __atomic_store_n(&g_armed[sig], 0, __ATOMIC_RELEASE);
+        const struct sigaction *p = &g_prog[sig];
+        return (p->sa_flags & SA_SIGINFO) ? (sighandler_t)(void (*)(void))p->sa_sigaction
+                                          : p->sa_handler;
+    }
     return r == (sighandler_t)(void (*)(void))on_signal ? SIG_DFL : r;
 }
 
@@ -182,14 +261,42 @@ AS_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
     return after_set(sig, h, REAL(real_bsd_signal, "bsd_signal")(sig, h));
 }
 
+/* sysv_signal: a one-shot handler (SA_RESETHAND | SA_NODEFER, glibc's
+ * definition), the same as `signal` in a program built with strict C (-std=c99
+ * without _DEFAULT_SOURCE). A handler for a signal of g_sigs is set through
+ * set_action; the rest as glibc does it. */
+static sighandler_t sysv_set(sighandler_t (*real)(int, sighandler_t), int sig, sighandler_t h)
+{
+    if (!(g_mine_ok && handled(sig) && h != SIG_DFL && h != SIG_IGN && h != SIG_ERR))
+        return after_set(sig, h, real(sig, h));
+    struct sigaction a, old;
+    memset(&a, 0, sizeof a);
+    a.sa_handler = h;
+    a.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&a.sa_mask);
+    if (set_action(sys_sigaction, sig, &a, &old) != 0)
+        return SIG_ERR;
+    as_default(&old);
+    return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void (*)(void))old.sa_sigaction
+                                       : old.sa_handler;
+}
+
 AS_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
-    return after_set(sig, h, REAL(real_sysv_signal, "sysv_signal")(sig, h));
+    if (!REAL(real_sysv_signal, "sysv_signal")) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    return sysv_set(real_sysv_signal, sig, h);
 }
 
 AS_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
 {
-    return after_set(sig, h, REAL(real___sysv_signal, "__sysv_signal")(sig, h));
+    if (!REAL(real___sysv_signal, "__sysv_signal")) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    return sysv_set(real___sysv_signal, sig, h);
 }
 
 AS_EXPORT sighandler_t sigset(int sig, sighandler_t h)

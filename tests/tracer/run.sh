@@ -320,10 +320,13 @@ sigend)
     # writer's sync): the trace is finished in the signal's path, whole and
     # complete, and the process still dies of that signal
     ulimit -c 0
-    for how in term segv abort pipe usr1 restore; do
-        "$TR/tr_sigend" $how 1000 >/dev/null 2>&1; want=$?
+    for how in term segv abort pipe usr1 restore oneshot sysv; do
+        "$TR/tr_sigend" $how 200000 >plain.txt 2>&1; want=$?
         "$ALLOCSIM" record -q -o s$how -- "$TR/tr_sigend" $how 200000 >out.txt 2>err.txt; rc=$?
         [ "$rc" = "$want" ] && [ "$rc" -gt 128 ] || fail "$how: exit $rc traced, $want untraced"
+        # what the program printed (one-shot handlers: what sigaction
+        # reported, inside the handler too) is the same
+        diff plain.txt out.txt >/dev/null || fail "$how: output '$(cat out.txt)', untraced '$(cat plain.txt)'"
         f=$(files s$how)
         [ "$(stat_of "$f" complete)" = 1 ] || fail "$how: trace not finished"
         m=$(stat_of "$f" malloc)

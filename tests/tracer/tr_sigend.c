@@ -1,12 +1,18 @@
 /*
  * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
- * Usage: tr_sigend term|segv|abort|pipe|usr1|restore|quick N  |  tr_sigend spin|query
+ * Usage: tr_sigend term|segv|abort|pipe|usr1|restore|quick|oneshot|sysv N  |  tr_sigend spin|query
  *
  * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
  * a write through a null pointer, abort(), a write to a pipe with no reader,
  * raise(SIGUSR1). No pause in between, so the tracer's quiet-time sync cannot
  * have written the last events: only finishing the trace in the signal's
  * path keeps them. Prints "mallocs N" first.
+ *
+ * oneshot, sysv: as term, after setting a one-shot SIGTERM handler
+ * (sigaction with SA_RESETHAND; sysv_signal) that prints "handler" and
+ * whether SIGTERM reads as SIG_DFL inside it, then raises SIGTERM again: the
+ * common crash handler. The kernel's reset must not bypass the tracer's
+ * default. oneshot first prints what sigaction reports of the handler.
  *
  * quick: as term, but ends with quick_exit(3): no destructor runs, glibc
  * calls its internal _exit (not ours) after the at_quick_exit handlers.
@@ -37,6 +43,21 @@ static void mine(int sig)
     if (write(1, m, sizeof m - 1) < 0)
         _exit(4);
     _exit(0);
+}
+
+static void say(const char *m)
+{
+    if (write(1, m, strlen(m)) < 0)
+        _exit(4);
+}
+
+static void once(int sig)
+{
+    struct sigaction now;
+    sigaction(sig, NULL, &now);
+    say(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_DFL ? "handler, now dfl\n"
+                                                                  : "handler, now other\n");
+    raise(sig);
 }
 
 static void *churn(void *arg)
@@ -84,6 +105,19 @@ int main(int argc, char **argv)
     int fds[2];
     if (!strcmp(argv[1], "pipe") && (pipe(fds) != 0 || close(fds[0]) != 0))
         return 2;
+    if (!strcmp(argv[1], "oneshot")) {
+        struct sigaction a, q;
+        memset(&a, 0, sizeof a);
+        a.sa_handler = once;
+        a.sa_flags = SA_RESETHAND;
+        sigemptyset(&a.sa_mask);
+        sigaction(SIGTERM, &a, NULL);
+        sigaction(SIGTERM, NULL, &q);
+        printf("query %s\n", q.sa_handler == once && (q.sa_flags & SA_RESETHAND) &&
+                                      !(q.sa_flags & SA_SIGINFO) ? "once, resethand" : "other");
+    } else if (!strcmp(argv[1], "sysv")) {
+        sysv_signal(SIGTERM, once);
+    }
     printf("mallocs %ld\n", n);
     fflush(stdout);
     for (long i = 0; i < n; i++) {
@@ -98,7 +132,8 @@ int main(int argc, char **argv)
         signal(SIGTERM, mine);
         sigaction(SIGTERM, &d, NULL);
     }
-    if (!strcmp(argv[1], "term") || !strcmp(argv[1], "restore"))
+    if (!strcmp(argv[1], "term") || !strcmp(argv[1], "restore") || !strcmp(argv[1], "oneshot") ||
+        !strcmp(argv[1], "sysv"))
         raise(SIGTERM);
     else if (!strcmp(argv[1], "usr1"))
         raise(SIGUSR1);
