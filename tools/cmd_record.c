@@ -86,8 +86,9 @@ static const char usage_text[] =
     "ALLOCSIM_OPTS already set is kept; --callsite and --no-follow add theirs.\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
-    "traced (static, set-uid/set-gid, built with a sanitizer's allocator: ASan,\n"
-    "TSan, MSan, HWASan, LSan; not found) or on a usage error.\n";
+    "traced (static, set-uid/set-gid, 32-bit or built for another machine, built\n"
+    "with a sanitizer's allocator: ASan, TSan, MSan, HWASan, LSan; not found) or\n"
+    "on a usage error.\n";
 
 /* Finds CMD on PATH like execvp. */
 static int resolve_cmd(const char *cmd, char *out, size_t len)
@@ -154,6 +155,17 @@ static const char *sanitizer_of(int fd, const Elf64_Ehdr *eh)
     return found;
 }
 
+#if defined(__x86_64__)
+#define AS_ELF_MACHINE EM_X86_64
+#define AS_ELF_MACHINE_NAME "x86-64"
+#elif defined(__aarch64__)
+#define AS_ELF_MACHINE EM_AARCH64
+#define AS_ELF_MACHINE_NAME "aarch64"
+#else
+#define AS_ELF_MACHINE 0                /* not checked */
+#define AS_ELF_MACHINE_NAME "this machine"
+#endif
+
 /* 0 if the program can be traced by LD_PRELOAD; else prints why, returns -1. */
 static int check_traceable(const char *path, int depth)
 {
@@ -191,6 +203,24 @@ static int check_traceable(const char *path, int depth)
     if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(buf, ELFMAG, SELFMAG) != 0) {
         close(fd);
         return 0;   /* not ELF: let exec say what it thinks of it */
+    }
+    /* The loader cannot preload our 64-bit library into a program of
+     * another class or machine: it prints "cannot be preloaded (wrong ELF
+     * class)" into the program's stderr and runs it untraced. */
+    uint16_t machine;
+    memcpy(&machine, buf + 18, sizeof machine);   /* e_machine, same place in both classes */
+    if (buf[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+        (AS_ELF_MACHINE && machine != AS_ELF_MACHINE)) {
+        close(fd);
+        if (buf[EI_CLASS] == ELFCLASS32 && sizeof(void *) == 8)
+            as_cli_error(path, "is a 32-bit program: the loader cannot preload the 64-bit "
+                         "tracer into it, so it cannot be traced");
+        else
+            as_cli_error(path, "is built for another machine (ELF class %u, e_machine %u; the "
+                         "tracer is built for %s): the loader cannot preload the tracer into "
+                         "it, so it cannot be traced", (unsigned)buf[EI_CLASS],
+                         (unsigned)machine, AS_ELF_MACHINE_NAME);
+        return -1;
     }
     int dynamic = 0;
     const char *san = NULL;

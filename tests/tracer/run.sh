@@ -671,6 +671,20 @@ refuse)
     "$ALLOCSIM" record -q -o r -- "$TR/tr_asan" 2>err.txt; rc=$?
     [ "$rc" = 2 ] && grep -q "is built with AddressSanitizer" err.txt ||
         fail "asan: exit $rc, $(cat err.txt)"
+    # a program of another ELF class or machine: the loader would print
+    # "wrong ELF class" into its stderr and run it untraced (the check reads
+    # the ELF header only, so a header is enough here)
+    { printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\003\000'
+      head -c 60 /dev/zero; } >e32 && chmod +x e32
+    "$ALLOCSIM" record -q -o r -- ./e32 2>err.txt; rc=$?
+    [ "$rc" = 2 ] && grep -q "is a 32-bit program" err.txt || fail "32-bit: exit $rc, $(cat err.txt)"
+    { printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\002\000\267\000'
+      head -c 60 /dev/zero; } >earm && chmod +x earm
+    if [ "$(uname -m)" = x86_64 ]; then
+        "$ALLOCSIM" record -q -o r -- ./earm 2>err.txt; rc=$?
+        [ "$rc" = 2 ] && grep -q "is built for another machine" err.txt ||
+            fail "aarch64 on x86-64: exit $rc, $(cat err.txt)"
+    fi
     # a command that cannot run says why, naming it, in one line
     printf '#!/bin/sh\ntrue\n' >noexec.sh
     "$ALLOCSIM" record -q -o r -- ./noexec.sh 2>err.txt; rc=$?
