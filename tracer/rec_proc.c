@@ -20,6 +20,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -314,9 +315,37 @@ typedef struct env_copy {
     size_t len;
 } env_copy_t;
 
+/* A program the loader cannot preload us into (an ELF of another class or
+ * machine: it would print "wrong ELF class" into the program's stderr). Only
+ * asked before putting the preload back: where the environment kept it,
+ * the loader's line is what the program gets without us too. */
+static int foreign_elf(int dirfd, const char *path)
+{
+    if (!path)
+        return 0;
+    int fd = (int)syscall(SYS_openat, dirfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    unsigned char h[20];
+    long n = syscall(SYS_read, fd, h, sizeof h);
+    syscall(SYS_close, fd);
+    if (n != (long)sizeof h || memcmp(h, "\177ELF", 4) != 0)
+        return 0;
+    uint16_t machine;
+    memcpy(&machine, h + 18, sizeof machine);
+#if defined(__x86_64__)
+    if (machine != 62)   /* EM_X86_64 */
+        return 1;
+#elif defined(__aarch64__)
+    if (machine != 183)  /* EM_AARCH64 */
+        return 1;
+#endif
+    return h[4] != (sizeof(void *) == 8 ? 2 : 1);
+}
+
 /* envp as the exec'd program gets it (see above); c->map is set when it is
- * a copy. */
-static char *const *keep_env(char *const envp[], env_copy_t *c)
+ * a copy. path (relative to dirfd): the program, when known. */
+static char *const *keep_env_for(int dirfd, const char *path, char *const envp[], env_copy_t *c)
 {
     c->map = NULL;
     if (!g_self[0])
@@ -333,7 +362,7 @@ static char *const *keep_env(char *const envp[], env_copy_t *c)
             has_opts = 1;
     }
     int has_self = pre >= 0 && strstr(envp[pre], "liballocsim-record");
-    if (has_self && has_pfx && has_opts)
+    if ((has_self && has_pfx && has_opts) || (!has_self && foreign_elf(dirfd, path)))
         return envp;
     const char *theirs = pre >= 0 ? envp[pre] + 11 : "";
     size_t slen = 11 + strlen(g_self) + 1 + strlen(theirs) + 1;
@@ -366,6 +395,33 @@ static char *const *keep_env(char *const envp[], env_copy_t *c)
         v[k++] = g_env_opts;
     v[k] = NULL;
     return v;
+}
+
+/* keep_env_for a program named as execvp names it: the first executable
+ * `file` on PATH (the caller's PATH, as glibc's execvp searches it). */
+static char *const *keep_env_p(const char *file, char *const envp[], env_copy_t *c)
+{
+    char buf[4096];
+    const char *path = NULL;
+    if (strchr(file, '/')) {
+        path = file;
+    } else if (g_self[0]) {
+        const char *p = getenv("PATH");
+        size_t fl = strlen(file);
+        for (p = p ? p : "/bin:/usr/bin"; !path && *p;) {
+            const char *e = strchr(p, ':');
+            size_t dl = e ? (size_t)(e - p) : strlen(p);
+            if (dl + 1 + fl < sizeof buf) {
+                memcpy(buf, p, dl);
+                buf[dl] = '/';
+                memcpy(buf + dl + 1, file, fl + 1);
+                if (access(dl ? buf : file, X_OK) == 0)
+                    path = dl ? buf : file;
+            }
+            p = e ? e + 1 : p + dl;
+        }
+    }
+    return keep_env_for(AT_FDCWD, path, envp, c);
 }
 
 static void env_done(env_copy_t *c)
@@ -416,7 +472,7 @@ AS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
      * that can be executed is worth closing the trace for. */
     int f = access(path, X_OK) == 0 ? before_exec() : 0;
     env_copy_t c;
-    char *const *env = keep_env(envp, &c);
+    char *const *env = keep_env_for(AT_FDCWD, path, envp, &c);
     int rc = REAL(real_execve, "execve") ? real_execve(path, argv, env) : -1;
     env_done(&c);
     after_failed_exec(f);
@@ -432,7 +488,7 @@ AS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     int f = before_exec();
     env_copy_t c;
-    char *const *env = keep_env(envp, &c);
+    char *const *env = keep_env_p(file, envp, &c);
     int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, env) : -1;
     env_done(&c);
     after_failed_exec(f);
@@ -443,7 +499,7 @@ AS_EXPORT int execvp(const char *file, char *const argv[])
 {
     int f = before_exec();
     env_copy_t c;
-    char *const *env = keep_env(environ, &c);
+    char *const *env = keep_env_p(file, environ, &c);
     int rc = REAL(real_execvpe, "execvpe") ? real_execvpe(file, argv, env) : -1;
     env_done(&c);
     after_failed_exec(f);
@@ -454,7 +510,7 @@ AS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     int f = before_exec();
     env_copy_t c;
-    char *const *env = keep_env(envp, &c);
+    char *const *env = keep_env_for(AT_FDCWD, NULL, envp, &c);
     int rc = REAL(real_fexecve, "fexecve") ? real_fexecve(fd, argv, env) : -1;
     env_done(&c);
     after_failed_exec(f);
@@ -468,7 +524,7 @@ AS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 {
     int f = before_exec();
     env_copy_t c;
-    char *const *env = keep_env(envp, &c);
+    char *const *env = keep_env_for(dirfd, (flags & AT_EMPTY_PATH) && !*path ? NULL : path, envp, &c);
     int rc = REAL(real_execveat, "execveat") ? real_execveat(dirfd, path, argv, env, flags) : -1;
     env_done(&c);
     after_failed_exec(f);
@@ -531,7 +587,7 @@ AS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     if (!REAL(real_posix_spawn, "posix_spawn"))
         return ENOSYS;
     env_copy_t c;
-    int rc = real_posix_spawn(pid, path, fa, at, argv, keep_env(envp, &c));
+    int rc = real_posix_spawn(pid, path, fa, at, argv, keep_env_for(AT_FDCWD, path, envp, &c));
     env_done(&c);
     return rc;
 }
@@ -543,7 +599,7 @@ AS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     if (!REAL(real_posix_spawnp, "posix_spawnp"))
         return ENOSYS;
     env_copy_t c;
-    int rc = real_posix_spawnp(pid, file, fa, at, argv, keep_env(envp, &c));
+    int rc = real_posix_spawnp(pid, file, fa, at, argv, keep_env_p(file, envp, &c));
     env_done(&c);
     return rc;
 }

@@ -396,6 +396,14 @@ for cf in (True, False):
     subprocess.run([sys.argv[1]], env={"PATH": "/usr/bin"}, close_fds=cf, check=True)
 ' "$TR/tr_ctor" >/dev/null 2>err.txt || fail "python: exit status: $(cat err.txt)"
     [ "$(nfiles py)" = 3 ] || fail "python subprocess env=: want 3 files, got: $(files py)"
+    # a program of another ELF class gets no preload put back (the loader
+    # would print "wrong ELF class" into its stderr). Here a bare 32-bit
+    # header: the kernel refuses it (ENOEXEC) and env's execvp hands it to
+    # sh, with the environment env passed, so sh runs untraced
+    { printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\003\000'
+      head -c 60 /dev/zero; } >e32 && chmod +x e32
+    "$ALLOCSIM" record -q -o f -- env -i ./e32 >/dev/null 2>&1
+    [ "$(nfiles f)" = 1 ] || fail "32-bit ELF: want env's file only, got: $(files f)"
     "$ALLOCSIM" record -q --no-follow -o n -- env -i "$TR/tr_ctor" >/dev/null 2>err.txt ||
         fail "--no-follow: exit status: $(cat err.txt)"
     [ "$(nfiles n)" = 1 ] || fail "--no-follow: want env's file only, got: $(files n)"
