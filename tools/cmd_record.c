@@ -24,6 +24,7 @@
 
 #include "replay/trace.h"
 #include "tools/cli.h"
+#include "tracer/rec_elf.h"
 
 static const char usage_text[] =
     "usage: allocsim record [-o PREFIX] [-f] [-q] [--callsite] [--no-follow] -- CMD [ARGS...]\n"
@@ -51,7 +52,9 @@ static const char usage_text[] =
     "(then .2, ...). A program exec'd with an environment that drops the\n"
     "tracer (env -i, Python's subprocess with env=) gets it back: LD_PRELOAD,\n"
     "ALLOCSIM_PREFIX and ALLOCSIM_OPTS are added where missing, so it is traced\n"
-    "too. Files are created O_EXCL|O_NOFOLLOW, mode 0600. When CMD\n"
+    "too; one built with a sanitizer's allocator runs untraced, with the tracer\n"
+    "taken out of its LD_PRELOAD, as it would without record. Files are\n"
+    "created O_EXCL|O_NOFOLLOW, mode 0600. When CMD\n"
     "exits, record waits up to 2 s for the processes it left running (they are\n"
     "traced too, and come to record as their subreaper), so that their files\n"
     "are finished when it returns; one still running then is named in the\n"
@@ -115,57 +118,6 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
     return -1;
 }
 
-/* The sanitizer whose runtime a 64-bit ELF file uses ("AddressSanitizer"
- * ...), from its .dynstr: gcc's programs name libasan.so & co. and reference
- * __asan_init, clang's export __asan_init from a runtime linked in. NULL if
- * none (or no section headers to tell). Such a runtime replaces malloc and,
- * for ASan, aborts when a preloaded library comes before it ("ASan runtime
- * does not come first in initial library list"). */
-static const char *sanitizer_of(int fd, const Elf64_Ehdr *eh)
-{
-    static const struct {
-        const char *sym, *name;
-    } san[] = {{"__asan_init", "AddressSanitizer"}, {"__hwasan_init", "HWAddressSanitizer"},
-               {"__tsan_init", "ThreadSanitizer"},  {"__msan_init", "MemorySanitizer"},
-               {"liblsan.so", "LeakSanitizer"}};
-    if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 || eh->e_shnum > 4096)
-        return NULL;
-    const char *found = NULL;
-    for (unsigned i = 0; i < eh->e_shnum && !found; i++) {
-        Elf64_Shdr sh, link;
-        if (pread(fd, &sh, sizeof sh, (off_t)(eh->e_shoff + (uint64_t)i * sizeof sh)) !=
-                (ssize_t)sizeof sh ||
-            sh.sh_type != SHT_DYNSYM || sh.sh_link >= eh->e_shnum ||
-            pread(fd, &link, sizeof link, (off_t)(eh->e_shoff + (uint64_t)sh.sh_link * sizeof sh)) !=
-                (ssize_t)sizeof link ||
-            link.sh_size == 0 || link.sh_size > (64u << 20))
-            continue;
-        char *str = malloc(link.sh_size + 1);
-        if (!str)
-            return NULL;
-        if (pread(fd, str, link.sh_size, (off_t)link.sh_offset) == (ssize_t)link.sh_size) {
-            str[link.sh_size] = 0;
-            for (const char *p = str; p < str + link.sh_size && !found; p += strlen(p) + 1)
-                for (unsigned k = 0; k < sizeof san / sizeof *san && !found; k++)
-                    if (!strncmp(p, san[k].sym, strlen(san[k].sym)))
-                        found = san[k].name;
-        }
-        free(str);
-    }
-    return found;
-}
-
-#if defined(__x86_64__)
-#define AS_ELF_MACHINE EM_X86_64
-#define AS_ELF_MACHINE_NAME "x86-64"
-#elif defined(__aarch64__)
-#define AS_ELF_MACHINE EM_AARCH64
-#define AS_ELF_MACHINE_NAME "aarch64"
-#else
-#define AS_ELF_MACHINE 0                /* not checked */
-#define AS_ELF_MACHINE_NAME "this machine"
-#endif
-
 /* 0 if the program can be traced by LD_PRELOAD; else prints why, returns -1. */
 static int check_traceable(const char *path, int depth)
 {
@@ -200,61 +152,28 @@ static int check_traceable(const char *path, int depth)
         *e = 0;
         return *p ? check_traceable(p, depth + 1) : 0;
     }
-    if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(buf, ELFMAG, SELFMAG) != 0) {
-        close(fd);
-        return 0;   /* not ELF: let exec say what it thinks of it */
-    }
-    /* The loader cannot preload our 64-bit library into a program of
-     * another class or machine: it prints "cannot be preloaded (wrong ELF
-     * class)" into the program's stderr and runs it untraced. */
-    uint16_t machine;
-    memcpy(&machine, buf + 18, sizeof machine);   /* e_machine, same place in both classes */
-    if (buf[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
-        (AS_ELF_MACHINE && machine != AS_ELF_MACHINE)) {
-        close(fd);
-        if (buf[EI_CLASS] == ELFCLASS32 && sizeof(void *) == 8)
+    const char *san;
+    unsigned machine;
+    int kind = as_elf_kind(fd, &san, &machine);
+    close(fd);
+    switch (kind) {
+    case AS_ELF_FOREIGN:
+        /* the loader would print "wrong ELF class ... ignored" into its
+         * stderr and run it untraced */
+        if (buf[EI_CLASS] == ELFCLASS32 && AS_ELF_CLASS == ELFCLASS64)
             as_cli_error(path, "is a 32-bit program: the loader cannot preload the 64-bit "
                          "tracer into it, so it cannot be traced");
         else
             as_cli_error(path, "is built for another machine (ELF class %u, e_machine %u; the "
                          "tracer is built for %s): the loader cannot preload the tracer into "
-                         "it, so it cannot be traced", (unsigned)buf[EI_CLASS],
-                         (unsigned)machine, AS_ELF_MACHINE_NAME);
+                         "it, so it cannot be traced", (unsigned)buf[EI_CLASS], machine,
+                         AS_ELF_MACHINE_NAME);
         return -1;
-    }
-    int dynamic = 0;
-    const char *san = NULL;
-    if (buf[EI_CLASS] == ELFCLASS64) {
-        Elf64_Ehdr eh;
-        memcpy(&eh, buf, sizeof eh);
-        san = sanitizer_of(fd, &eh);
-        for (unsigned i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
-                (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP)
-                dynamic = 1;
-        }
-    } else {
-        Elf32_Ehdr eh;
-        memcpy(&eh, buf, sizeof eh);
-        for (unsigned i = 0; i < eh.e_phnum; i++) {
-            Elf32_Phdr ph;
-            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
-                (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP)
-                dynamic = 1;
-        }
-    }
-    close(fd);
-    if (!dynamic) {
+    case AS_ELF_STATIC:
         as_cli_error(path, "is statically linked: LD_PRELOAD cannot interpose its "
                      "allocator, so it cannot be traced");
         return -1;
-    }
-    if (san) {
+    case AS_ELF_SANITIZER:
         as_cli_error(path, "is built with %s: its allocator is the sanitizer's, whose runtime "
                      "must come first in the process, so it cannot be traced (record a "
                      "build without -fsanitize)", san);

@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tracer/rec_elf.h"
 #include "tracer/rec_internal.h"
 
 #define AS_EXPORT __attribute__((visibility("default")))
@@ -315,36 +316,54 @@ typedef struct env_copy {
     size_t len;
 } env_copy_t;
 
-/* A program the loader cannot preload us into (an ELF of another class or
- * machine: it would print "wrong ELF class" into the program's stderr). Only
- * asked before putting the preload back: where the environment kept it,
- * the loader's line is what the program gets without us too. */
-static int foreign_elf(int dirfd, const char *path)
+/* What the program at path (relative to dirfd) is, tracer/rec_elf.h's
+ * AS_ELF_*; AS_ELF_OTHER when unknown. */
+static int elf_kind_at(int dirfd, const char *path)
 {
     if (!path)
-        return 0;
+        return AS_ELF_OTHER;
     int fd = (int)syscall(SYS_openat, dirfd, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    unsigned char h[20];
-    long n = syscall(SYS_read, fd, h, sizeof h);
+        return AS_ELF_OTHER;
+    const char *san;
+    unsigned machine;
+    int kind = as_elf_kind(fd, &san, &machine);
     syscall(SYS_close, fd);
-    if (n != (long)sizeof h || memcmp(h, "\177ELF", 4) != 0)
-        return 0;
-    uint16_t machine;
-    memcpy(&machine, h + 18, sizeof machine);
-#if defined(__x86_64__)
-    if (machine != 62)   /* EM_X86_64 */
-        return 1;
-#elif defined(__aarch64__)
-    if (machine != 183)  /* EM_AARCH64 */
-        return 1;
-#endif
-    return h[4] != (sizeof(void *) == 8 ? 2 : 1);
+    return kind;
+}
+
+/* Writes "LD_PRELOAD=" and the entries of list other than ours to w. */
+static char *preload_without_self(char *w, const char *list)
+{
+    char *start = w;
+    w = stpcpy(w, "LD_PRELOAD=");
+    for (const char *s = list; *s;) {
+        while (*s == ' ' || *s == ':')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != ':')
+            e++;
+        size_t n = (size_t)(e - s);
+        if (n && !memmem(s, n, "liballocsim-record", 18)) {
+            if (w > start + 11)
+                *w++ = ':';
+            memcpy(w, s, n);
+            w += n;
+        }
+        s = e;
+    }
+    *w = '\0';
+    return start;
 }
 
 /* envp as the exec'd program gets it (see above); c->map is set when it is
- * a copy. path (relative to dirfd): the program, when known. */
+ * a copy. path (relative to dirfd): the program, when known. Two kinds of
+ * program get no preload put back: an ELF of another class or machine (the
+ * loader would print "wrong ELF class" into its stderr; where the
+ * environment kept the preload, it does so without us too), and one built
+ * with a sanitizer, whose runtime must come first: our entry is taken out
+ * of its LD_PRELOAD, so it runs as it would untraced (ASan exited, TSan and
+ * LSan crashed, under any preload). */
 static char *const *keep_env_for(int dirfd, const char *path, char *const envp[], env_copy_t *c)
 {
     c->map = NULL;
@@ -362,7 +381,9 @@ static char *const *keep_env_for(int dirfd, const char *path, char *const envp[]
             has_opts = 1;
     }
     int has_self = pre >= 0 && strstr(envp[pre], "liballocsim-record");
-    if ((has_self && has_pfx && has_opts) || (!has_self && foreign_elf(dirfd, path)))
+    int kind = elf_kind_at(dirfd, path), strip = kind == AS_ELF_SANITIZER && has_self;
+    if (!strip && ((has_self && has_pfx && has_opts) || kind == AS_ELF_FOREIGN ||
+                   kind == AS_ELF_SANITIZER))
         return envp;
     const char *theirs = pre >= 0 ? envp[pre] + 11 : "";
     size_t slen = 11 + strlen(g_self) + 1 + strlen(theirs) + 1;
@@ -375,8 +396,14 @@ static char *const *keep_env_for(int dirfd, const char *path, char *const envp[]
     char **v = c->map, *str = (char *)(v + n + 4);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if ((long)i != pre || has_self)
+        if ((long)i != pre || (has_self && !strip))
             v[k++] = envp[i];
+    if (strip) {
+        if (preload_without_self(str, theirs)[11])
+            v[k++] = str;
+        v[k] = NULL;
+        return v;
+    }
     if (!has_self) {
         /* ours first, as record sets it; theirs after */
         char *w = str;

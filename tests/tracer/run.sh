@@ -404,6 +404,14 @@ for cf in (True, False):
       head -c 60 /dev/zero; } >e32 && chmod +x e32
     "$ALLOCSIM" record -q -o f -- env -i ./e32 >/dev/null 2>&1
     [ "$(nfiles f)" = 1 ] || fail "32-bit ELF: want env's file only, got: $(files f)"
+    # a sanitizer-built program CMD runs gets our entry taken out of its
+    # LD_PRELOAD: it runs as it does untraced (ASan exited: "runtime does
+    # not come first"), and writes no file
+    "$TR/tr_asan" >plain.out 2>&1; want=$?
+    "$ALLOCSIM" record -q -o a -- sh -c '"$0"; echo "status $?"' "$TR/tr_asan" >traced.out 2>&1 ||
+        fail "asan child: record's exit status: $(cat traced.out)"
+    [ "$(cat traced.out)" = "$(cat plain.out)
+status $want" ] || fail "asan child: '$(cat traced.out)', untraced '$(cat plain.out)' ($want)"
     "$ALLOCSIM" record -q --no-follow -o n -- env -i "$TR/tr_ctor" >/dev/null 2>err.txt ||
         fail "--no-follow: exit status: $(cat err.txt)"
     [ "$(nfiles n)" = 1 ] || fail "--no-follow: want env's file only, got: $(files n)"
