@@ -56,11 +56,17 @@ static inline const char *as_elf_sanitizer(int fd, const ElfW(Ehdr) *eh)
     enum { WIN = 4096, OVERLAP = 16 };
     if (eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shnum == 0 || eh->e_shnum > 4096)
         return NULL;
+    ElfW(Shdr) tab[32];                 /* section headers, read 32 at a time */
     for (unsigned i = 0; i < eh->e_shnum; i++) {
         ElfW(Shdr) sh, str;
-        if (pread(fd, &sh, sizeof sh, (off_t)(eh->e_shoff + (uint64_t)i * sizeof sh)) !=
-                (ssize_t)sizeof sh ||
-            sh.sh_type != SHT_DYNSYM || sh.sh_link >= eh->e_shnum ||
+        if (i % 32 == 0) {
+            unsigned k = eh->e_shnum - i < 32 ? eh->e_shnum - i : 32;
+            if (pread(fd, tab, k * sizeof sh, (off_t)(eh->e_shoff + (uint64_t)i * sizeof sh)) !=
+                (ssize_t)(k * sizeof sh))
+                return NULL;
+        }
+        sh = tab[i % 32];
+        if (sh.sh_type != SHT_DYNSYM || sh.sh_link >= eh->e_shnum ||
             pread(fd, &str, sizeof str, (off_t)(eh->e_shoff + (uint64_t)sh.sh_link * sizeof sh)) !=
                 (ssize_t)sizeof str ||
             str.sh_size == 0 || str.sh_size > (64u << 20))
