@@ -231,6 +231,10 @@ AS_HIDDEN void *as_resolve(const char *name);
  * that, on the spot (never from inside a heap hook). */
 #define AS_REAL(var, name) (var ? var : (*(void **)&var = as_resolve(name), var))
 
+/* The entries of an LD_PRELOAD list other than ours (rec_ring.c), ':'-joined
+ * into out (cap bytes; entries that do not fit are left out); its length. */
+AS_HIDDEN size_t as_preload_strip(char *out, size_t cap, const char *list);
+
 /* ---- rec_fd.c: the tracer's descriptors, out of the program's reach ------- */
 AS_HIDDEN void as_sig_init(void);          /* rec_sig.c: fatal signals finish the trace */
 AS_HIDDEN void as_fini_within(unsigned ms); /* rec_proc.c: finish the trace, bounded wait */

@@ -332,30 +332,6 @@ static int elf_kind_at(int dirfd, const char *path)
     return kind;
 }
 
-/* Writes "LD_PRELOAD=" and the entries of list other than ours to w. */
-static char *preload_without_self(char *w, const char *list)
-{
-    char *start = w;
-    w = stpcpy(w, "LD_PRELOAD=");
-    for (const char *s = list; *s;) {
-        while (*s == ' ' || *s == ':')
-            s++;
-        const char *e = s;
-        while (*e && *e != ' ' && *e != ':')
-            e++;
-        size_t n = (size_t)(e - s);
-        if (n && !memmem(s, n, "liballocsim-record", 18)) {
-            if (w > start + 11)
-                *w++ = ':';
-            memcpy(w, s, n);
-            w += n;
-        }
-        s = e;
-    }
-    *w = '\0';
-    return start;
-}
-
 /* envp as the exec'd program gets it (see above); c->map is set when it is
  * a copy. path (relative to dirfd): the program, when known. Two kinds of
  * program get no preload put back: an ELF of another class or machine (the
@@ -399,7 +375,8 @@ static char *const *keep_env_for(int dirfd, const char *path, char *const envp[]
         if ((long)i != pre || (has_self && !strip))
             v[k++] = envp[i];
     if (strip) {
-        if (preload_without_self(str, theirs)[11])
+        memcpy(str, "LD_PRELOAD=", 11);
+        if (as_preload_strip(str + 11, slen - 11, theirs))
             v[k++] = str;
         v[k] = NULL;
         return v;

@@ -334,6 +334,30 @@ static void default_prefix(void)
     as_g_prefix[k] = '\0';
 }
 
+size_t as_preload_strip(char *out, size_t cap, const char *list)
+{
+    size_t k = 0;
+    for (const char *s = list; *s;) {
+        while (*s == ' ' || *s == ':')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != ':')
+            e++;
+        size_t n = (size_t)(e - s);
+        int self = memmem(s, n, "liballocsim-record", 18) != NULL;
+        if (n && !self && k + n + 2 < cap) {
+            if (k)
+                out[k++] = ':';
+            memcpy(out + k, s, n);
+            k += n;
+        }
+        s = e;
+    }
+    if (cap)
+        out[k] = '\0';
+    return k;
+}
+
 /* --no-follow: children must not load us. Remove our own entry from
  * LD_PRELOAD (others stay); this is the one visible change the option makes. */
 static void drop_self_from_preload(void)
@@ -342,26 +366,7 @@ static void drop_self_from_preload(void)
     if (!pre)
         return;
     char out[4096];
-    size_t k = 0;
-    const char *s = pre;
-    while (*s) {
-        while (*s == ' ' || *s == ':')
-            s++;
-        const char *e = s;
-        while (*e && *e != ' ' && *e != ':')
-            e++;
-        size_t n = (size_t)(e - s);
-        int self = memmem(s, n, "liballocsim-record", 18) != NULL;
-        if (n && !self && k + n + 2 < sizeof out) {
-            if (k)
-                out[k++] = ':';
-            memcpy(out + k, s, n);
-            k += n;
-        }
-        s = e;
-    }
-    out[k] = '\0';
-    if (k)
+    if (as_preload_strip(out, sizeof out, pre))
         setenv("LD_PRELOAD", out, 1);
     else
         unsetenv("LD_PRELOAD");
