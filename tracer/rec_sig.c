@@ -21,10 +21,10 @@
  *   sysv_signal and sigset report SIG_DFL where the disposition is ours.
  *   A handler the program sets replaces ours; SIG_DFL it sets (back) gets
  *   ours again; a one-shot handler (SA_RESETHAND, sysv_signal, `signal` in
- *   strict C) is wrapped so that its reset gets ours too (below). Python's faulthandler (pytest turns it on) keeps the handler
- *   it found, ours shown as SIG_DFL, and on a crash puts it back and raises
- *   again: that SIG_DFL would have ended the process with the trace
- *   unfinished.
+ *   strict C) is wrapped so that its reset gets ours too (below). Python's
+ *   faulthandler (pytest turns it on) keeps the handler it found, ours shown
+ *   as SIG_DFL, and on a crash puts it back and raises again: that SIG_DFL
+ *   would have ended the process with the trace unfinished.
  *
  * Handlers run on program threads only (the writer blocks every signal).
  * A signal taken inside a hook is fine: the drain stops at each ring's
