@@ -303,7 +303,20 @@ static void keep_env_init(void)
     if (!copy_var(g_env_pfx, sizeof g_env_pfx, "ALLOCSIM_PREFIX")
         || !copy_var(g_env_opts, sizeof g_env_opts, "ALLOCSIM_OPTS"))
         return;
-    strcpy(g_self, di.dli_fname);
+    /* a relative LD_PRELOAD entry (by hand) is relative to the directory we
+     * started in: a child put back elsewhere needs it whole */
+    size_t k = 0;
+    if (di.dli_fname[0] != '/') {
+        if (!getcwd(g_self, sizeof g_self))
+            return;
+        k = strlen(g_self);
+        g_self[k++] = '/';
+    }
+    if (k + strlen(di.dli_fname) >= sizeof g_self) {
+        g_self[0] = '\0';
+        return;
+    }
+    strcpy(g_self + k, di.dli_fname);
 }
 
 static int env_is(const char *e, const char *name, size_t n)
