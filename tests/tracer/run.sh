@@ -412,6 +412,18 @@ for cf in (True, False):
         fail "asan child: record's exit status: $(cat traced.out)"
     [ "$(cat traced.out)" = "$(cat plain.out)
 status $want" ] || fail "asan child: '$(cat traced.out)', untraced '$(cat plain.out)' ($want)"
+    # preloaded by hand by a relative path, then a chdir: the child gets the
+    # library's whole path (a relative one made the loader complain into
+    # its stderr)
+    libdir=$(dirname "$ALLOCSIM")
+    (cd "$libdir/.." && LD_PRELOAD="${libdir##*/}/liballocsim-record.so" ALLOCSIM_PREFIX="$W/rel" \
+        /usr/bin/python3 -c '
+import os, subprocess, sys
+os.chdir("/")
+subprocess.run([sys.argv[1]], env={"PATH": "/usr/bin"}, check=True)
+' "$TR/tr_ctor") >/dev/null 2>err.txt || fail "relative preload: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "relative preload, stderr: $(cat err.txt)"
+    [ "$(nfiles rel)" = 2 ] || fail "relative preload: want 2 files, got: $(files rel)"
     "$ALLOCSIM" record -q --no-follow -o n -- env -i "$TR/tr_ctor" >/dev/null 2>err.txt ||
         fail "--no-follow: exit status: $(cat err.txt)"
     [ "$(nfiles n)" = 1 ] || fail "--no-follow: want env's file only, got: $(files n)"
