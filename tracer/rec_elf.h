@@ -95,10 +95,11 @@ static inline const char *as_elf_sanitizer(int fd, const ElfW(Ehdr) *eh)
  * for AS_ELF_SANITIZER, *machine the header's e_machine. */
 static inline int as_elf_kind(int fd, const char **san, unsigned *machine)
 {
-    unsigned char id[EI_NIDENT + 4];
+    unsigned char id[sizeof(ElfW(Ehdr))];
     *san = NULL;
     *machine = 0;
-    if (pread(fd, id, sizeof id, 0) != (ssize_t)sizeof id || memcmp(id, ELFMAG, SELFMAG) != 0)
+    ssize_t n = pread(fd, id, sizeof id, 0);
+    if (n < EI_NIDENT + 4 || memcmp(id, ELFMAG, SELFMAG) != 0)
         return AS_ELF_OTHER;
     uint16_t m;
     memcpy(&m, id + EI_NIDENT + 2, sizeof m);   /* e_machine: the same place in both classes */
@@ -106,15 +107,21 @@ static inline int as_elf_kind(int fd, const char **san, unsigned *machine)
     if (id[EI_CLASS] != AS_ELF_CLASS || (AS_ELF_MACHINE && m != AS_ELF_MACHINE))
         return AS_ELF_FOREIGN;
     ElfW(Ehdr) eh;
-    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh)
+    if (n != (ssize_t)sizeof eh)
         return AS_ELF_OTHER;
+    memcpy(&eh, id, sizeof eh);
     int dynamic = 0;
+    ElfW(Phdr) ph[16];                  /* program headers, read 16 at a time */
+    if (eh.e_phentsize != sizeof ph[0])
+        return AS_ELF_OTHER;
     for (unsigned i = 0; i < eh.e_phnum && !dynamic; i++) {
-        ElfW(Phdr) ph;
-        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
-            (ssize_t)sizeof ph)
-            break;
-        dynamic = ph.p_type == PT_INTERP;
+        if (i % 16 == 0) {
+            unsigned k = eh.e_phnum - i < 16 ? eh.e_phnum - i : 16;
+            if (pread(fd, ph, k * sizeof ph[0], (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph[0])) !=
+                (ssize_t)(k * sizeof ph[0]))
+                break;
+        }
+        dynamic = ph[i % 16].p_type == PT_INTERP;
     }
     if (!dynamic)
         return AS_ELF_STATIC;
