@@ -89,9 +89,10 @@ static const char usage_text[] =
     "ALLOCSIM_OPTS already set is kept; --callsite and --no-follow add theirs.\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
-    "traced (static, set-uid/set-gid, 32-bit or built for another machine, built\n"
-    "with a sanitizer's allocator: ASan, TSan, MSan, HWASan, LSan; not found) or\n"
-    "on a usage error.\n";
+    "traced (static, set-uid/set-gid to another user or group, 32-bit or built\n"
+    "for another machine, built with a sanitizer's allocator: ASan, TSan, MSan,\n"
+    "HWASan, LSan; not found) or on a usage error. Root may trace su and sudo:\n"
+    "a set-uid program owned by the user who runs it is no secure exec.\n";
 
 /* Finds CMD on PATH like execvp. */
 static int resolve_cmd(const char *cmd, char *out, size_t len)
@@ -126,9 +127,13 @@ static int check_traceable(const char *path, int depth)
         as_cli_error(path, "%s", strerror(errno));
         return -1;
     }
-    if (st.st_mode & (S_ISUID | S_ISGID)) {
-        as_cli_error(path, "is set-uid/set-gid: the loader ignores LD_PRELOAD for it, "
-                     "so it cannot be traced");
+    /* The loader ignores LD_PRELOAD in a secure exec: one that changes the
+     * user or group (AT_SECURE). A set-uid program owned by the user who runs
+     * it (root running su or sudo) changes neither and is traced. */
+    if (((st.st_mode & S_ISUID) && st.st_uid != getuid()) ||
+        ((st.st_mode & S_ISGID) && st.st_gid != getgid())) {
+        as_cli_error(path, "is set-uid/set-gid to another user or group: the loader ignores "
+                     "LD_PRELOAD for it, so it cannot be traced");
         return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
