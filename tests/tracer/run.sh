@@ -530,10 +530,11 @@ fdlimit)
 sigkill)
     spin_kill k err.txt -q
     [ "$rc" = 137 ] || fail "exit $rc (want 128+9)"
-    [ "$(stat_of "$f" complete)" = 0 ] || fail "a killed trace reads as complete"
-    ev=$(stat_of "$f" events)
-    [ "$ev" -ge 2000000 ] || fail "only $ev events recovered (4M made before the go line)"
-    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
+    "$TR/tr_check" stats "$f" >k.stats   # one read of millions of events (slow under ASan)
+    grep -qx "complete=0" k.stats || fail "a killed trace reads as complete"
+    ev=$(sed -n 's/^events=//p' k.stats)
+    [ "${ev:-0}" -ge 2000000 ] || fail "only $ev events recovered (4M made before the go line)"
+    grep -qx "read_error=0" k.stats || fail "reader error"
     "$ALLOCSIM" info "$f" >info.out 2>info.err; rc=$?
     [ "$rc" = 2 ] || fail "allocsim info exit $rc on a killed trace (want 2)"
     grep -q truncated info.err || fail "info does not report the truncation: $(cat info.err)"
