@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,10 +90,11 @@ static const char usage_text[] =
     "ALLOCSIM_OPTS already set is kept; --callsite and --no-follow add theirs.\n"
     "\n"
     "Exit status: CMD's own (128+N if it died of signal N); 2 if CMD cannot be\n"
-    "traced (static, set-uid/set-gid to another user or group, 32-bit or built\n"
-    "for another machine, built with a sanitizer's allocator: ASan, TSan, MSan,\n"
-    "HWASan, LSan; not found) or on a usage error. Root may trace su and sudo:\n"
-    "a set-uid program owned by the user who runs it is no secure exec.\n";
+    "traced (static; set-uid/set-gid to another user or group; with file\n"
+    "capabilities, unless run by root; 32-bit or built for another machine;\n"
+    "built with a sanitizer's allocator: ASan, TSan, MSan, HWASan, LSan; not\n"
+    "found) or on a usage error. Root may trace su and sudo: a set-uid program\n"
+    "owned by the user who runs it is no secure exec.\n";
 
 /* Finds CMD on PATH like execvp. */
 static int resolve_cmd(const char *cmd, char *out, size_t len)
@@ -134,6 +136,13 @@ static int check_traceable(const char *path, int depth)
         ((st.st_mode & S_ISGID) && st.st_gid != getgid())) {
         as_cli_error(path, "is set-uid/set-gid to another user or group: the loader ignores "
                      "LD_PRELOAD for it, so it cannot be traced");
+        return -1;
+    }
+    /* File capabilities make the exec secure too, except for root (the
+     * kernel: a real uid 0 gains nothing from them). */
+    if (getuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0) {
+        as_cli_error(path, "has file capabilities (setcap): its exec is a secure one, the "
+                     "loader ignores LD_PRELOAD for it, so it cannot be traced");
         return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -705,6 +705,22 @@ refuse)
         "$ALLOCSIM" record -q -o r -- ./suid 2>err.txt; rc=$?
         [ "$rc" = 2 ] && grep -q "set-uid" err.txt || fail "setuid: exit $rc, $(cat err.txt)"
     fi
+    # file capabilities: a secure exec for any user but root (root: traced,
+    # as for the set-uid case below). Needs root to setcap and to run as
+    # nobody, who gets a copy of allocsim (the build tree may be private)
+    if [ "$(id -u)" = 0 ] && command -v setcap >/dev/null && id nobody >/dev/null 2>&1; then
+        chmod 755 "$W" && mkdir -m 755 bin && cp "$ALLOCSIM" "$(dirname "$ALLOCSIM")/liballocsim-record.so" bin/
+        cp "$TR/tr_usable" ./capprog
+        if setcap cap_net_raw+ep ./capprog 2>/dev/null; then
+            su nobody -s /bin/sh -c "cd '$W' && bin/allocsim record -q -o c -- ./capprog" \
+                >/dev/null 2>err.txt; rc=$?
+            [ "$rc" = 2 ] && grep -q "has file capabilities" err.txt ||
+                fail "file capabilities, as nobody: exit $rc, $(cat err.txt)"
+            "$ALLOCSIM" record -q -o rc -- ./capprog >/dev/null 2>err.txt; rc=$?
+            [ "$rc" = 5 ] && [ "$(nfiles rc)" = 1 ] ||
+                fail "file capabilities, as root: exit $rc, files $(files rc), $(cat err.txt)"
+        fi
+    fi
     # set-uid to the user who runs it (root running su or sudo): no secure
     # exec, so it is traced
     cp "$TR/tr_usable" ./mine && chmod u+s ./mine
