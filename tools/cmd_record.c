@@ -537,14 +537,24 @@ int cmd_record(int argc, char **argv)
      * zombies under us */
     int status = 0;
     for (;;) {
+        /* WNOWAIT: CMD stays a zombie, its pid not free for reuse, until
+         * g_cmd no longer names it (a signal forwarded in between must not
+         * reach a stranger) */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) != 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (si.si_pid == pid)
+            g_cmd = 0;
         int st;
-        pid_t p = waitpid(-1, &st, 0);
+        pid_t p = waitpid(si.si_pid, &st, 0);
         if (p == pid) {
             status = st;
             break;
         }
-        if (p < 0 && errno != EINTR)
-            break;
     }
     g_cmd = 0;
     for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
