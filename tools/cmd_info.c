@@ -35,6 +35,7 @@ typedef struct info {
     uint64_t ops[AS_OP_LIMIT];
     uint64_t threads, duration_ns, file_bytes;
     uint64_t peak_live, peak_rss;
+    uint64_t null_frees;        /* free(NULL): recorded calls, no-ops */
     int writing;                /* its process is running and has it open */
 } info_t;
 
@@ -43,7 +44,8 @@ static void usage(FILE *f)
     fputs("usage: allocsim info [--format text|json] TRACE...\n\n"
           "Summarize trace files: header, event counts per op, threads, duration,\n"
           "compressed bytes per event, peak live requested bytes (exact), recorded\n"
-          "peak RSS, repairs, late events, unknown frees, damaged or lost chunks.\n"
+          "peak RSS, repairs, late events, unknown frees, free(NULL) calls, damaged or\n"
+          "lost chunks.\n"
           "Several files (one per process) are summarized each, then in a table\n"
           "of one line per process (pid, parent, events, peak live, peak RSS,\n"
           "status, command line), then in total.\n\n"
@@ -92,10 +94,13 @@ static void scan(info_t *in)
             in->peak_rss = ev.sample->rss;
         /* live requested bytes: releases first (realloc's old block), then
          * the block created */
+        int is_free = ev.op == AS_OP_FREE || ev.op == AS_OP_FREE_SIZED ||
+                      ev.op == AS_OP_FREE_ALIGNED_SIZED;
         uint32_t rel = ev.op == AS_OP_REALLOC || ev.op == AS_OP_REALLOCARRAY ? ev.old_id
-                       : ev.op == AS_OP_FREE || ev.op == AS_OP_FREE_SIZED ||
-                         ev.op == AS_OP_FREE_ALIGNED_SIZED ? ev.id : AS_NO_ID;
+                       : is_free ? ev.id : AS_NO_ID;
         uint32_t cre = as_op_allocates(ev.op) ? ev.id : AS_NO_ID;
+        if (is_free && ev.id == AS_NO_ID && !(ev.flags & AS_EVF_UNKNOWN))
+            in->null_frees++;
         if (rel != AS_NO_ID && rel < cap) {
             live -= size[rel];
             size[rel] = 0;
@@ -291,6 +296,8 @@ static void print_text(FILE *f, const info_t *in)
     fprintf(f, "late          %" PRIu64 " (runs of events recorded after later ones)\n",
             in->st.late);
     fprintf(f, "unknown frees %" PRIu64 "\n", in->st.unknown_frees);
+    fprintf(f, "null frees    %" PRIu64 " (free(NULL): no-ops, counted in free)\n",
+            in->null_frees);
     fprintf(f, "damage        %" PRIu64 " chunks damaged, %s lost%s\n", in->st.chunks_damaged,
             as_cli_human(b1, sizeof b1, in->st.bytes_lost),
             in->st.truncated ? ", truncated" : "");
@@ -368,10 +375,11 @@ static void print_json_file(FILE *f, const info_t *in)
     else
         fputs("null", f);
     fprintf(f, ",\n     \"repairs\": %" PRIu64 ", \"late\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
-            ", \"chunks\": %" PRIu64 ", \"chunks_damaged\": %" PRIu64
+            ", \"null_frees\": %" PRIu64 ", \"chunks\": %" PRIu64 ", \"chunks_damaged\": %" PRIu64
             ", \"truncated\": %s, \"bytes_lost\": %" PRIu64 ", \"max_id\": %" PRIu64
             ", \"problem\": ",
-            in->st.repairs, in->st.late, in->st.unknown_frees, in->st.chunks, in->st.chunks_damaged,
+            in->st.repairs, in->st.late, in->st.unknown_frees, in->null_frees, in->st.chunks,
+            in->st.chunks_damaged,
             in->st.truncated ? "true" : "false", in->st.bytes_lost, in->st.max_id);
     json_str_or_null(f, in->problem ? in->detail : NULL);
     fputs(",\n     \"ops\": ", f);
@@ -441,6 +449,7 @@ int cmd_info(int argc, char **argv)
         tot.st.repairs += in[i].st.repairs;
         tot.st.late += in[i].st.late;
         tot.st.unknown_frees += in[i].st.unknown_frees;
+        tot.null_frees += in[i].null_frees;
         tot.st.bytes_lost += in[i].st.bytes_lost;
         tot.threads += in[i].threads;
         tot.file_bytes += in[i].file_bytes;
@@ -468,11 +477,12 @@ int cmd_info(int argc, char **argv)
                 ",\n \"processes\": %d, \"complete\": %s, \"chunks\": %" PRIu64
                 ", \"file_bytes\": %" PRIu64 ", \"bytes_per_event\": %.4f"
                 ", \"repairs\": %" PRIu64 ", \"late\": %" PRIu64 ", \"unknown_frees\": %" PRIu64
-                ", \"duration_s\": %.6f,\n \"files\": [\n",
+                ", \"null_frees\": %" PRIu64 ", \"duration_s\": %.6f,\n \"files\": [\n",
                 tot.threads, tot.st.chunks_damaged, processes, complete ? "true" : "false",
                 tot.st.chunks, tot.file_bytes,
                 tot.st.events ? (double)tot.file_bytes / (double)tot.st.events : 0.0,
-                tot.st.repairs, tot.st.late, tot.st.unknown_frees, (double)tot.duration_ns / 1e9);
+                tot.st.repairs, tot.st.late, tot.st.unknown_frees, tot.null_frees,
+                (double)tot.duration_ns / 1e9);
         for (int i = 0; i < nfiles; i++) {
             print_json_file(f, &in[i]);
             fputs(i + 1 < nfiles ? ",\n" : "\n", f);

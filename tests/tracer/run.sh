@@ -361,6 +361,22 @@ sigend)
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
     ;;
+nullfree)
+    # free(NULL) calls are recorded (every heap call is) and `allocsim info`
+    # counts them apart, so frees far above mallocs read as what they are
+    "$ALLOCSIM" record -q -o n -- "$TR/tr_sigend" nullfree 5000 >/dev/null 2>err.txt ||
+        fail "exit status: $(cat err.txt)"
+    f=$(files n)
+    "$ALLOCSIM" info "$f" >info.txt || fail "info: exit $?"
+    grep -q "^null frees    50[0-9][0-9] (free(NULL)" info.txt || fail "text: $(grep frees info.txt)"
+    "$ALLOCSIM" info --format json "$f" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+f = d["files"][0]
+assert 5000 <= d["null_frees"] < 5100 and f["null_frees"] == d["null_frees"], (d["null_frees"], f["null_frees"])
+assert d["unknown_frees"] == 0 and d["ops"]["free"] >= 10000, d
+' || fail "JSON null_frees"
+    ;;
 quickexit)
     # quick_exit runs no destructor and ends through glibc's internal _exit:
     # the at_quick_exit handler the tracer registers first (so it runs last)

@@ -1,6 +1,6 @@
 /*
  * tests/tracer/tr_sigend.c — a program ended by a signal (tracer/rec_sig.c).
- * Usage: tr_sigend term|segv|abort|pipe|usr1|restore|quick|oneshot|sysv N  |  tr_sigend spin|query
+ * Usage: tr_sigend term|segv|abort|pipe|usr1|restore|quick|oneshot|sysv|nullfree N  |  tr_sigend spin|query
  *
  * Makes N malloc/free pairs and at once ends by the signal: raise(SIGTERM),
  * a write through a null pointer, abort(), a write to a pipe with no reader,
@@ -13,6 +13,9 @@
  * whether SIGTERM reads as SIG_DFL inside it, then raises SIGTERM again: the
  * common crash handler. The kernel's reset must not bypass the tracer's
  * default. oneshot first prints what sigaction reports of the handler.
+ *
+ * nullfree: N malloc/free pairs and N free(NULL) calls, then exit 0 (not a
+ * signal: `allocsim info` counts the free(NULL) calls apart).
  *
  * quick: as term, but ends with quick_exit(3): no destructor runs, glibc
  * calls its internal _exit (not ours) after the at_quick_exit handlers.
@@ -124,6 +127,13 @@ int main(int argc, char **argv)
         char *volatile p = malloc(16 + (size_t)i % 500);
         p[0] = 1;
         free(p);
+    }
+    if (!strcmp(argv[1], "nullfree")) {
+        for (long i = 0; i < n; i++) {
+            void *volatile z = NULL;
+            free(z);
+        }
+        return 0;
     }
     if (!strcmp(argv[1], "restore")) {
         struct sigaction d;
