@@ -115,13 +115,11 @@ int as_cli_self_dir(char *buf, size_t len)
     return 0;
 }
 
-int as_cli_writing(const char *path, int64_t pid)
+/* Does a descriptor table of the process hold the file? The tracer's writer
+ * thread keeps the trace in a table of its own (tracer/rec_fd.c), so every
+ * thread's is looked at, not only /proc/PID/fd (the main thread's). */
+static int table_holds(const char *dir, const struct stat *want)
 {
-    struct stat want;
-    char dir[64];
-    if (pid <= 0 || stat(path, &want) != 0)
-        return 0;
-    snprintf(dir, sizeof dir, "/proc/%lld/fd", (long long)pid);
     DIR *d = opendir(dir);
     if (!d)
         return 0;
@@ -131,8 +129,34 @@ int as_cli_writing(const char *path, int64_t pid)
         char p[320];
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        found = e->d_name[0] != '.' && stat(p, &st) == 0 && st.st_dev == want.st_dev &&
-                st.st_ino == want.st_ino;
+        found = e->d_name[0] != '.' && stat(p, &st) == 0 && st.st_dev == want->st_dev &&
+                st.st_ino == want->st_ino;
+    }
+    closedir(d);
+    return found;
+}
+
+int as_cli_writing(const char *path, int64_t pid)
+{
+    struct stat want;
+    char dir[64];
+    if (pid <= 0 || stat(path, &want) != 0)
+        return 0;
+    snprintf(dir, sizeof dir, "/proc/%lld/fd", (long long)pid);
+    if (table_holds(dir, &want))
+        return 1;
+    snprintf(dir, sizeof dir, "/proc/%lld/task", (long long)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char fd[352];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(fd, sizeof fd, "%s/%s/fd", dir, e->d_name);
+        found = table_holds(fd, &want);
     }
     closedir(d);
     return found;
