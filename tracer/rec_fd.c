@@ -1,6 +1,13 @@
 /*
  * tracer/rec_fd.c — the tracer's own file descriptors, out of the program's way.
  *
+ * Since session 15 the writer thread keeps them in a descriptor table of its
+ * own ("The writer's private table" below): the program's table holds none
+ * of them once the first event after the writer's start has been recorded.
+ * Everything that follows is how they were kept out of the way while they
+ * lived in the program's table, which is still the case for those first
+ * moments and wherever unshare fails.
+ *
  * The trace file and the /proc files the writer samples are descriptors in
  * the program's own table. Programs close descriptors they never opened:
  * daemons, Python's os.closerange and subprocess's close_fds close
@@ -36,6 +43,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -91,6 +100,103 @@ AS_HIDDEN int as_fd_ours(int fd)
             return 1;
     }
     return 0;
+}
+
+/* ---- The writer's private table --------------------------------------------
+ * A program that lists its descriptors (/proc/self/fd, fstat on every number
+ * below its limit) saw the tracer's: CPython's test_subprocess failed two
+ * tests under record. So once the writer thread runs, it takes a table of its
+ * own (unshare(CLONE_FILES): a copy of the program's), closes its copies of
+ * the program's descriptors at once, and keeps only the tracer's; the program
+ * thread that started it then closes its copies of the tracer's. From then on
+ * the program's table holds none of ours: nothing to see, to close or to
+ * dup2 over, and no number or RLIMIT_NOFILE room taken. Closing those copies
+ * releases none of the program's POSIX record locks: Linux keeps such a lock
+ * per table (fl_owner is the files_struct), not per process. The registry and
+ * the hooks above stay for when unshare fails (seccomp, an old kernel). */
+static __thread int t_private;   /* this thread's table holds only the tracer's */
+static int g_private;            /* the tracer's descriptors are in the writer's table */
+
+AS_HIDDEN int as_fd_private_thread(void) { return t_private; }
+
+static unsigned own_in(unsigned lo, unsigned hi, unsigned out[AS_OWN_MAX]);
+static void as_fd_private_taken(void);
+
+/* Closes [lo, hi] in this thread's table. */
+static void close_span(unsigned lo, unsigned hi)
+{
+    if (syscall(SYS_close_range, lo, hi, 0) == 0)
+        return;
+    /* no close_range (Linux < 5.9): one by one, up to the hard limit */
+    struct rlimit rl;
+    unsigned end = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < (1u << 20)
+                       ? (unsigned)rl.rlim_max : 1u << 20;
+    for (unsigned fd = lo; fd <= hi && fd < end; fd++)
+        syscall(SYS_close, fd);
+}
+
+/* In the writer thread, at its start: 0 and a private table, or -1 (shared,
+ * as before). */
+AS_HIDDEN int as_fd_take_private(void)
+{
+    if (syscall(SYS_unshare, CLONE_FILES) != 0)
+        return -1;
+    unsigned own[AS_OWN_MAX], n = own_in(0, ~0u, own);
+    unsigned a = 0;   /* the first number not yet closed */
+    for (unsigned i = 0; i < n; i++) {
+        if (own[i] > a)
+            close_span(a, own[i] - 1);
+        if (own[i] + 1 > a)
+            a = own[i] + 1;
+    }
+    close_span(a, ~0u);
+    t_private = 1;
+    as_fd_private_taken();
+    return 0;
+}
+
+/* In the writer, once its table is its own: the next event a program thread
+ * records closes the program's copies (AS_SLOW_LEAVE: no wait here, and
+ * none in the program). */
+static void as_fd_private_taken(void)
+{
+    __atomic_or_fetch(&as_g_slow, AS_SLOW_LEAVE, __ATOMIC_RELEASE);
+}
+
+/* In a program thread (as_emit, AS_SLOW_LEAVE): the program's copies of the
+ * tracer's descriptors are closed and forgotten by the registry (the
+ * variables keep the numbers: the writer's). Once. g_private goes first: a
+ * fork in between leaves the child stale copies (close-on-exec), never a
+ * close of the child's own numbers (as_fd_close). */
+AS_HIDDEN void as_fd_leave_shared(void)
+{
+    if (!(__atomic_fetch_and(&as_g_slow, ~AS_SLOW_LEAVE, __ATOMIC_ACQ_REL) & AS_SLOW_LEAVE))
+        return;   /* another thread did it */
+    g_private = 1;
+    int e = errno;
+    for (unsigned i = 0; i < AS_OWN_MAX; i++) {
+        int *v = atomic_load_explicit(&g_own[i].var, memory_order_acquire);
+        int fd = v ? load(v) : -1;
+        uint64_t dev = g_own[i].dev, ino = g_own[i].ino;
+        atomic_store_explicit(&g_own[i].var, NULL, memory_order_release);
+        /* only while it still names our file: a raw close_range of the
+         * program's (unseen by the hooks) may have freed the number, and the
+         * program reused it */
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == dev &&
+            (uint64_t)st.st_ino == ino)
+            syscall(SYS_close, fd);
+    }
+    errno = e;
+}
+
+/* A fork child: the parent's descriptors were in the writer's table, which
+ * the child does not have; the next writer starts shared again. */
+AS_HIDDEN void as_fd_after_fork(void)
+{
+    __atomic_and_fetch(&as_g_slow, ~AS_SLOW_LEAVE, __ATOMIC_RELEASE);
+    t_private = 0;
+    g_private = 0;
 }
 
 /* The lowest number a tracer descriptor is moved to: below the soft limit,
@@ -170,6 +276,10 @@ AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode)
         *var = -1;
         return -1;
     }
+    if (t_private) {   /* the writer's own table: nobody else's numbers */
+        __atomic_store_n(var, fd, __ATOMIC_RELEASE);
+        return fd;
+    }
     int e = errno, lifted = g_solo ? lift(fd) : -1;
     errno = e;
     fd = lifted >= 0 ? lifted : move_to(fd, high_base());
@@ -201,13 +311,17 @@ AS_HIDDEN void as_fd_close(int *var)
 {
     int fd = load(var);
     as_fd_forget(var);
-    if (fd >= 0)
+    /* while private, only the writer's table holds it (a fork child's
+     * thread, abandoning the parent's, must not close its own number) */
+    if (fd >= 0 && (!g_private || t_private))
         syscall(SYS_close, fd);
 }
 
 AS_HIDDEN int as_fd_check(int *var)
 {
     int fd = load(var);
+    if (t_private)   /* no one else can close or replace it */
+        return fd >= 0;
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
         return 0;

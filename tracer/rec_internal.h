@@ -82,9 +82,13 @@ extern int as_g_state AS_HIDDEN;
 extern int as_g_multi AS_HIDDEN;       /* a second thread was ever created */
 /* Read by every as_emit, one load for both: AS_SLOW_CALLSITE (--callsite:
  * every event takes as_emit_callsite), AS_SLOW_NAP (the writer sleeps until
- * woken, after a quiet spell: the first record wakes it, rec_writer.c). */
+ * woken, after a quiet spell: the first record wakes it, rec_writer.c),
+ * AS_SLOW_LEAVE (rec_fd.c: the next event closes the program's copies of the
+ * tracer's descriptors, once the writer has a table of its own). */
 #define AS_SLOW_CALLSITE 1
 #define AS_SLOW_NAP 2
+#define AS_SLOW_LEAVE 4   /* the writer has its own table: close the program's copies */
+AS_HIDDEN void as_fd_leave_shared(void);   /* rec_fd.c: that close, in a program thread */
 extern int as_g_slow AS_HIDDEN;
 /* --callsite (set at init, never changed) */
 static inline int as_callsite_on(void)
@@ -107,6 +111,8 @@ AS_HIDDEN void *as_sys_mmap(size_t len);
 AS_HIDDEN void as_sys_munmap(void *p, size_t len);
 AS_HIDDEN uint64_t as_now_ns(void);
 AS_HIDDEN void as_say(const char *a, const char *b, const char *c);
+AS_HIDDEN extern int as_g_said;              /* 1: a writer's line waits (as_say_flush) */
+AS_HIDDEN void as_say_flush(void);           /* program threads: write it */
 
 /* Should this call be recorded? Initialises lazily when a hook runs before
  * our constructor (a library constructor that allocates). */
@@ -118,6 +124,8 @@ static inline int as_tracing(as_thr_t *t)
         as_init();
         return as_g_state == AS_ST_ON && !t->guard;
     }
+    if (AS_UNLIKELY(as_g_said == 1) && !t->guard)
+        as_say_flush();   /* the writer's line (tracing stopped) */
     return 0;
 }
 
@@ -187,6 +195,8 @@ static inline void as_emit(as_thr_t *t, unsigned op, unsigned fl, uint64_t a,
     }
     int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
     if (AS_UNLIKELY(slow)) {
+        if (slow & AS_SLOW_LEAVE)
+            as_fd_leave_shared();
         if (slow & AS_SLOW_NAP)
             as_writer_wake();
         if (slow & AS_SLOW_CALLSITE) {
@@ -243,6 +253,9 @@ AS_HIDDEN void as_fd_init(void);
  * registered; -1 (errno set, *var = -1) on failure. */
 AS_HIDDEN int as_fd_open(int *var, const char *path, int flags, mode_t mode);
 AS_HIDDEN void as_fd_solo(int on);           /* 1: single-threaded, open above the limit */
+AS_HIDDEN int as_fd_take_private(void);      /* writer thread: a table of its own (0) */
+AS_HIDDEN void as_fd_after_fork(void);
+AS_HIDDEN int as_fd_private_thread(void);    /* this thread is that writer */
 AS_HIDDEN void as_fd_close(int *var);         /* unregister, close, *var = -1 */
 AS_HIDDEN void as_fd_forget(int *var);        /* unregister without closing */
 AS_HIDDEN void as_fd_close_number(int fd);    /* as_fd_close of the entry holding fd */

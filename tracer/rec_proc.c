@@ -466,6 +466,7 @@ static int before_exec(void)
     as_emit(t, AS_OP_EXEC, 0, 0, 0, 0);
     t->guard++;
     as_writer_request(AS_REQ_CLOSE);
+    as_say_flush();
     t->guard--;
     return 1;
 }
@@ -632,6 +633,7 @@ static void as_fini(void)
     t->guard++;
     as_writer_request(AS_REQ_CLOSE);
     __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    as_say_flush();
     t->guard--;
 }
 
@@ -646,6 +648,7 @@ void as_fini_within(unsigned ms)
     t->guard++;
     as_writer_close_at(__atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE), ms);
     __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
+    as_say_flush();
     t->guard--;
 }
 

@@ -80,16 +80,34 @@ static void note_stderr(void)
     g_err_ino = g_err_ok ? (uint64_t)st.st_ino : 0;
 }
 
-/* One line on stderr with write(2): "allocsim: a b c". */
-void as_say(const char *a, const char *b, const char *c)
+static void say_line(const char *buf, size_t n)
 {
     int e = errno;
     struct stat st;
-    if (!g_err_ok || fstat(2, &st) != 0 || (uint64_t)st.st_dev != g_err_dev ||
-        (uint64_t)st.st_ino != g_err_ino) {
-        errno = e;
-        return;
+    if (g_err_ok && fstat(2, &st) == 0 && (uint64_t)st.st_dev == g_err_dev &&
+        (uint64_t)st.st_ino == g_err_ino) {
+        ssize_t w = write(2, buf, n);
+        (void)w;
     }
+    errno = e;
+}
+
+/* The writer thread's line, when its table has no descriptor 2 (rec_fd.c):
+ * a program thread writes it, at its next hook once tracing is off, or at
+ * exit or exec. One line: the first. */
+static char g_said[1024];
+static size_t g_said_n;
+int as_g_said;
+
+AS_HIDDEN void as_say_flush(void)
+{
+    if (__atomic_exchange_n(&as_g_said, 0, __ATOMIC_ACQ_REL) == 1)
+        say_line(g_said, g_said_n);
+}
+
+/* One line on stderr with write(2): "allocsim: a b c". */
+void as_say(const char *a, const char *b, const char *c)
+{
     char buf[1024];
     size_t n = 0;
     const char *parts[] = {"allocsim: ", a, b, c, "\n"};
@@ -98,9 +116,16 @@ void as_say(const char *a, const char *b, const char *c)
             buf[n++] = *p;
     if (buf[n - 1] != '\n')
         buf[n++] = '\n';
-    ssize_t w = write(2, buf, n);
-    (void)w;
-    errno = e;
+    if (!as_fd_private_thread()) {
+        say_line(buf, n);
+        return;
+    }
+    int none = 0;
+    if (__atomic_compare_exchange_n(&as_g_said, &none, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        memcpy(g_said, buf, n);
+        g_said_n = n;
+        __atomic_store_n(&as_g_said, 1, __ATOMIC_RELEASE);   /* 2 while being written */
+    }
 }
 
 /* ---- Rings ---------------------------------------------------------------- */
@@ -262,6 +287,8 @@ void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
     uint64_t cs = 0;
     unsigned n = 2;
     int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
+    if (AS_UNLIKELY(slow & AS_SLOW_LEAVE))
+        as_fd_leave_shared();
     if (AS_UNLIKELY(slow & AS_SLOW_NAP))
         as_writer_wake();
     if (slow & AS_SLOW_CALLSITE) {

@@ -746,6 +746,38 @@ static void ack(void)
  * but this thread counts as one, so such a program ran on forever under the
  * tracer (tracer.mainexit). /proc/self/stat: the leader's state, then
  * num_threads 17 fields on. */
+/* ---- The keeper --------------------------------------------------------------
+ * The writer keeps its files in a table of its own (rec_fd.c). When a
+ * program's last thread ends by pthread_exit (main did so earlier), glibc
+ * would call exit(0) in it; with the writer still running, the writer is the
+ * one to call exit (finish_for_program). But by then the kernel has closed
+ * the program's table (its last user is gone), and exit run from the
+ * writer's table would flush the program's stdio into nothing: its output was
+ * lost (tracer.mainexit). So a second, idle thread shares the program's table
+ * from the start and keeps it alive; on the writer's word it calls exit(0)
+ * there. Without it the writer stays in the shared table, as before. */
+static _Atomic int g_keeper;       /* 1 once the keeper runs */
+static int g_keeper_go;            /* futex word: 1 = call exit(0), 2 = end quietly */
+
+static void *keeper_main(void *arg)
+{
+    (void)arg;
+    as_t_thr.guard = 1;
+    int go;
+    while (!(go = __atomic_load_n(&g_keeper_go, __ATOMIC_ACQUIRE)))
+        syscall(SYS_futex, &g_keeper_go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    if (go == 1)
+        exit(0);
+    atomic_store(&g_keeper, 0);
+    return NULL;
+}
+
+static void keeper_say(int go)
+{
+    __atomic_store_n(&g_keeper_go, go, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &g_keeper_go, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 static int program_gone(void)
 {
     char buf[1024];
@@ -765,8 +797,8 @@ static int program_gone(void)
         if (p)
             p++;
     }
-    long threads = p ? atol(p) : 0;
-    return threads == 1 || (threads == 2 && state == 'Z');
+    long threads = p ? atol(p) : 0, ours = atomic_load(&g_keeper) ? 2 : 1;
+    return threads == ours || (threads == ours + 1 && state == 'Z');
 }
 
 /* The program is over but for this thread: finish the file and end the
@@ -778,7 +810,11 @@ static void finish_for_program(void)
     close_file();
     __atomic_store_n(&as_g_state, AS_ST_OFF, __ATOMIC_RELEASE);
     g_running = 0;
-    exit(0);
+    if (!atomic_load(&g_keeper))
+        exit(0);
+    keeper_say(1);   /* exit in the program's table */
+    for (;;)
+        pause();
 }
 
 /* A quiet program's writer woke every 1 ms to find nothing (plus a sample
@@ -849,6 +885,8 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     as_t_thr.guard = 1;          /* nothing this thread does is traced */
+    if (atomic_load(&g_keeper))
+        as_fd_take_private();   /* else, or if it fails, the table stays shared */
     uint64_t prev_c = __atomic_load_n(&as_g_seq, __ATOMIC_ACQUIRE);
     uint64_t last_sample = 0, last_flush = as_now_ns();
     unsigned idle = 0;
@@ -1000,10 +1038,19 @@ int as_writer_start(int64_t ppid)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t th;
+    g_keeper_go = 0;
+    pthread_attr_t kattr;
+    pthread_attr_init(&kattr);
+    pthread_attr_setdetachstate(&kattr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&kattr, 64u << 10);
+    atomic_store(&g_keeper, as_real_pthread_create(&th, &kattr, keeper_main, NULL) == 0);
+    pthread_attr_destroy(&kattr);
     rc = as_real_pthread_create(&th, &attr, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        if (atomic_load(&g_keeper))
+            keeper_say(2);   /* no writer: it would only keep the process alive */
         as_say("tracing stopped (the program runs on untraced): ", g_path,
                ": cannot start the writer thread");
         release_fd(as_writer_close(g_w, AS_ERR_NOMEM));
@@ -1085,6 +1132,7 @@ void as_writer_abandon(void)
     g_nmaps = 0;
     g_heap = NULL;   /* it was among them */
     g_nheap = g_heap_cap = 0;
+    as_fd_after_fork();   /* the next files start in the program's table */
 }
 
 void as_writer_modules_changed(void) { atomic_store(&g_modules_dirty, 1); }

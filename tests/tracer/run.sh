@@ -80,24 +80,25 @@ t_fdsbash() {
     done
 }
 t_fdsraw() {
-    # descriptors closed by the raw syscall, unseen, then reused by the
-    # program: the writer stops (one line) rather than write into its files
+    # descriptors closed by the raw syscall, unseen by the hooks, then reused
+    # by the program: the writer's files are in a table of its own
+    # (tracer/rec_fd.c), so the program's numbers are its own and nothing
+    # is lost. Before, the writer found its file gone and stopped (one line).
     mkdir d
     "$ALLOCSIM" record -q -o p -- "$TR/tr_fds" raw "$W/d" >out.txt 2>err.txt ||
         fail "exit status: $(cat err.txt)"
-    [ "$(grep -c "tracing stopped: .*file descriptor was closed or replaced" err.txt)" = 1 ] ||
-        fail "want one 'tracing stopped' line: $(cat err.txt)"
+    [ ! -s err.txt ] || fail "stderr: $(cat err.txt)"
     f=$(files p)
-    [ "$(stat_of "$f" read_error)" = 0 ] || fail "reader error"
-    # the same after the program closed 2 and opened its first file on it:
-    # the line would have gone into that file; it is not written at all
+    [ "$(stat_of "$f" complete)" = 1 ] && [ "$(stat_of "$f" read_error)" = 0 ] ||
+        fail "the trace is not whole"
+    # the same after the program closed 2 and opened its first file on it
     mkdir d2
     "$ALLOCSIM" record -q -o p2 -- "$TR/tr_fds" raw2 "$W/d2" >out.txt 2>err.txt ||
         fail "raw2: exit status (a file holds other bytes than the program's)"
     [ ! -s err.txt ] || fail "raw2: stderr: $(cat err.txt)"
-    f=$(files p2)   # the writer lost its file: it could not mark it
-    [ "$(stat_of "$f" complete)" = 0 ] && [ "$(stat_of "$f" read_error)" = 0 ] ||
-        fail "raw2: the trace reads as complete, or not at all"
+    f=$(files p2)
+    [ "$(stat_of "$f" complete)" = 1 ] && [ "$(stat_of "$f" read_error)" = 0 ] ||
+        fail "raw2: the trace is not whole"
 }
 # placements FN: FN with the tracer's descriptors in each of their places
 # (tracer/rec_fd.c): above a soft RLIMIT_NOFILE of 1024 (hard limit above
@@ -360,6 +361,24 @@ sigend)
     fi
     ALLOCSIM_OPTS=signals=0 "$ALLOCSIM" record -q -o off -- "$TR/tr_sigend" term 200000 >/dev/null 2>&1
     [ "$(stat_of "$(files off)" complete)" = 0 ] || fail "signals=0: the trace was finished anyway"
+    ;;
+fdsee)
+    # a program that lists its descriptors sees none of the tracer's: the
+    # writer keeps its files in a table of its own (tracer/rec_fd.c). CPython's
+    # test_subprocess failed two tests on them (fd_status.py). Both places the
+    # descriptors had: soft limit 1024 below a higher hard limit, and soft = hard
+    prog='import os; print(sorted(int(x) for x in os.listdir("/proc/self/fd")))'
+    hard=$(ulimit -Hn)
+    for soft in 1024 hard; do
+        [ "$soft" = hard ] && soft=$hard
+        [ "$hard" = unlimited ] || [ "$soft" = unlimited ] || [ "$hard" -ge "$soft" ] || continue
+        want=$(ulimit -Sn "$soft" && /usr/bin/python3 -c "$prog") || fail "untraced, soft $soft"
+        got=$(ulimit -Sn "$soft" && "$ALLOCSIM" record -q -f -o s -- /usr/bin/python3 -c "$prog" 2>err.txt) ||
+            fail "traced, soft $soft: $(cat err.txt)"
+        [ "$got" = "$want" ] || fail "soft limit $soft: traced $got, untraced $want"
+        [ "$(stat_of "$(files s)" complete)" = 1 ] || fail "soft limit $soft: trace incomplete"
+        rm -f s.*.ast
+    done
     ;;
 nullfree)
     # free(NULL) calls are recorded (every heap call is) and `allocsim info`
