@@ -756,7 +756,7 @@ static void ack(void)
  * lost (tracer.mainexit). So a second, idle thread shares the program's table
  * from the start and keeps it alive; on the writer's word it calls exit(0)
  * there. Without it the writer stays in the shared table, as before. */
-static _Atomic int g_keeper;       /* 1 once the keeper runs */
+static _Atomic int g_keeper;       /* 1 while a keeper thread exists */
 static int g_keeper_go;            /* futex word: 1 = call exit(0), 2 = end quietly */
 
 static void *keeper_main(void *arg)
@@ -766,8 +766,14 @@ static void *keeper_main(void *arg)
     int go;
     while (!(go = __atomic_load_n(&g_keeper_go, __ATOMIC_ACQUIRE)))
         syscall(SYS_futex, &g_keeper_go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-    if (go == 1)
+    if (go == 1) {
+        /* as a program thread would: the program's atexit handlers and
+         * destructors run here, with signals open */
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
         exit(0);
+    }
     atomic_store(&g_keeper, 0);
     return NULL;
 }
@@ -1042,7 +1048,7 @@ int as_writer_start(int64_t ppid)
     pthread_attr_t kattr;
     pthread_attr_init(&kattr);
     pthread_attr_setdetachstate(&kattr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&kattr, 64u << 10);
+    pthread_attr_setstacksize(&kattr, 1u << 20);   /* exit's handlers may run on it */
     atomic_store(&g_keeper, as_real_pthread_create(&th, &kattr, keeper_main, NULL) == 0);
     pthread_attr_destroy(&kattr);
     rc = as_real_pthread_create(&th, &attr, writer_main, NULL);
