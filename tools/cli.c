@@ -115,10 +115,8 @@ int as_cli_self_dir(char *buf, size_t len)
     return 0;
 }
 
-/* Does a descriptor table of the process hold the file? The tracer's writer
- * thread keeps the trace in a table of its own (tracer/rec_fd.c), so every
- * thread's is looked at, not only /proc/PID/fd (the main thread's). */
-static int table_holds(const char *dir, const struct stat *want)
+/* 1 if fn(dir/entry, arg) holds for an entry of dir ("." and ".." left out). */
+static int any_entry(const char *dir, int (*fn)(const char *, const void *), const void *arg)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -126,16 +124,33 @@ static int table_holds(const char *dir, const struct stat *want)
     int found = 0;
     struct dirent *e;
     while (!found && (e = readdir(d))) {
-        char p[320];
-        struct stat st;
+        char p[640];
+        if (e->d_name[0] == '.')
+            continue;
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        found = e->d_name[0] != '.' && stat(p, &st) == 0 && st.st_dev == want->st_dev &&
-                st.st_ino == want->st_ino;
+        found = fn(p, arg);
     }
     closedir(d);
     return found;
 }
 
+static int names_file(const char *fd, const void *want)
+{
+    const struct stat *w = want;
+    struct stat st;
+    return stat(fd, &st) == 0 && st.st_dev == w->st_dev && st.st_ino == w->st_ino;
+}
+
+static int task_holds(const char *task, const void *want)
+{
+    char fds[384];
+    snprintf(fds, sizeof fds, "%s/fd", task);
+    return any_entry(fds, names_file, want);
+}
+
+/* Does a descriptor table of the process hold the file? The tracer's writer
+ * thread keeps the trace in a table of its own (tracer/rec_fd.c), so every
+ * thread's is looked at, not only /proc/PID/fd (the main thread's). */
 int as_cli_writing(const char *path, int64_t pid)
 {
     struct stat want;
@@ -143,21 +158,8 @@ int as_cli_writing(const char *path, int64_t pid)
     if (pid <= 0 || stat(path, &want) != 0)
         return 0;
     snprintf(dir, sizeof dir, "/proc/%lld/fd", (long long)pid);
-    if (table_holds(dir, &want))
+    if (any_entry(dir, names_file, &want))
         return 1;
     snprintf(dir, sizeof dir, "/proc/%lld/task", (long long)pid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        char fd[352];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(fd, sizeof fd, "%s/%s/fd", dir, e->d_name);
-        found = table_holds(fd, &want);
-    }
-    closedir(d);
-    return found;
+    return any_entry(dir, task_holds, &want);
 }
