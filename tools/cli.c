@@ -143,7 +143,7 @@ static int names_file(const char *fd, const void *want)
 
 static int task_holds(const char *task, const void *want)
 {
-    char fds[384];
+    char fds[648];
     snprintf(fds, sizeof fds, "%s/fd", task);
     return any_entry(fds, names_file, want);
 }
