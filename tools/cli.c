@@ -125,9 +125,9 @@ static int any_entry(const char *dir, int (*fn)(const char *, const void *), con
     struct dirent *e;
     while (!found && (e = readdir(d))) {
         char p[640];
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' ||
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p)
             continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         found = fn(p, arg);
     }
     closedir(d);
@@ -144,8 +144,8 @@ static int names_file(const char *fd, const void *want)
 static int task_holds(const char *task, const void *want)
 {
     char fds[648];
-    snprintf(fds, sizeof fds, "%s/fd", task);
-    return any_entry(fds, names_file, want);
+    return snprintf(fds, sizeof fds, "%s/fd", task) < (int)sizeof fds &&
+           any_entry(fds, names_file, want);
 }
 
 /* Does a descriptor table of the process hold the file? The tracer's writer
