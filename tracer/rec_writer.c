@@ -394,6 +394,14 @@ static as_err_t flush_marks(uint64_t upto)
  * (three runnable threads on two cores) let the program's heap grow past
  * *seq before the RSS is counted, and the replay then takes that growth for
  * memory outside the heap, at the peak of all samples. */
+/* What take_sample carries from one sample to the next (below); a fork
+ * child starts afresh (as_writer_abandon): the parent's figures are not its. */
+static struct {
+    struct mallinfo2 mi;
+    uint64_t mi_next;
+    uint64_t last_seq, last_full, tracer_rss;
+} g_smp = {.last_seq = UINT64_MAX};
+
 static void take_sample(as_sample_t *s, uint64_t *seq)
 {
     memset(s, 0, sizeof *s);
@@ -424,8 +432,6 @@ static void take_sample(as_sample_t *s, uint64_t *seq)
      * refreshed at most at a 1% duty cycle (the next call no sooner than
      * 100x the last one's cost, and never more often than every 10 ms); in
      * between, samples carry the last values. RSS is read every time. */
-    static struct mallinfo2 mi;
-    static uint64_t mi_next;
     /* A program that made no heap call since the last sample (a server
      * waiting, a worker blocked on its queue) changed neither its heap nor
      * the tracer's rings: those figures are carried for up to a second, and
@@ -433,24 +439,23 @@ static void take_sample(as_sample_t *s, uint64_t *seq)
      * (mincore over the rings and writer memory, pagemap for the tracer's
      * libraries, mallinfo2): `allocsim record -- sleep 5` took 0.23 s of
      * CPU, 4.6% of a core. */
-    static uint64_t last_seq = UINT64_MAX, last_full, tracer_rss;
     uint64_t t0 = as_now_ns();
-    int quiet = *seq == last_seq && t0 - last_full < 1000000000u;
-    last_seq = *seq;
-    if (t0 >= mi_next && !quiet) {
-        mi = mallinfo2();
+    int quiet = *seq == g_smp.last_seq && t0 - g_smp.last_full < 1000000000u;
+    g_smp.last_seq = *seq;
+    if (t0 >= g_smp.mi_next && !quiet) {
+        g_smp.mi = mallinfo2();
         uint64_t cost = as_now_ns() - t0;
-        mi_next = t0 + (cost * 100 > 10000000u ? cost * 100 : 10000000u);
+        g_smp.mi_next = t0 + (cost * 100 > 10000000u ? cost * 100 : 10000000u);
     }
-    s->arena = mi.arena;
-    s->hblkhd = mi.hblkhd;
-    s->uordblks = mi.uordblks;
-    s->fordblks = mi.fordblks;
+    s->arena = g_smp.mi.arena;
+    s->hblkhd = g_smp.mi.hblkhd;
+    s->uordblks = g_smp.mi.uordblks;
+    s->fordblks = g_smp.mi.fordblks;
     if (!quiet) {
-        tracer_rss = as_tracer_resident();
-        last_full = t0;
+        g_smp.tracer_rss = as_tracer_resident();
+        g_smp.last_full = t0;
     }
-    s->tracer_rss = tracer_rss;
+    s->tracer_rss = g_smp.tracer_rss;
 }
 
 /* ---- Draining the rings ------------------------------------------------------ */
@@ -1138,6 +1143,8 @@ void as_writer_abandon(void)
     g_nmaps = 0;
     g_heap = NULL;   /* it was among them */
     g_nheap = g_heap_cap = 0;
+    memset(&g_smp, 0, sizeof g_smp);
+    g_smp.last_seq = UINT64_MAX;
     as_fd_after_fork();   /* the next files start in the program's table */
 }
 
