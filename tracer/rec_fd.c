@@ -107,8 +107,9 @@ AS_HIDDEN int as_fd_ours(int fd)
  * below its limit) saw the tracer's: CPython's test_subprocess failed two
  * tests under record. So once the writer thread runs, it takes a table of its
  * own (unshare(CLONE_FILES): a copy of the program's), closes its copies of
- * the program's descriptors at once, and keeps only the tracer's; the program
- * thread that started it then closes its copies of the tracer's. From then on
+ * the program's descriptors at once, and keeps only the tracer's; the next
+ * event a program thread records closes the program's copies of the
+ * tracer's (AS_SLOW_LEAVE: no thread waits for another). From then on
  * the program's table holds none of ours: nothing to see, to close or to
  * dup2 over, and no number or RLIMIT_NOFILE room taken. Closing those copies
  * releases none of the program's POSIX record locks: Linux keeps such a lock
@@ -120,7 +121,6 @@ static int g_private;            /* the tracer's descriptors are in the writer's
 AS_HIDDEN int as_fd_private_thread(void) { return t_private; }
 
 static unsigned own_in(unsigned lo, unsigned hi, unsigned out[AS_OWN_MAX]);
-static void as_fd_private_taken(void);
 
 /* Closes [lo, hi] in this thread's table. */
 static void close_span(unsigned lo, unsigned hi)
@@ -151,16 +151,8 @@ AS_HIDDEN int as_fd_take_private(void)
     }
     close_span(a, ~0u);
     t_private = 1;
-    as_fd_private_taken();
+    __atomic_or_fetch(&as_g_slow, AS_SLOW_LEAVE, __ATOMIC_RELEASE);   /* as_fd_leave_shared */
     return 0;
-}
-
-/* In the writer, once its table is its own: the next event a program thread
- * records closes the program's copies (AS_SLOW_LEAVE: no wait here, and
- * none in the program). */
-static void as_fd_private_taken(void)
-{
-    __atomic_or_fetch(&as_g_slow, AS_SLOW_LEAVE, __ATOMIC_RELEASE);
 }
 
 /* In a program thread (as_emit, AS_SLOW_LEAVE): the program's copies of the

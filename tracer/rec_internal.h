@@ -96,6 +96,14 @@ static inline int as_callsite_on(void)
     return __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED) & AS_SLOW_CALLSITE;
 }
 AS_HIDDEN void as_writer_wake(void);   /* rec_writer.c: end the writer's nap */
+/* What a set AS_SLOW_LEAVE or AS_SLOW_NAP asks of the next event. */
+static inline void as_slow_chores(int slow)
+{
+    if (slow & AS_SLOW_LEAVE)
+        as_fd_leave_shared();
+    if (slow & AS_SLOW_NAP)
+        as_writer_wake();
+}
 extern uint64_t as_g_seq AS_HIDDEN;    /* next global sequence number */
 extern as_ring_t *_Atomic as_g_rings AS_HIDDEN;
 extern _Atomic uint32_t as_g_nthreads AS_HIDDEN;
@@ -195,10 +203,7 @@ static inline void as_emit(as_thr_t *t, unsigned op, unsigned fl, uint64_t a,
     }
     int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
     if (AS_UNLIKELY(slow)) {
-        if (slow & AS_SLOW_LEAVE)
-            as_fd_leave_shared();
-        if (slow & AS_SLOW_NAP)
-            as_writer_wake();
+        as_slow_chores(slow);
         if (slow & AS_SLOW_CALLSITE) {
             as_emit_callsite(t, r, op, fl, a, b, size);
             return;

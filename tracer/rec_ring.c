@@ -287,10 +287,7 @@ void as_emit2(as_thr_t *t, unsigned op, unsigned fl, uint64_t a, uint64_t b,
     uint64_t cs = 0;
     unsigned n = 2;
     int slow = __atomic_load_n(&as_g_slow, __ATOMIC_RELAXED);
-    if (AS_UNLIKELY(slow & AS_SLOW_LEAVE))
-        as_fd_leave_shared();
-    if (AS_UNLIKELY(slow & AS_SLOW_NAP))
-        as_writer_wake();
+    as_slow_chores(slow);
     if (slow & AS_SLOW_CALLSITE) {
         t->guard++;
         cs = as_callsite_find();
