@@ -168,7 +168,9 @@ static int set_action(int (*real)(int, const struct sigaction *, struct sigactio
     int wrap = act && g_mine_ok && handled(sig) && (act->sa_flags & SA_RESETHAND) &&
                ((act->sa_flags & SA_SIGINFO) ||
                 (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN));
-    struct sigaction prev = g_prog[sig > 0 && sig <= 64 ? sig : 0], w;
+    int k = sig > 0 && sig <= 64 ? sig : 0;
+    struct sigaction prev = g_prog[k], w;
+    int prev_armed = __atomic_load_n(&g_armed[k], __ATOMIC_ACQUIRE);
     if (wrap) {
         w = *act;
         w.sa_flags = (act->sa_flags & ~SA_RESETHAND) | SA_SIGINFO;
@@ -177,9 +179,11 @@ static int set_action(int (*real)(int, const struct sigaction *, struct sigactio
         __atomic_store_n(&g_armed[sig], 1, __ATOMIC_RELEASE);
     }
     int rc = real(sig, wrap ? &w : act, old);
-    if (rc != 0) {
-        if (wrap)
+    if (rc != 0) {   /* nothing changed: nor does our record of it */
+        if (wrap) {
             g_prog[sig] = prev;
+            __atomic_store_n(&g_armed[sig], prev_armed, __ATOMIC_RELEASE);
+        }
         return rc;
     }
     if (old && is_oneshot(old))
