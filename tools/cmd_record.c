@@ -308,6 +308,7 @@ static void free_list(char **v, int n)
  * already, as time(1) assumes for SIGINT and SIGQUIT; one from CMD itself
  * is dropped (passing it back would loop). */
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+#define NFORWARDED (sizeof forwarded / sizeof forwarded[0])
 static volatile sig_atomic_t g_cmd;   /* CMD's pid while it runs, else 0 */
 
 static void forward(int sig, siginfo_t *si, void *uc)
@@ -501,7 +502,7 @@ int cmd_record(int argc, char **argv)
      * with record. */
     sigset_t fwd, omask;
     sigemptyset(&fwd);
-    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+    for (size_t k = 0; k < NFORWARDED; k++)
         sigaddset(&fwd, forwarded[k]);
     sigprocmask(SIG_BLOCK, &fwd, &omask);
     pid_t pid = fork();
@@ -527,9 +528,9 @@ int cmd_record(int argc, char **argv)
     free(opts);
     g_cmd = pid;
     struct sigaction fa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART},
-                     ofa[sizeof forwarded / sizeof forwarded[0]];
+                     ofa[NFORWARDED];
     sigfillset(&fa.sa_mask);
-    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+    for (size_t k = 0; k < NFORWARDED; k++)
         sigaction(forwarded[k], &fa, &ofa[k]);
     sigprocmask(SIG_SETMASK, &omask, NULL);
     /* CMD's orphans come to us meanwhile (subreaper): reap them as they
@@ -557,7 +558,7 @@ int cmd_record(int argc, char **argv)
         }
     }
     g_cmd = 0;
-    for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+    for (size_t k = 0; k < NFORWARDED; k++)
         sigaction(forwarded[k], &ofa[k], NULL);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status)
            : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : AS_EXIT_USAGE;
